@@ -1,0 +1,318 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtp"
+)
+
+// healthyAfter is how long a session must stream before the backoff starts
+// again from MinBackoff: a camera that flaps every few seconds should not be
+// hammered, one that ran for a while and then rebooted should come back fast.
+const healthyAfter = 10 * time.Second
+
+// Camera pulls one RTSP camera. Create it with New and call Run.
+type Camera struct {
+	cfg  Config
+	sink Sink
+	log  *slog.Logger
+
+	sessions atomic.Uint64
+
+	mu     sync.Mutex
+	status Status
+	rate   rateWindow
+}
+
+// New returns a Camera that will deliver access units to sink. log should
+// already carry the camera's name.
+func New(cfg Config, sink Sink, log *slog.Logger) *Camera {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Camera{
+		cfg:    cfg,
+		sink:   sink,
+		log:    log,
+		status: Status{State: StateIdle, Since: time.Now()},
+	}
+}
+
+// Name returns the camera's name.
+func (c *Camera) Name() string { return c.cfg.Name }
+
+// Status returns a snapshot of the camera's health.
+func (c *Camera) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.status
+	if s.State == StateStreaming {
+		s.FPS, s.Bitrate = c.rate.read(time.Now())
+	} else {
+		s.FPS, s.Bitrate = 0, 0
+	}
+	return s
+}
+
+// Run pulls the camera until ctx ends, reconnecting forever. It returns nil
+// when ctx is done; it never gives up on its own.
+func (c *Camera) Run(ctx context.Context) error {
+	defer c.setState(StateIdle, "")
+	backoff := c.cfg.MinBackoff
+	for {
+		c.setState(StateConnecting, "")
+		start := time.Now()
+		streamed, err := c.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("session ended")
+		}
+		if streamed && time.Since(start) >= healthyAfter {
+			backoff = c.cfg.MinBackoff
+		}
+		wait := backoff
+		state := StateRetrying
+		var unsupported *UnsupportedCodecError
+		if errors.As(err, &unsupported) {
+			// A camera that offers the wrong codec will not fix itself soon;
+			// ask again rarely in case someone reconfigures it.
+			state = StateUnsupported
+			wait = c.cfg.MaxBackoff
+		}
+		msg := c.redact(err.Error())
+		c.setState(state, msg)
+		wait = jitter(wait)
+		c.log.Warn("camera unavailable", "state", state, "error", msg, "retry_in", wait.Round(time.Millisecond))
+
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, c.cfg.MaxBackoff)
+	}
+}
+
+// UnsupportedCodecError says the camera offers video edgecam cannot forward.
+type UnsupportedCodecError struct {
+	Offered []string
+}
+
+func (e *UnsupportedCodecError) Error() string {
+	if len(e.Offered) == 0 {
+		return "camera offers no video track; edgecam forwards H264"
+	}
+	return fmt.Sprintf("camera offers %s; edgecam forwards H264 — switch the camera's main or sub stream to H.264",
+		strings.Join(e.Offered, ", "))
+}
+
+// runSession runs one RTSP session until it fails or ctx ends. streamed
+// reports whether at least one access unit was delivered.
+func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
+	u, err := base.ParseURL(c.cfg.URL)
+	if err != nil {
+		return false, fmt.Errorf("parse url: %w", err)
+	}
+
+	var transport *gortsplib.Transport
+	switch c.cfg.Transport {
+	case TransportTCP:
+		v := gortsplib.TransportTCP
+		transport = &v
+	case TransportUDP:
+		v := gortsplib.TransportUDP
+		transport = &v
+	}
+
+	lost := newRateLog(c.log, "rtp packets lost", 10*time.Second)
+	decodeErrs := newRateLog(c.log, "h264 frames dropped", 10*time.Second)
+	dialer := &net.Dialer{Timeout: c.cfg.ConnectTimeout}
+	client := &gortsplib.Client{
+		Scheme:       u.Scheme,
+		Host:         u.Host,
+		Transport:    transport,
+		ReadTimeout:  c.cfg.ReadTimeout,
+		WriteTimeout: c.cfg.ConnectTimeout,
+		DialContext:  dialer.DialContext,
+		UserAgent:    "edgecam",
+		// The defaults print through the standard logger; route them
+		// through slog, rate-limited, because a lossy link reports every packet.
+		OnPacketsLost: func(n uint64) { lost.add(n, "") },
+		OnDecodeError: func(err error) { decodeErrs.add(1, c.redact(err.Error())) },
+		OnTransportSwitch: func(err error) {
+			c.log.Info("switching rtsp transport to tcp", "reason", c.redact(err.Error()))
+		},
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if err := client.Start2(); err != nil {
+		return false, fmt.Errorf("connect: %w", err)
+	}
+	defer client.Close()
+	// Describe, Setup, Play and Wait block; closing the client is the only
+	// way to interrupt them.
+	stop := context.AfterFunc(ctx, client.Close)
+	defer stop()
+
+	desc, _, err := client.Describe(u)
+	if err != nil {
+		return false, describeError(err)
+	}
+
+	var forma *format.H264
+	medi := desc.FindFormat(&forma)
+	if medi == nil {
+		return false, &UnsupportedCodecError{Offered: offeredCodecs(desc)}
+	}
+	dec, err := forma.CreateDecoder()
+	if err != nil {
+		return false, fmt.Errorf("h264 decoder: %w", err)
+	}
+	if _, err := client.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		return false, fmt.Errorf("setup: %w", err)
+	}
+
+	session := c.sessions.Add(1)
+	if session > 1 {
+		c.mu.Lock()
+		c.status.Reconnects++
+		c.mu.Unlock()
+	}
+	r := &reader{
+		cam:     c,
+		session: session,
+		params:  newParamSet(forma.SafeParams()),
+	}
+	r.lastUnit.Store(time.Now().UnixNano())
+
+	c.onSessionStarted(r.params)
+	client.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		pts, ok := client.PacketPTS2(medi, pkt)
+		if !ok {
+			return
+		}
+		r.handle(dec, pkt, pts, decodeErrs)
+	})
+	if _, err := client.Play(nil); err != nil {
+		return false, fmt.Errorf("play: %w", err)
+	}
+	c.log.Info("camera connected", "session", session, "transport", c.cfg.Transport)
+
+	// gortsplib's ReadTimeout catches a camera that sends nothing; this
+	// catches one that sends packets nobody can decode into pictures.
+	var stalled atomic.Value
+	watchDone := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second / 2)
+		defer t.Stop()
+		limit := 2 * c.cfg.ReadTimeout
+		for {
+			select {
+			case <-watchDone:
+				return
+			case <-t.C:
+				if idle := time.Since(time.Unix(0, r.lastUnit.Load())); idle > limit {
+					stalled.Store(fmt.Errorf("no decodable video for %s", idle.Round(time.Second)))
+					client.Close()
+					return
+				}
+			}
+		}
+	}()
+
+	err = client.Wait()
+	close(watchDone)
+	wg.Wait()
+	if s, ok := stalled.Load().(error); ok {
+		err = s
+	}
+	return r.delivered.Load(), fmt.Errorf("stream: %w", err)
+}
+
+func describeError(err error) error {
+	var bad liberrors.ErrClientBadStatusCode
+	if errors.As(err, &bad) && bad.Code == base.StatusUnauthorized {
+		return fmt.Errorf("describe: camera refused the credentials (401)")
+	}
+	if errors.As(err, &bad) && bad.Code == base.StatusNotFound {
+		return fmt.Errorf("describe: no stream at this path (404)")
+	}
+	return fmt.Errorf("describe: %w", err)
+}
+
+func offeredCodecs(desc *description.Session) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range desc.Medias {
+		if m.Type != description.MediaTypeVideo {
+			continue
+		}
+		for _, f := range m.Formats {
+			if name := f.Codec(); !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+func (c *Camera) onSessionStarted(p *paramSet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.status.Codec = "H264"
+	if p.width > 0 {
+		c.status.Width, c.status.Height = p.width, p.height
+	}
+}
+
+func (c *Camera) setState(s State, lastErr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status.State != s {
+		c.status.State = s
+		c.status.Since = time.Now()
+	}
+	if lastErr != "" {
+		c.status.LastError = lastErr
+	}
+	if s == StateStreaming {
+		c.rate = rateWindow{}
+	}
+}
+
+// redact removes the URL's credentials from text that may quote it, such as
+// errors from the RTSP library.
+func (c *Camera) redact(s string) string {
+	return RedactSecrets(s, c.cfg.URL)
+}
+
+// jitter spreads retries of cameras that failed together (a switch reboot)
+// over ±20 % so they do not reconnect in lockstep.
+func jitter(d time.Duration) time.Duration {
+	f := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * f)
+}

@@ -1,0 +1,106 @@
+// Package capture pulls H.264 from RTSP cameras.
+//
+// One Camera owns one RTSP client session at a time and reconnects forever with
+// capped exponential backoff. It hands complete access units, with SPS and PPS
+// in front of every IDR, to the Sink it is given; it knows nothing about
+// viewers or protocols downstream.
+package capture
+
+import (
+	"time"
+)
+
+// Transport values accepted in Config.Transport.
+const (
+	TransportAuto = "auto"
+	TransportTCP  = "tcp"
+	TransportUDP  = "udp"
+)
+
+// Config describes one camera. The zero value of every duration means its default.
+type Config struct {
+	// Name identifies the camera in logs and errors.
+	Name string
+	// URL is the rtsp:// or rtsps:// address, credentials in the user-info.
+	URL string
+	// Transport is auto (UDP, switching to TCP when nothing arrives), tcp or udp.
+	Transport string
+	// ConnectTimeout bounds the TCP dial and each RTSP request. Default 5 s.
+	ConnectTimeout time.Duration
+	// ReadTimeout is how long the camera may send no media before it counts
+	// as stalled and is reconnected. Default 5 s.
+	ReadTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the wait between attempts. Defaults 1 s and 30 s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Transport == "" {
+		c.Transport = TransportAuto
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 5 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = time.Second
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
+	return c
+}
+
+// AccessUnit is one H.264 access unit as the camera sent it.
+type AccessUnit struct {
+	// NALUs without start codes. An IDR access unit always starts with the
+	// current SPS and PPS, whether or not the camera sent them in-band.
+	NALUs [][]byte
+	// PTS is the presentation time in 90 kHz units on the timeline of the
+	// current RTSP session; it restarts when Session changes.
+	PTS int64
+	// IDR is true when the unit can start decoding.
+	IDR bool
+	// Session counts RTSP sessions: a new value means a reconnect happened
+	// and timestamps are not continuous with the previous unit.
+	Session uint64
+	// Received is when the last packet of the unit arrived.
+	Received time.Time
+}
+
+// Sink receives access units. WriteAccessUnit is called on the RTSP reader
+// goroutine: it must not block, and it must not keep au or its NALUs after it
+// returns, because their memory belongs to the RTSP client.
+type Sink interface {
+	WriteAccessUnit(au *AccessUnit)
+}
+
+// State is where a camera is in its connection lifecycle.
+type State string
+
+// Camera states, as shown in the API.
+const (
+	StateIdle        State = "idle"        // not pulled (on-demand camera with no viewer)
+	StateConnecting  State = "connecting"  // an RTSP session is being set up
+	StateStreaming   State = "streaming"   // video arrives
+	StateRetrying    State = "retrying"    // the last attempt failed; waiting to try again
+	StateUnsupported State = "unsupported" // the camera offers no H.264
+)
+
+// Status is a snapshot of a camera's health.
+type Status struct {
+	State      State
+	LastError  string // redacted: never contains the URL's password
+	Codec      string
+	Width      int
+	Height     int
+	FPS        float64 // measured over the last second
+	Bitrate    float64 // bits per second, measured over the last second
+	Reconnects uint64  // sessions started after the first one
+	Since      time.Time
+}

@@ -1,0 +1,231 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+)
+
+// reader turns one session's RTP packets into access units. All its methods
+// run on the RTSP reader goroutine, except the atomics read by the stall watch.
+type reader struct {
+	cam     *Camera
+	session uint64
+	params  *paramSet
+
+	// synced is false until the first IDR with known parameters: units
+	// before it reference pictures this session never received.
+	synced bool
+	// prevPTS is the PTS of the previous packet, which is the PTS of the
+	// unit the decoder returns when it splits on a timestamp change.
+	prevPTS int64
+	au      AccessUnit
+	nalus   [][]byte
+
+	delivered atomic.Bool
+	lastUnit  atomic.Int64 // unix nanos of the last delivered unit
+}
+
+func (r *reader) handle(dec *rtph264.Decoder, pkt *rtp.Packet, pts int64, errs *rateLog) {
+	prev := r.prevPTS
+	r.prevPTS = pts
+	nalus, err := dec.Decode(pkt)
+	if err != nil {
+		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
+			errs.add(1, r.cam.redact(err.Error()))
+		}
+		return
+	}
+	if !pkt.Marker {
+		// The decoder split on a timestamp change: the unit it returned
+		// belongs to the previous packet.
+		pts = prev
+	}
+	r.deliver(nalus, pts)
+}
+
+func (r *reader) deliver(nalus [][]byte, pts int64) {
+	idr := false
+	hasSPS, hasPPS := false, false
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			hasSPS = true
+			if r.params.setSPS(n) {
+				r.cam.onParams(r.params)
+			}
+		case h264.NALUTypePPS:
+			hasPPS = true
+			r.params.setPPS(n)
+		case h264.NALUTypeIDR:
+			idr = true
+		}
+	}
+	if idr {
+		if r.params.sps == nil || r.params.pps == nil {
+			// An IDR without parameters cannot be decoded by anyone.
+			return
+		}
+		if !hasSPS || !hasPPS {
+			// Browsers and ffmpeg need the parameters in-band before every
+			// IDR, and many cameras send them only in the SDP or once.
+			r.nalus = append(r.nalus[:0], r.params.sps, r.params.pps)
+			for _, n := range nalus {
+				if len(n) == 0 {
+					continue
+				}
+				if t := h264.NALUType(n[0] & 0x1f); t != h264.NALUTypeSPS && t != h264.NALUTypePPS {
+					r.nalus = append(r.nalus, n)
+				}
+			}
+			nalus = r.nalus
+		}
+		r.synced = true
+	}
+	if !r.synced {
+		return
+	}
+
+	now := time.Now()
+	size := 0
+	for _, n := range nalus {
+		size += len(n)
+	}
+	r.au = AccessUnit{NALUs: nalus, PTS: pts, IDR: idr, Session: r.session, Received: now}
+	if !r.delivered.Load() {
+		r.delivered.Store(true)
+		r.cam.setState(StateStreaming, "")
+		r.cam.log.Info("camera streaming", "width", r.params.width, "height", r.params.height)
+	}
+	r.lastUnit.Store(now.UnixNano())
+	r.cam.countUnit(now, size)
+	r.cam.sink.WriteAccessUnit(&r.au)
+}
+
+// paramSet tracks the current SPS and PPS of a session.
+type paramSet struct {
+	sps, pps      []byte
+	width, height int
+}
+
+func newParamSet(sps, pps []byte) *paramSet {
+	p := &paramSet{}
+	if len(sps) > 0 {
+		p.setSPS(sps)
+	}
+	if len(pps) > 0 {
+		p.setPPS(pps)
+	}
+	return p
+}
+
+// setSPS stores a copy of sps and reports whether it changed.
+func (p *paramSet) setSPS(sps []byte) bool {
+	if bytes.Equal(p.sps, sps) {
+		return false
+	}
+	p.sps = bytes.Clone(sps)
+	var s h264.SPS
+	if err := s.Unmarshal(p.sps); err == nil {
+		p.width, p.height = s.Width(), s.Height()
+	}
+	return true
+}
+
+func (p *paramSet) setPPS(pps []byte) {
+	if !bytes.Equal(p.pps, pps) {
+		p.pps = bytes.Clone(pps)
+	}
+}
+
+func (c *Camera) onParams(p *paramSet) {
+	c.mu.Lock()
+	changed := c.status.Width != p.width || c.status.Height != p.height
+	old := [2]int{c.status.Width, c.status.Height}
+	c.status.Width, c.status.Height = p.width, p.height
+	c.mu.Unlock()
+	if changed && old[0] != 0 {
+		c.log.Info("camera resolution changed", "from", resolution(old[0], old[1]), "to", resolution(p.width, p.height))
+	}
+}
+
+func resolution(w, h int) string {
+	return strconv.Itoa(w) + "x" + strconv.Itoa(h)
+}
+
+func (c *Camera) countUnit(now time.Time, size int) {
+	c.mu.Lock()
+	c.rate.add(now, size)
+	c.mu.Unlock()
+}
+
+// rateWindow measures frames and bits per second over roughly the last second.
+type rateWindow struct {
+	start         time.Time
+	frames, bytes int
+	fps, bitrate  float64
+}
+
+func (w *rateWindow) add(now time.Time, size int) {
+	if w.start.IsZero() {
+		w.start = now
+	}
+	w.frames++
+	w.bytes += size
+	if el := now.Sub(w.start); el >= time.Second {
+		w.fps = float64(w.frames) / el.Seconds()
+		w.bitrate = float64(w.bytes*8) / el.Seconds()
+		w.start, w.frames, w.bytes = now, 0, 0
+	}
+}
+
+// read returns the last completed measurement, or zero when the camera has
+// gone quiet for longer than a measurement window.
+func (w *rateWindow) read(now time.Time) (fps, bitrate float64) {
+	if w.start.IsZero() || now.Sub(w.start) > 3*time.Second {
+		return 0, 0
+	}
+	return w.fps, w.bitrate
+}
+
+// rateLog logs a recurring event at most once per interval, with a count.
+type rateLog struct {
+	log      *slog.Logger
+	msg      string
+	interval time.Duration
+
+	mu    sync.Mutex
+	last  time.Time
+	count uint64
+}
+
+func newRateLog(log *slog.Logger, msg string, interval time.Duration) *rateLog {
+	return &rateLog{log: log, msg: msg, interval: interval}
+}
+
+func (l *rateLog) add(n uint64, detail string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.count += n
+	now := time.Now()
+	if now.Sub(l.last) < l.interval {
+		return
+	}
+	if detail != "" {
+		l.log.Warn(l.msg, "count", l.count, "last_error", detail)
+	} else {
+		l.log.Warn(l.msg, "count", l.count)
+	}
+	l.last, l.count = now, 0
+}

@@ -1,0 +1,463 @@
+// Package testcamera is an in-process RTSP camera that loops a small embedded
+// H.264 clip (a moving test pattern with a running timecode).
+//
+// It exists so that edgecam can be tried without hardware (`edgecam run --demo`)
+// and so that integration tests have a camera whose faults they control:
+// authentication, SDP without parameter sets, parameter sets only in the SDP, an
+// H.265-only camera, packet loss (SetDropEvery), a hung camera that keeps its
+// sessions but stops sending (Pause) and a camera that goes away and comes back
+// on the same address (Close, then Start with the old Addr).
+package testcamera
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/description"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+)
+
+// Options configure a Camera. The zero value serves the demo clip as H.264 over
+// RTSP/TCP at rtsp://127.0.0.1:<random port>/stream without authentication,
+// with SPS/PPS both in the SDP and in-band before every IDR.
+type Options struct {
+	// Addr is the RTSP listen address. Default "127.0.0.1:0" (a free port, so
+	// tests can run in parallel); Camera.Addr reports the port chosen.
+	Addr string
+	// Path is the stream path clients must request. Default "/stream"; a
+	// missing leading slash is added. Other paths get 404 Not Found.
+	Path string
+	// User and Pass, when either is set, make DESCRIBE and SETUP require these
+	// credentials (Basic or Digest, as real cameras offer); otherwise 401.
+	User, Pass string
+	// Codec is "h264" (default) or "h265". An "h265" camera announces a single
+	// H.265 track and sends nothing, to test how a client reacts to a camera
+	// that offers no H.264.
+	Codec string
+	// InBandOnly announces the H.264 track without sprop-parameter-sets, as
+	// many real cameras do, so SPS/PPS are only available in-band.
+	InBandOnly bool
+	// NoInBandParams strips SPS/PPS from the access units sent, so they are
+	// only available from the SDP (the other half of real-world behaviour).
+	NoInBandParams bool
+	// UDP also offers RTP over UDP on two free consecutive ports. Off by
+	// default because UDP needs fixed ports and TCP-only cameras can be started
+	// by many parallel tests without any chance of a port clash.
+	UDP bool
+	// Logf, when set, receives the camera's and gortsplib's diagnostics.
+	// nil keeps the camera silent; nothing is ever written through package log.
+	Logf func(format string, args ...any)
+}
+
+// Camera is a running test camera. It is safe for concurrent use.
+type Camera struct {
+	opts   Options
+	server *gortsplib.Server
+	stream *gortsplib.ServerStream
+	media  *description.Media
+	addr   string // actual RTSP listen address
+
+	paused    atomic.Bool
+	dropEvery atomic.Int64
+
+	mu      sync.Mutex
+	playing map[*gortsplib.ServerSession]struct{}
+
+	stop      chan struct{}
+	done      chan struct{} // closed when the pacing goroutine returns
+	closeOnce sync.Once
+}
+
+// Start starts a camera: it listens on opts.Addr and publishes the clip at FPS
+// frames per second from its own goroutine until Close, whether or not anyone
+// is watching (like a real camera, whose encoder never waits for clients).
+func Start(opts Options) (*Camera, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.Path == "" {
+		opts.Path = "/stream"
+	}
+	if !strings.HasPrefix(opts.Path, "/") {
+		opts.Path = "/" + opts.Path
+	}
+	switch strings.ToLower(opts.Codec) {
+	case "", "h264":
+		opts.Codec = "h264"
+	case "h265":
+		opts.Codec = "h265"
+	default:
+		return nil, fmt.Errorf("testcamera: unknown codec %q (want h264 or h265)", opts.Codec)
+	}
+
+	clip, err := parsedClip()
+	if err != nil {
+		return nil, err
+	}
+
+	c := &Camera{
+		opts:    opts,
+		playing: make(map[*gortsplib.ServerSession]struct{}),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if err := c.startServer(); err != nil {
+		return nil, err
+	}
+
+	var forma format.Format
+	if opts.Codec == "h265" {
+		forma = &format.H265{PayloadTyp: 96}
+	} else {
+		f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+		if !opts.InBandOnly {
+			f.SPS, f.PPS = clip.sps, clip.pps
+		}
+		forma = f
+	}
+	c.media = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
+	c.stream = &gortsplib.ServerStream{
+		Server: c.server,
+		Desc:   &description.Session{Medias: []*description.Media{c.media}},
+	}
+	if err := c.stream.Initialize(); err != nil {
+		c.server.Close()
+		return nil, fmt.Errorf("testcamera: %w", err)
+	}
+
+	h264Format, ok := forma.(*format.H264)
+	if !ok {
+		// An H.265 camera only needs to be described; nothing is published.
+		close(c.done)
+		return c, nil
+	}
+	enc, err := h264Format.CreateEncoder()
+	if err != nil {
+		c.stream.Close()
+		c.server.Close()
+		return nil, fmt.Errorf("testcamera: %w", err)
+	}
+	go c.publish(clip, enc)
+	return c, nil
+}
+
+// startServer starts the RTSP server. With UDP it picks an even/odd port pair
+// (gortsplib insists on one) and retries when another process wins the race
+// for those ports between our probe and the server's bind.
+func (c *Camera) startServer() error {
+	const udpAttempts = 20
+	var lastErr error
+	for attempt := 0; attempt < udpAttempts; attempt++ {
+		var ln net.Listener
+		s := &gortsplib.Server{
+			Handler:     &handler{c: c},
+			RTSPAddress: c.opts.Addr,
+			// Listen captures the listener so Addr can report the real port
+			// when opts.Addr asks for port 0.
+			Listen: func(network, address string) (net.Listener, error) {
+				l, err := net.Listen(network, address)
+				ln = l
+				return l, err
+			},
+		}
+		if c.opts.UDP {
+			rtp, rtcp, err := freeUDPPortPair(c.opts.Addr)
+			if err != nil {
+				return err
+			}
+			s.UDPRTPAddress, s.UDPRTCPAddress = rtp, rtcp
+		}
+		err := s.Start()
+		if err == nil {
+			c.server = s
+			c.addr = ln.Addr().String()
+			return nil
+		}
+		lastErr = err
+		// The UDP listeners are bound before the TCP one: a conflict before
+		// Listen ran is a lost race for the UDP pair, worth another try.
+		if !c.opts.UDP || ln != nil || !errors.Is(err, syscall.EADDRINUSE) {
+			break
+		}
+	}
+	return fmt.Errorf("testcamera: listen on %s: %w", c.opts.Addr, lastErr)
+}
+
+// freeUDPPortPair finds an even port p on the host of addr such that p and p+1
+// are both free right now, and returns the two addresses.
+func freeUDPPortPair(addr string) (rtpAddr, rtcpAddr string, err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", "", fmt.Errorf("testcamera: bad address %q: %w", addr, err)
+	}
+	for i := 0; i < 50; i++ {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return "", "", fmt.Errorf("testcamera: probe UDP port: %w", err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close()
+		if port%2 != 0 {
+			port--
+		}
+		if port < 1024 {
+			continue
+		}
+		rtpAddr = net.JoinHostPort(host, strconv.Itoa(port))
+		rtcpAddr = net.JoinHostPort(host, strconv.Itoa(port+1))
+		if udpFree(rtpAddr) && udpFree(rtcpAddr) {
+			return rtpAddr, rtcpAddr, nil
+		}
+	}
+	return "", "", errors.New("testcamera: no free consecutive UDP port pair")
+}
+
+func udpFree(addr string) bool {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	pc.Close()
+	return true
+}
+
+// publish sends one access unit per frame period until Close. Frame n carries
+// RTP timestamp base + n*90000/FPS, so timestamps keep rising across clip loops
+// and across Pause, like a real encoder whose clock never stops.
+func (c *Camera) publish(clip *clip, enc *rtph264.Encoder) {
+	defer close(c.done)
+
+	tsBase := rand.Uint32()
+	var pktCount int64
+	ticker := time.NewTicker(time.Second / FPS)
+	defer ticker.Stop()
+
+	au := make([][]byte, 0, 8)
+	for frame := int64(0); ; frame++ {
+		if !c.paused.Load() {
+			au = c.accessUnit(au[:0], clip, frame)
+			pkts, err := enc.Encode(au)
+			if err != nil {
+				c.logf("encode frame %d: %v", frame, err)
+			}
+			ts := tsBase + uint32(frame*90000/FPS)
+			now := time.Now()
+			for _, pkt := range pkts {
+				pktCount++
+				if n := c.dropEvery.Load(); n > 0 && pktCount%n == 0 {
+					continue
+				}
+				pkt.Timestamp = ts
+				if err := c.stream.WritePacketRTPWithNTP(c.media, pkt, now); err != nil {
+					c.logf("write RTP: %v", err)
+				}
+			}
+		}
+
+		select {
+		case <-c.stop:
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// accessUnit appends to dst the NALUs of the clip's access unit for frame,
+// without SPS/PPS if the camera must not send them in-band.
+func (c *Camera) accessUnit(dst [][]byte, clip *clip, frame int64) [][]byte {
+	for _, nalu := range clip.aus[frame%int64(len(clip.aus))] {
+		if c.opts.NoInBandParams {
+			typ := h264.NALUType(nalu[0] & 0x1f)
+			if typ == h264.NALUTypeSPS || typ == h264.NALUTypePPS {
+				continue
+			}
+		}
+		dst = append(dst, nalu)
+	}
+	return dst
+}
+
+// URL returns the URL clients should play, with the credentials (escaped) as
+// user-info when the camera requires them. A wildcard listen host is replaced
+// by 127.0.0.1 so the URL is always dialable.
+func (c *Camera) URL() string {
+	host, port, err := net.SplitHostPort(c.addr)
+	if err != nil {
+		host, port = "127.0.0.1", "0"
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	u := url.URL{Scheme: "rtsp", Host: net.JoinHostPort(host, port), Path: c.opts.Path}
+	if c.opts.User != "" || c.opts.Pass != "" {
+		u.User = url.UserPassword(c.opts.User, c.opts.Pass)
+	}
+	return u.String()
+}
+
+// Addr returns the host:port the camera listens on. Passing it as Options.Addr
+// to a later Start brings the "same" camera back after Close.
+func (c *Camera) Addr() string {
+	return c.addr
+}
+
+// Close stops publishing and closes the server and every session, so clients
+// see the connection end (EOF) at once, as when a camera is unplugged. It
+// waits for the camera's goroutines and frees the address for immediate reuse.
+// Calling it more than once is harmless.
+func (c *Camera) Close() {
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.stream.Close()
+		c.server.Close()
+	})
+}
+
+// Pause stops sending RTP while keeping every RTSP session open, which is how
+// a hung camera looks to a client: it only notices through its read timeout.
+func (c *Camera) Pause() {
+	c.paused.Store(true)
+}
+
+// Resume undoes Pause. The stream continues mid-GOP with timestamps that
+// advanced during the pause, so clients must wait for the next IDR.
+func (c *Camera) Resume() {
+	c.paused.Store(false)
+}
+
+// SessionCount returns the number of RTSP sessions currently playing, so tests
+// can check that a client pulls from the camera only while it has viewers.
+func (c *Camera) SessionCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.playing)
+}
+
+// SetDropEvery makes the camera silently drop every nth RTP packet it sends, to
+// simulate network loss; n <= 0 turns dropping off. With TCP, too, clients see
+// the gaps in sequence numbers that real loss over UDP would cause.
+func (c *Camera) SetDropEvery(n int) {
+	if n < 0 {
+		n = 0
+	}
+	c.dropEvery.Store(int64(n))
+}
+
+func (c *Camera) logf(format string, args ...any) {
+	if c.opts.Logf != nil {
+		c.opts.Logf(format, args...)
+	}
+}
+
+func (c *Camera) setPlaying(ss *gortsplib.ServerSession, playing bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if playing {
+		c.playing[ss] = struct{}{}
+	} else {
+		delete(c.playing, ss)
+	}
+}
+
+// handler implements gortsplib's server callbacks. It is separate from Camera
+// so that the callbacks don't become part of Camera's exported API. Every
+// callback gortsplib would otherwise answer by writing to package log is
+// implemented here and routed to Options.Logf.
+type handler struct {
+	c *Camera
+}
+
+// authorize checks credentials when the camera requires them. gortsplib turns
+// ErrServerAuth into a 401 carrying the Basic and Digest challenges.
+func (h *handler) authorize(sc *gortsplib.ServerConn, req *base.Request) (*base.Response, error) {
+	o := h.c.opts
+	if o.User == "" && o.Pass == "" {
+		return nil, nil
+	}
+	if !sc.VerifyCredentials(req, o.User, o.Pass) {
+		return &base.Response{StatusCode: base.StatusUnauthorized}, liberrors.ErrServerAuth{}
+	}
+	return nil, nil
+}
+
+func (h *handler) checkPath(path string) (*base.Response, error) {
+	if path != h.c.opts.Path {
+		return &base.Response{StatusCode: base.StatusNotFound},
+			fmt.Errorf("testcamera: no stream at path %q (serving %q)", path, h.c.opts.Path)
+	}
+	return nil, nil
+}
+
+func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res, err := h.authorize(ctx.Conn, ctx.Request); res != nil {
+		return res, nil, err
+	}
+	if res, err := h.checkPath(ctx.Path); res != nil {
+		return res, nil, err
+	}
+	return &base.Response{StatusCode: base.StatusOK}, h.c.stream, nil
+}
+
+func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
+	if res, err := h.authorize(ctx.Conn, ctx.Request); res != nil {
+		return res, nil, err
+	}
+	if res, err := h.checkPath(ctx.Path); res != nil {
+		return res, nil, err
+	}
+	return &base.Response{StatusCode: base.StatusOK}, h.c.stream, nil
+}
+
+func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
+	h.c.setPlaying(ctx.Session, true)
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+func (h *handler) OnPause(ctx *gortsplib.ServerHandlerOnPauseCtx) (*base.Response, error) {
+	h.c.setPlaying(ctx.Session, false)
+	return &base.Response{StatusCode: base.StatusOK}, nil
+}
+
+func (h *handler) OnConnOpen(ctx *gortsplib.ServerHandlerOnConnOpenCtx) {
+	h.c.logf("conn opened from %v", ctx.Conn.NetConn().RemoteAddr())
+}
+
+func (h *handler) OnConnClose(ctx *gortsplib.ServerHandlerOnConnCloseCtx) {
+	h.c.logf("conn closed from %v: %v", ctx.Conn.NetConn().RemoteAddr(), ctx.Error)
+}
+
+func (h *handler) OnSessionOpen(*gortsplib.ServerHandlerOnSessionOpenCtx) {
+	h.c.logf("session opened")
+}
+
+func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) {
+	h.c.setPlaying(ctx.Session, false)
+	h.c.logf("session closed: %v", ctx.Error)
+}
+
+func (h *handler) OnPacketsLost(ctx *gortsplib.ServerHandlerOnPacketsLostCtx) {
+	h.c.logf("%d RTP packets lost", ctx.Lost)
+}
+
+func (h *handler) OnDecodeError(ctx *gortsplib.ServerHandlerOnDecodeErrorCtx) {
+	h.c.logf("decode error: %v", ctx.Error)
+}
+
+func (h *handler) OnStreamWriteError(ctx *gortsplib.ServerHandlerOnStreamWriteErrorCtx) {
+	h.c.logf("stream write error: %v", ctx.Error)
+}

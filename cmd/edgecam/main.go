@@ -1,0 +1,165 @@
+// Command edgecam serves IP cameras to browsers on the LAN.
+//
+// It only parses the command line; the daemon package does the work.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/edgecam/edgecam/daemon"
+	"github.com/edgecam/edgecam/daemon/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+const defaultConfig = "/etc/edgecam/config.yaml"
+
+const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN.
+
+Usage:
+  edgecam run [--config PATH] [--demo]   run the daemon
+  edgecam check [--config PATH]          validate the configuration and list the cameras
+  edgecam version                        print the version
+
+Options:
+  --config PATH   configuration file (default /etc/edgecam/config.yaml)
+  --demo          run with a built-in test camera instead of the configured
+                  cameras (the config file is still used for http/webrtc
+                  settings when it exists)
+
+Then open http://<this machine>:8080/ in a browser.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(args[1:], stderr)
+	case "check":
+		return cmdCheck(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "edgecam", buildVersion())
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "edgecam: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func flags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	path := fs.String("config", defaultConfig, "configuration file")
+	return fs, path
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs, path := flags("run", stderr)
+	demo := fs.Bool("demo", false, "run with the built-in test camera")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	var cfg *config.Config
+	var err error
+	if *demo {
+		// The demo needs no config file; use one if it is there and valid.
+		if _, statErr := os.Stat(*path); statErr == nil {
+			cfg, err = config.Load(*path)
+		}
+	} else {
+		cfg, err = config.Load(*path)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *demo {
+		d, err := daemon.StartDemo()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer d.Close()
+		cfg = d.Config(cfg)
+	}
+	log := daemon.NewLogger(stderr, cfg.Log.Level)
+
+	dm, err := daemon.New(cfg, daemon.Options{Logger: log, Version: buildVersion()})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := dm.Run(ctx); err != nil {
+		log.Error("edgecam failed", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs, path := flags("check", stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		var errs *config.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintf(stderr, "%s: %d problem(s):\n", *path, len(errs.Problems))
+		}
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	fmt.Fprintf(stdout, "http: %s, webrtc udp port %d\n", cfg.HTTP.Listen, cfg.WebRTC.UDPPort)
+	if len(cfg.Cameras) == 0 {
+		fmt.Fprintln(stdout, "warning: no cameras configured")
+	}
+	for _, c := range cfg.Cameras {
+		mode := "always pulled"
+		if c.OnDemand {
+			mode = "on demand"
+		}
+		if c.Disabled {
+			mode = "disabled"
+		}
+		fmt.Fprintf(stdout, "camera %-16s %s (%s, %s)\n", c.Name, c.RedactedURL(), c.Transport, mode)
+	}
+	return 0
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+

@@ -1,0 +1,39 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon/config"
+)
+
+// Demo is the built-in test camera behind `edgecam run --demo`.
+type Demo struct {
+	cam *testcamera.Camera
+}
+
+// StartDemo starts the built-in test camera on a free loopback port.
+func StartDemo() (*Demo, error) {
+	cam, err := testcamera.Start(testcamera.Options{Addr: "127.0.0.1:0", Path: "/demo"})
+	if err != nil {
+		return nil, fmt.Errorf("demo camera: %w", err)
+	}
+	return &Demo{cam: cam}, nil
+}
+
+// Config returns a configuration with the demo camera. base supplies the
+// non-camera settings (listen address, WebRTC port); nil means defaults.
+func (d *Demo) Config(base *config.Config) *config.Config {
+	var cfg config.Config
+	if base != nil {
+		cfg = *base
+	} else {
+		cfg = *config.Default()
+	}
+	cfg.Cameras = []config.Camera{{Name: "demo", URL: d.cam.URL(), Transport: "tcp"}}
+	cfg.ApplyDefaults()
+	return &cfg
+}
+
+// Close stops the demo camera.
+func (d *Demo) Close() { d.cam.Close() }

@@ -1,0 +1,70 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/edgecam/edgecam/capture"
+)
+
+// Each notify helper is a no-op outside systemd (NOTIFY_SOCKET unset).
+
+func notifyReady(status string) {
+	_, _ = sd.SdNotify(false, sd.SdNotifyReady+"\nSTATUS="+status)
+}
+
+func notifyStopping() {
+	_, _ = sd.SdNotify(false, sd.SdNotifyStopping+"\nSTATUS=stopping")
+}
+
+func notifyStatus(status string) {
+	_, _ = sd.SdNotify(false, "STATUS="+status)
+}
+
+// superviseHealth refreshes systemd's STATUS= line and, when the unit has
+// WatchdogSec=, pings the watchdog. The ping comes from this loop, which
+// takes every camera's status lock, rather than from a blind ticker: a
+// deadlocked daemon stops pinging and systemd restarts it.
+func (d *Daemon) superviseHealth(ctx context.Context) {
+	interval := 5 * time.Second
+	wd, _ := sd.SdWatchdogEnabled(false)
+	if wd > 0 && wd/2 < interval {
+		interval = wd / 2
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		line := d.statusLine()
+		if line != last {
+			notifyStatus(line)
+			last = line
+		}
+		if wd > 0 {
+			_, _ = sd.SdNotify(false, sd.SdNotifyWatchdog)
+		}
+	}
+}
+
+// statusLine is the one-line summary shown by systemctl status.
+func (d *Daemon) statusLine() string {
+	streaming, total, viewers := 0, 0, 0
+	for _, u := range d.cameras {
+		if u.cam == nil {
+			continue
+		}
+		total++
+		if u.cam.Status().State == capture.StateStreaming {
+			streaming++
+		}
+		viewers += u.st.Readers()
+	}
+	return fmt.Sprintf("%d/%d cameras streaming, %d viewers", streaming, total, viewers)
+}

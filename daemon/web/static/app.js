@@ -1,0 +1,230 @@
+// edgecam page: polls the camera list, keeps one Tile per camera and routes
+// between the grid (#/) and one camera full size (#/camera/{name}).
+
+import { Tile } from './tile.js';
+import { browserDecodesH264, timeoutSignal } from './whep.js';
+
+const POLL_MS = 2000;
+const POLL_TIMEOUT_MS = 5000;
+const CAMERA_ROUTE = '#/camera/';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  grid: $('grid'),
+  count: $('count'),
+  apiStatus: $('api-status'),
+  notice: $('notice'),
+  browserWarning: $('browser-warning'),
+  singleBar: $('single-bar'),
+  singleName: $('single-name'),
+  back: $('back'),
+  fullscreen: $('fullscreen'),
+};
+
+/** @type {Map<string, Tile>} camera name → tile, in API order */
+const tiles = new Map();
+let loaded = false; // the camera list arrived at least once
+let pageActive = true; // false between pagehide and pageshow
+let openedFromGrid = false; // the single view was entered by a click, so Back returns
+let lastSingle = null; // camera shown full size last, to refocus its tile
+
+function cameraRoute() {
+  const hash = location.hash;
+  if (!hash.startsWith(CAMERA_ROUTE)) return null;
+  try {
+    return decodeURIComponent(hash.slice(CAMERA_ROUTE.length));
+  } catch {
+    return null;
+  }
+}
+
+function openCamera(name) {
+  if (cameraRoute() !== null) return; // already full size
+  openedFromGrid = true;
+  location.hash = CAMERA_ROUTE + encodeURIComponent(name);
+}
+
+function backToGrid() {
+  if (cameraRoute() === null) return;
+  if (openedFromGrid) {
+    history.back();
+  } else {
+    // Arrived by a link: there is no grid entry behind us to go back to.
+    location.hash = '#/';
+  }
+}
+
+function toggleFullscreen() {
+  const name = cameraRoute();
+  const tile = name === null ? null : tiles.get(name);
+  if (document.fullscreenElement) {
+    document.exitFullscreen().catch(() => {});
+  } else if (tile && document.fullscreenEnabled) {
+    tile.el.requestFullscreen().catch(() => {});
+  }
+}
+
+// applyRoute makes the page show what the hash says and runs exactly the
+// tiles that are on screen.
+function applyRoute() {
+  const single = cameraRoute();
+  document.body.classList.toggle('single', single !== null);
+  ui.singleBar.hidden = single === null;
+  ui.singleName.textContent = single ?? '';
+  ui.fullscreen.hidden = !document.fullscreenEnabled;
+
+  if (single === null) {
+    openedFromGrid = false;
+    if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  }
+  for (const tile of tiles.values()) {
+    const focused = tile.name === single;
+    tile.el.classList.toggle('focused', focused);
+    tile.el.tabIndex = single === null ? 0 : -1;
+    tile.setVisible(pageActive && (single === null || focused));
+  }
+
+  if (single !== null && loaded && !tiles.has(single)) {
+    showNotice(`No camera named “${single}”.`);
+  } else if (loaded && tiles.size === 0) {
+    showNotice('No cameras configured.');
+  } else {
+    showNotice('');
+  }
+  document.title = single === null ? 'edgecam' : `${single} · edgecam`;
+
+  if (single !== lastSingle) {
+    if (single === null && lastSingle !== null) {
+      tiles.get(lastSingle)?.el.focus();
+    } else if (single !== null) {
+      ui.back.focus();
+    }
+    lastSingle = single;
+  }
+}
+
+function showNotice(text) {
+  ui.notice.textContent = text;
+  ui.notice.hidden = text === '';
+}
+
+function showBrowserWarning(text) {
+  ui.browserWarning.textContent = text;
+  ui.browserWarning.hidden = false;
+}
+
+function updateCount() {
+  if (!loaded) return;
+  const n = tiles.size;
+  let live = 0;
+  for (const t of tiles.values()) if (t.state === 'live') live++;
+  ui.count.textContent = `${n} ${n === 1 ? 'camera' : 'cameras'} · ${live} live`;
+}
+
+// reconcile brings the tiles in line with the API's list: new cameras get a
+// tile, removed ones lose theirs (ending the session), order follows the API.
+function reconcile(cameras) {
+  const seen = new Set();
+  for (const cam of cameras) {
+    if (!cam || typeof cam.name !== 'string' || cam.name === '' || seen.has(cam.name)) continue;
+    seen.add(cam.name);
+    let tile = tiles.get(cam.name);
+    if (tile) {
+      tile.update(cam);
+    } else {
+      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount });
+      tiles.set(cam.name, tile);
+    }
+    // Move only what is out of place: moving a playing <video> is not free.
+    const at = ui.grid.children[seen.size - 1];
+    if (at !== tile.el) ui.grid.insertBefore(tile.el, at ?? null);
+  }
+  for (const [name, tile] of tiles) {
+    if (!seen.has(name)) {
+      tile.destroy();
+      tiles.delete(name);
+    }
+  }
+  // Map order drives nothing visible, but keep it equal to the grid's.
+  const ordered = [...ui.grid.children].map((el) => tiles.get(el.dataset.camera)).filter(Boolean);
+  tiles.clear();
+  for (const t of ordered) tiles.set(t.name, t);
+}
+
+function setApiStatus(err) {
+  if (!err) {
+    ui.apiStatus.hidden = true;
+    ui.apiStatus.textContent = '';
+    return;
+  }
+  const when = new Date().toLocaleTimeString();
+  ui.apiStatus.textContent = `Server unreachable (${err}) — retrying. Last try ${when}.`;
+  ui.apiStatus.hidden = false;
+  if (!loaded) ui.count.textContent = 'no camera list yet';
+}
+
+async function poll() {
+  try {
+    const res = await fetch('/api/cameras', {
+      cache: 'no-store',
+      headers: { Accept: 'application/json' },
+      signal: timeoutSignal(POLL_TIMEOUT_MS),
+    });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = await res.json();
+    const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
+    reconcile(cameras);
+    loaded = true;
+    setApiStatus(null);
+    applyRoute();
+    updateCount();
+  } catch (err) {
+    setApiStatus(err?.name === 'TimeoutError' ? 'no answer' : (err?.message || 'network error'));
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+function onKeydown(ev) {
+  if (ev.altKey || ev.ctrlKey || ev.metaKey || cameraRoute() === null) return;
+  if (ev.key === 'Escape' && !document.fullscreenElement) {
+    ev.preventDefault();
+    backToGrid();
+  } else if (ev.key === 'f' || ev.key === 'F') {
+    ev.preventDefault();
+    toggleFullscreen();
+  }
+}
+
+function onFullscreenChange() {
+  ui.fullscreen.textContent = document.fullscreenElement ? 'Exit fullscreen' : 'Fullscreen';
+  ui.fullscreen.setAttribute('aria-pressed', String(Boolean(document.fullscreenElement)));
+}
+
+function init() {
+  ui.back.addEventListener('click', backToGrid);
+  ui.fullscreen.addEventListener('click', toggleFullscreen);
+  document.addEventListener('keydown', onKeydown);
+  document.addEventListener('fullscreenchange', onFullscreenChange);
+  window.addEventListener('hashchange', applyRoute);
+  // End every server-side session when the page goes away; resume if the
+  // page comes back from the back-forward cache.
+  window.addEventListener('pagehide', () => {
+    pageActive = false;
+    for (const t of tiles.values()) t.stop();
+  });
+  window.addEventListener('pageshow', (ev) => {
+    if (!ev.persisted) return;
+    pageActive = true;
+    applyRoute();
+  });
+  if (typeof RTCPeerConnection !== 'function') {
+    showBrowserWarning('This browser has no WebRTC; live video cannot play here.');
+  } else if (browserDecodesH264() === false) {
+    showBrowserWarning('This browser cannot decode H.264 over WebRTC; live video cannot play here.');
+  }
+  applyRoute();
+  poll();
+}
+
+init();

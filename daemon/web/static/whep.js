@@ -1,0 +1,166 @@
+// WHEP client for edgecam: one receive-only H.264 video session.
+//
+// The server does not take trickled ICE candidates, so the offer is sent once,
+// after ICE gathering has finished (or after a short cap, with whatever
+// candidates were found by then).
+
+const ICE_GATHER_CAP_MS = 2000;
+const POST_TIMEOUT_MS = 10000;
+const MAX_REASON_CHARS = 200;
+
+/** WhepError is a failed session set-up; status is the HTTP status or 0. */
+export class WhepError extends Error {
+  constructor(message, status = 0) {
+    super(message);
+    this.name = 'WhepError';
+    this.status = status;
+  }
+}
+
+/** whepEndpoint returns the WHEP URL path for a camera name. */
+export function whepEndpoint(name) {
+  return `/cameras/${encodeURIComponent(name)}/whep`;
+}
+
+/** browserDecodesH264 reports whether WebRTC here can receive H.264, or null if unknown. */
+export function browserDecodesH264() {
+  const caps = globalThis.RTCRtpReceiver?.getCapabilities?.('video');
+  if (!caps) return null;
+  return caps.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264');
+}
+
+/**
+ * WhepSession owns one RTCPeerConnection and the server-side session behind
+ * it. Attach listeners to `pc` before calling start(); call close() exactly
+ * when done, it always ends the server-side session too.
+ */
+export class WhepSession {
+  constructor(endpoint) {
+    this.endpoint = endpoint;
+    this.pc = new RTCPeerConnection();
+    this.location = null;
+    this.closed = false;
+  }
+
+  /** start negotiates the session; it rejects with WhepError on failure. */
+  async start() {
+    const pc = this.pc;
+    const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+    preferH264(transceiver);
+
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGatheringDone(pc, ICE_GATHER_CAP_MS);
+    if (this.closed) throw new WhepError('closed');
+
+    let res;
+    try {
+      res = await fetch(this.endpoint, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp', Accept: 'application/sdp' },
+        body: pc.localDescription.sdp,
+        cache: 'no-store',
+        signal: timeoutSignal(POST_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new WhepError(err?.name === 'TimeoutError' || err?.name === 'AbortError'
+        ? 'server did not answer' : 'server unreachable');
+    }
+
+    if (res.status !== 201 && res.status !== 200) {
+      throw new WhepError(await describeFailure(res), res.status);
+    }
+    const loc = res.headers.get('Location');
+    if (loc) {
+      this.location = new URL(loc, new URL(this.endpoint, document.baseURI)).href;
+    }
+    const answer = await res.text();
+    if (this.closed) {
+      // close() ran while the POST was in flight; the server session exists
+      // now, so end it here.
+      this.deleteRemote();
+      throw new WhepError('closed');
+    }
+    try {
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    } catch (err) {
+      throw new WhepError(`bad answer from server: ${err?.message ?? err}`);
+    }
+  }
+
+  /** close ends the peer connection and DELETEs the server-side session. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close();
+    this.deleteRemote();
+  }
+
+  deleteRemote() {
+    if (!this.location) return;
+    const url = this.location;
+    this.location = null;
+    // keepalive lets the request outlive the page on pagehide.
+    fetch(url, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
+  }
+}
+
+async function describeFailure(res) {
+  let text = '';
+  try {
+    text = (await res.text()).trim().slice(0, MAX_REASON_CHARS);
+  } catch {
+    // The status alone still says enough.
+  }
+  const what = {
+    400: 'offer rejected',
+    404: 'camera not found',
+    503: 'camera unavailable',
+  }[res.status] ?? `server error ${res.status}`;
+  if (!text) return what;
+  // Servers often say the same thing in the body; do not repeat it.
+  return text.toLowerCase().startsWith(what) ? text : `${what}: ${text}`;
+}
+
+// preferH264 puts H.264 first in the offer; the server only sends H.264 and
+// some browsers offer VP8 first.
+function preferH264(transceiver) {
+  const caps = globalThis.RTCRtpReceiver?.getCapabilities?.('video');
+  if (!caps || typeof transceiver.setCodecPreferences !== 'function') return;
+  const isH264 = (c) => c.mimeType.toLowerCase() === 'video/h264';
+  const h264 = caps.codecs.filter(isH264);
+  if (h264.length === 0) return;
+  try {
+    transceiver.setCodecPreferences([...h264, ...caps.codecs.filter((c) => !isH264(c))]);
+  } catch {
+    // Keep the browser's default order; the server still picks H.264.
+  }
+}
+
+function iceGatheringDone(pc, capMs) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', onState);
+      pc.removeEventListener('icecandidate', onCandidate);
+      resolve();
+    };
+    const onState = () => {
+      if (pc.iceGatheringState === 'complete') done();
+    };
+    const onCandidate = (ev) => {
+      if (!ev.candidate) done();
+    };
+    const timer = setTimeout(done, capMs);
+    pc.addEventListener('icegatheringstatechange', onState);
+    pc.addEventListener('icecandidate', onCandidate);
+  });
+}
+
+/** timeoutSignal is AbortSignal.timeout with a fallback for older browsers. */
+export function timeoutSignal(ms) {
+  if (typeof AbortSignal.timeout === 'function') return AbortSignal.timeout(ms);
+  const ctl = new AbortController();
+  setTimeout(() => ctl.abort(), ms);
+  return ctl.signal;
+}

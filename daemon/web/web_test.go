@@ -1,0 +1,209 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// get runs one request against a fresh Handler.
+func get(t *testing.T, method, target string, header http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func TestPageIsServedAtRootWithStrictHeaders(t *testing.T) {
+	rec := get(t, http.MethodGet, "/", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /: status %d, want 200", rec.Code)
+	}
+	h := rec.Header()
+	if ct := h.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("Content-Type = %q, want text/html", ct)
+	}
+	if got := h.Get("Content-Security-Policy"); got != contentSecurityPolicy {
+		t.Errorf("Content-Security-Policy = %q, want %q", got, contentSecurityPolicy)
+	}
+	if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("X-Content-Type-Options = %q, want nosniff", got)
+	}
+	if got := h.Get("Cache-Control"); got != "no-cache" {
+		t.Errorf("Cache-Control = %q, want no-cache", got)
+	}
+	if body := rec.Body.String(); !strings.Contains(body, `<script type="module" src="/app.js"></script>`) {
+		t.Errorf("page does not load /app.js:\n%s", body)
+	}
+}
+
+func TestAssetsHaveTheirContentType(t *testing.T) {
+	for _, tc := range []struct{ path, wantPrefix string }{
+		{"/app.js", "text/javascript"},
+		{"/tile.js", "text/javascript"},
+		{"/whep.js", "text/javascript"},
+		{"/style.css", "text/css"},
+		{"/favicon.svg", "image/svg+xml"},
+	} {
+		rec := get(t, http.MethodGet, tc.path, nil)
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200", tc.path, rec.Code)
+			continue
+		}
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, tc.wantPrefix) {
+			t.Errorf("GET %s: Content-Type = %q, want %s", tc.path, ct, tc.wantPrefix)
+		}
+		if rec.Header().Get("Content-Security-Policy") == "" {
+			t.Errorf("GET %s: no Content-Security-Policy", tc.path)
+		}
+	}
+}
+
+func TestOnlyKnownAssetsAreServed(t *testing.T) {
+	for _, target := range []string{
+		"/nope",
+		"/index.html/",
+		"/static/app.js",
+		"/static/",
+		"/../go.mod",
+		"/..%2fgo.mod",
+		"/%2e%2e/web.go",
+		"//app.js",
+		"/app.js/",
+		"/api/cameras",
+		"/cameras/press-1/whep",
+	} {
+		rec := get(t, http.MethodGet, target, nil)
+		if rec.Code == http.StatusOK {
+			t.Errorf("GET %s: status 200, want an error", target)
+		}
+	}
+	if rec := get(t, http.MethodGet, "/nope", nil); rec.Code != http.StatusNotFound {
+		t.Errorf("GET /nope: status %d, want 404", rec.Code)
+	}
+}
+
+func TestTraversalThroughServeMuxIsNotServed(t *testing.T) {
+	// The daemon mounts Handler on a mux and serves it over a real
+	// connection, where the raw path reaches the server uncleaned.
+	mux := http.NewServeMux()
+	mux.Handle("GET /", Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, raw := range []string{"/../go.mod", "/static/../web.go", "/..%2f..%2fgo.mod"} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+raw, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = raw // keep ".." as sent by a hostile client
+		res, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == http.StatusOK {
+			t.Errorf("GET %s: status 200, want an error", raw)
+		}
+	}
+}
+
+func TestWritesAreRejected(t *testing.T) {
+	rec := get(t, http.MethodPost, "/", nil)
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /: status %d, want 405", rec.Code)
+	}
+	if rec := get(t, http.MethodHead, "/app.js", nil); rec.Code != http.StatusOK {
+		t.Errorf("HEAD /app.js: status %d, want 200", rec.Code)
+	}
+}
+
+func TestUnchangedAssetRevalidatesWithNotModified(t *testing.T) {
+	etag := get(t, http.MethodGet, "/app.js", nil).Header().Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag on /app.js")
+	}
+	rec := get(t, http.MethodGet, "/app.js", http.Header{"If-None-Match": {etag}})
+	if rec.Code != http.StatusNotModified {
+		t.Errorf("conditional GET: status %d, want 304", rec.Code)
+	}
+}
+
+// The page runs under a CSP without 'unsafe-inline': any inline script,
+// event handler attribute or style attribute would silently do nothing.
+func TestPageHasNothingInlineTheCSPWouldBlock(t *testing.T) {
+	page := get(t, http.MethodGet, "/", nil).Body.String()
+	for _, bad := range []*regexp.Regexp{
+		regexp.MustCompile(`<script(?:\s[^>]*)?>\s*[^<\s]`), // script element with a body
+		regexp.MustCompile(`(?i)\son[a-z]+\s*=`),            // onclick= and friends
+		regexp.MustCompile(`(?i)\sstyle\s*=`),               // style attribute
+		regexp.MustCompile(`<style`),                        // style element
+		regexp.MustCompile(`(?i)(?:src|href)\s*=\s*"(?:https?:)?//`),
+	} {
+		if m := bad.FindString(page); m != "" {
+			t.Errorf("index.html contains %q", m)
+		}
+	}
+}
+
+// Every asset the page or a module refers to must be one the handler serves.
+func TestEveryReferencedAssetIsServed(t *testing.T) {
+	refs := regexp.MustCompile(`(?:src|href)="(/[^"]*)"`).FindAllStringSubmatch(get(t, http.MethodGet, "/", nil).Body.String(), -1)
+	imports := regexp.MustCompile(`from '\./([^']+)'`)
+	err := fs.WalkDir(static, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || path.Ext(p) != ".js" {
+			return err
+		}
+		src, err := fs.ReadFile(static, p)
+		if err != nil {
+			return err
+		}
+		for _, m := range imports.FindAllStringSubmatch(string(src), -1) {
+			refs = append(refs, []string{m[0], "/" + m[1]})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refs) < 3 {
+		t.Fatalf("found only %d references; the pattern no longer matches the page", len(refs))
+	}
+	for _, ref := range refs {
+		if rec := get(t, http.MethodGet, ref[1], nil); rec.Code != http.StatusOK {
+			t.Errorf("%s refers to %s, which is status %d", ref[0], ref[1], rec.Code)
+		}
+	}
+}
+
+// A syntax error in a module blanks the whole page, and Go's tests are the
+// ones that run in CI, so check the scripts here when node is around.
+func TestScriptsParse(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	matches, err := fs.Glob(static, "static/*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range matches {
+		src, err := fs.ReadFile(static, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(node, "--input-type=module", "--check")
+		cmd.Stdin = strings.NewReader(string(src))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: %v\n%s", p, err, out)
+		}
+	}
+}

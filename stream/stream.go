@@ -1,0 +1,323 @@
+// Package stream fans one camera's video out to its viewers.
+//
+// A Stream receives each access unit once, packetizes it once into RTP, keeps
+// the current GOP, and hands every Reader its own bounded queue: a slow or
+// stuck viewer drops frames until the next IDR and never delays the camera or
+// the other viewers. The WebRTC type serves Streams to browsers over WHEP.
+package stream
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/pion/rtp"
+)
+
+const (
+	// payloadMaxSize keeps RTP packets under the 1200-byte MTU browsers
+	// assume, with room for SRTP's overhead.
+	payloadMaxSize = 1188
+	// squeezeStep is the timestamp spacing, in 90 kHz ticks (1 ms), of the
+	// cached GOP frames sent to a new viewer: they are decoded at once
+	// instead of being played out at the camera's frame rate, so the first
+	// picture appears immediately and the viewer is at live latency as soon
+	// as the burst is through.
+	squeezeStep = 90
+	// Limits of the GOP cache. A camera with a longer GOP is still served;
+	// new viewers then wait for its next IDR.
+	maxGOPUnits = 600
+	maxGOPBytes = 32 << 20
+	// defaultQueueLen is a reader's queue length beyond the cached GOP.
+	defaultQueueLen = 128
+)
+
+// ErrClosed is returned by Subscribe on a Stream that has been closed.
+var ErrClosed = errors.New("stream closed")
+
+// ErrTooManyReaders is returned by Subscribe when the stream's reader limit is reached.
+var ErrTooManyReaders = errors.New("too many viewers for this camera")
+
+// Options configure a Stream. The zero value means defaults.
+type Options struct {
+	// MaxReaders caps concurrent readers; 0 means no limit.
+	MaxReaders int
+	// QueueLen is each reader's queue length in access units beyond the
+	// cached GOP. Default 128.
+	QueueLen int
+}
+
+// Unit is one access unit, packetized. Its fields and packets are shared by
+// all readers and must not be modified.
+type Unit struct {
+	Packets  []*rtp.Packet
+	TS       uint32 // 90 kHz, continuous across camera reconnects
+	IDR      bool
+	Bytes    int
+	Received time.Time
+}
+
+// Item is what a Reader receives: a unit and the timestamp to send it with.
+// TS differs from Unit.TS only for cached units delivered at subscription.
+type Item struct {
+	Unit *Unit
+	TS   uint32
+}
+
+// Stream is one camera's fan-out. Its methods are safe for concurrent use.
+type Stream struct {
+	name string
+	opts Options
+
+	changed chan struct{}
+
+	mu      sync.Mutex
+	enc     rtph264.Encoder
+	tl      timeline
+	gop     []*Unit
+	gopSize int
+	readers map[*Reader]struct{}
+	closed  bool
+	stats   Stats
+}
+
+// Stats are a stream's counters.
+type Stats struct {
+	Units   uint64
+	Bytes   uint64
+	Dropped uint64 // units not delivered to some reader because its queue was full
+}
+
+// New returns a Stream for the named camera.
+func New(name string, opts Options) *Stream {
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = defaultQueueLen
+	}
+	s := &Stream{
+		name:    name,
+		opts:    opts,
+		changed: make(chan struct{}, 1),
+		readers: make(map[*Reader]struct{}),
+		enc:     rtph264.Encoder{PayloadType: 96, PayloadMaxSize: payloadMaxSize, PacketizationMode: 1},
+	}
+	if err := s.enc.Init(); err != nil {
+		// Init fails only for an unsupported packetization mode, which is a constant here.
+		panic(err)
+	}
+	return s
+}
+
+// Name returns the camera name the stream belongs to.
+func (s *Stream) Name() string { return s.name }
+
+// WriteAccessUnit packetizes an access unit and queues it for every reader.
+// nalus are copied; the caller keeps ownership. session changes when the
+// source reconnected, which starts a new timestamp segment that continues the
+// previous one, so viewers keep playing across camera reconnects.
+func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session uint64, received time.Time) {
+	size := 0
+	for _, n := range nalus {
+		size += len(n)
+	}
+	// One copy per access unit: the packets reference it, and it outlives
+	// the caller's buffers.
+	buf := make([]byte, 0, size)
+	owned := make([][]byte, len(nalus))
+	for i, n := range nalus {
+		start := len(buf)
+		buf = append(buf, n...)
+		owned[i] = buf[start:len(buf):len(buf)]
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	pkts, err := s.enc.Encode(owned)
+	if err != nil {
+		return
+	}
+	ts := s.tl.next(pts, session)
+	for _, p := range pkts {
+		p.Timestamp = ts
+	}
+	u := &Unit{Packets: pkts, TS: ts, IDR: idr, Bytes: size, Received: received}
+	s.stats.Units++
+	s.stats.Bytes += uint64(size)
+	s.cache(u)
+
+	for r := range s.readers {
+		if r.waitIDR && !idr {
+			continue
+		}
+		select {
+		case r.ch <- Item{Unit: u, TS: ts}:
+			r.waitIDR = false
+		default:
+			// The reader is behind: everything until the next IDR would be
+			// undecodable for it anyway.
+			r.waitIDR = true
+			r.dropped++
+			s.stats.Dropped++
+		}
+	}
+}
+
+func (s *Stream) cache(u *Unit) {
+	if u.IDR {
+		clear(s.gop)
+		s.gop = append(s.gop[:0], u)
+		s.gopSize = u.Bytes
+		return
+	}
+	if len(s.gop) == 0 {
+		return
+	}
+	if len(s.gop) >= maxGOPUnits || s.gopSize+u.Bytes > maxGOPBytes {
+		clear(s.gop)
+		s.gop = s.gop[:0]
+		s.gopSize = 0
+		return
+	}
+	s.gop = append(s.gop, u)
+	s.gopSize += u.Bytes
+}
+
+// Subscribe adds a reader. It starts with the cached GOP, if any, so that its
+// first unit is always an IDR.
+func (s *Stream) Subscribe() (*Reader, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if s.opts.MaxReaders > 0 && len(s.readers) >= s.opts.MaxReaders {
+		s.mu.Unlock()
+		return nil, ErrTooManyReaders
+	}
+	r := &Reader{s: s, ch: make(chan Item, len(s.gop)+s.opts.QueueLen)}
+	if n := len(s.gop); n > 0 {
+		last := s.gop[n-1].TS
+		for k, u := range s.gop {
+			r.ch <- Item{Unit: u, TS: last - uint32(n-1-k)*squeezeStep}
+		}
+	} else {
+		r.waitIDR = true
+	}
+	s.readers[r] = struct{}{}
+	s.mu.Unlock()
+	s.signal()
+	return r, nil
+}
+
+// Readers returns the number of current readers.
+func (s *Stream) Readers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.readers)
+}
+
+// ReadersChanged signals (coalesced) that the number of readers changed;
+// read Readers for the value. It lets the owner pull a camera on demand.
+func (s *Stream) ReadersChanged() <-chan struct{} { return s.changed }
+
+// Stats returns the stream's counters.
+func (s *Stream) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// HasPicture reports whether a new reader would get a picture at once.
+func (s *Stream) HasPicture() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.gop) > 0
+}
+
+// Close ends every reader (their channels close) and refuses new ones.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	for r := range s.readers {
+		close(r.ch)
+		delete(s.readers, r)
+	}
+	clear(s.gop)
+	s.gop = nil
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *Stream) signal() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Reader is one viewer's queue.
+type Reader struct {
+	s  *Stream
+	ch chan Item
+	// Guarded by s.mu.
+	waitIDR bool
+	dropped uint64
+}
+
+// C returns the reader's queue. It is closed when the reader or the stream is closed.
+func (r *Reader) C() <-chan Item { return r.ch }
+
+// Close removes the reader from its stream. It is safe to call more than once.
+func (r *Reader) Close() {
+	s := r.s
+	s.mu.Lock()
+	if _, ok := s.readers[r]; !ok {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.readers, r)
+	close(r.ch)
+	s.mu.Unlock()
+	s.signal()
+}
+
+// timeline maps each source session's PTS onto one continuous RTP timeline.
+type timeline struct {
+	started  bool
+	session  uint64
+	offset   int64
+	lastIn   int64
+	lastOut  int64
+	frameDur int64
+}
+
+// maxJump is the largest PTS step taken as continuous; a larger one (or a
+// step backwards of that size) is a discontinuity in the camera's clock.
+const maxJump = 5 * 90000
+
+func (t *timeline) next(pts int64, session uint64) uint32 {
+	switch {
+	case !t.started:
+		t.started = true
+		t.frameDur = 90000 / 25
+		t.offset = -pts
+	case session != t.session || pts-t.lastIn > maxJump || t.lastIn-pts > maxJump:
+		// Continue one frame after the last unit so viewers see a smooth clock.
+		t.offset = t.lastOut + t.frameDur - pts
+	default:
+		if d := pts - t.lastIn; d > 0 && d < 90000 {
+			t.frameDur = d
+		}
+	}
+	t.session = session
+	t.lastIn = pts
+	t.lastOut = pts + t.offset
+	return uint32(t.lastOut)
+}

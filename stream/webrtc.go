@@ -1,0 +1,453 @@
+package stream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// h264Fmtp is the format every major browser offers. The camera's real
+// Main/High stream is sent under it: browser decoders take any profile once
+// the session is up, and matching the offer exactly keeps pion from falling
+// back to whatever the browser listed first.
+const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+// connectTimeout is how long a session may take to reach "connected" before
+// it is dropped (a client that posts an offer and never does ICE).
+const connectTimeout = 15 * time.Second
+
+// Errors from Offer, mapped to HTTP statuses by the caller.
+var (
+	// ErrBadOffer means the SDP offer cannot be used (4xx).
+	ErrBadOffer = errors.New("bad offer")
+	// ErrTooManySessions means the server-wide session limit is reached (503).
+	ErrTooManySessions = errors.New("too many webrtc sessions")
+	// ErrNoSession means the session id is unknown (404).
+	ErrNoSession = errors.New("no such session")
+)
+
+// WebRTCConfig configures the WebRTC egress.
+type WebRTCConfig struct {
+	// UDPPort carries all media of all sessions. 0 picks a free port per address.
+	UDPPort int
+	// Interfaces limits ICE to these interface names; empty means all.
+	Interfaces []string
+	// Hosts are extra addresses announced as host candidates (1:1 NAT).
+	// Hostnames are resolved once at start.
+	Hosts []string
+	// MaxSessions caps concurrent sessions; 0 means 64.
+	MaxSessions int
+	// Disconnected and Failed are the ICE timeouts; zero means 4 s and 8 s.
+	Disconnected, Failed time.Duration
+}
+
+// WebRTC serves Streams to WebRTC peers. Create it with NewWebRTC, call Run,
+// and hand it offers.
+type WebRTC struct {
+	log  *slog.Logger
+	api  *webrtc.API
+	mux  *ice.MultiUDPMuxDefault
+	max  int
+	ctx  context.Context
+	stop context.CancelFunc
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+// NewWebRTC binds the UDP port and prepares the WebRTC API.
+func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 64
+	}
+	if cfg.Disconnected <= 0 {
+		cfg.Disconnected = 4 * time.Second
+	}
+	if cfg.Failed <= 0 {
+		cfg.Failed = 8 * time.Second
+	}
+	quiet := &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}
+
+	opts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithLogger(quiet.NewLogger("udpmux")),
+		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
+		ice.UDPMuxFromPortWithLoopback(),
+	}
+	if len(cfg.Interfaces) > 0 {
+		ifaces := slices.Clone(cfg.Interfaces)
+		opts = append(opts, ice.UDPMuxFromPortWithInterfaceFilter(func(name string) bool {
+			return slices.Contains(ifaces, name)
+		}))
+	}
+	mux, err := ice.NewMultiUDPMuxFromPort(cfg.UDPPort, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: listen on udp port %d: %w", cfg.UDPPort, err)
+	}
+	if len(mux.GetListenAddresses()) == 0 {
+		_ = mux.Close()
+		return nil, fmt.Errorf("webrtc: no usable network address for udp port %d (interfaces %v)", cfg.UDPPort, cfg.Interfaces)
+	}
+
+	se := webrtc.SettingEngine{LoggerFactory: quiet}
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetIncludeLoopbackCandidate(true)
+	// Browsers hide their addresses behind mDNS names; the server does not
+	// need to resolve them, it answers the browser's checks (peer-reflexive).
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICETimeouts(cfg.Disconnected, cfg.Failed, time.Second)
+	if len(cfg.Hosts) > 0 {
+		ips, err := resolveHosts(cfg.Hosts)
+		if err != nil {
+			_ = mux.Close()
+			return nil, err
+		}
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
+			External:        ips,
+			AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode:            webrtc.ICEAddressRewriteAppend,
+		}); err != nil {
+			_ = mux.Close()
+			return nil, fmt.Errorf("webrtc: hosts: %w", err)
+		}
+	}
+
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: h264Capability(),
+		PayloadType:        102,
+	}, webrtc.RTPCodecTypeVideo); err != nil {
+		_ = mux.Close()
+		return nil, fmt.Errorf("webrtc: register h264: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	// NACK lets the browser recover single lost packets from our send
+	// buffer; RTCP reports keep its statistics meaningful. Congestion
+	// control is left out: a pass-through relay cannot change the bitrate.
+	if err := webrtc.ConfigureNack(m, ir); err != nil {
+		_ = mux.Close()
+		return nil, err
+	}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		_ = mux.Close()
+		return nil, err
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	return &WebRTC{
+		log:      log,
+		api:      webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)),
+		mux:      mux,
+		max:      cfg.MaxSessions,
+		ctx:      ctx,
+		stop:     stop,
+		sessions: make(map[string]*session),
+	}, nil
+}
+
+func h264Capability() webrtc.RTPCodecCapability {
+	return webrtc.RTPCodecCapability{
+		MimeType:    webrtc.MimeTypeH264,
+		ClockRate:   90000,
+		SDPFmtpLine: h264Fmtp,
+		RTCPFeedback: []webrtc.RTCPFeedback{
+			{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
+		},
+	}
+}
+
+func resolveHosts(hosts []string) ([]string, error) {
+	var ips []string
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			ips = append(ips, ip.String())
+			continue
+		}
+		addrs, err := net.LookupIP(h)
+		if err != nil {
+			return nil, fmt.Errorf("webrtc: resolve host %q: %w", h, err)
+		}
+		for _, a := range addrs {
+			if a.To4() != nil {
+				ips = append(ips, a.String())
+			}
+		}
+	}
+	return ips, nil
+}
+
+// LocalAddrs returns the UDP addresses media is received on.
+func (w *WebRTC) LocalAddrs() []net.Addr { return w.mux.GetListenAddresses() }
+
+// Run waits for ctx to end, then closes every session and the UDP port.
+func (w *WebRTC) Run(ctx context.Context) error {
+	<-ctx.Done()
+	w.stop()
+	w.mu.Lock()
+	all := make([]*session, 0, len(w.sessions))
+	for _, s := range w.sessions {
+		all = append(all, s)
+	}
+	w.mu.Unlock()
+	for _, s := range all {
+		s.close()
+	}
+	w.wg.Wait()
+	return w.mux.Close()
+}
+
+// Sessions returns the number of open sessions.
+func (w *WebRTC) Sessions() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.sessions)
+}
+
+// SessionInfo describes an open session.
+type SessionInfo struct {
+	ID     string
+	Camera string
+	State  string
+}
+
+// Offer answers a WebRTC offer with a session playing st. It returns the SDP
+// answer and the session id. Errors wrap ErrBadOffer, ErrTooManySessions,
+// ErrTooManyReaders or ErrClosed.
+func (w *WebRTC) Offer(ctx context.Context, st *Stream, offer string) (answer, id string, err error) {
+	if w.ctx.Err() != nil {
+		return "", "", ErrClosed
+	}
+	if !strings.Contains(offer, "m=video") {
+		return "", "", fmt.Errorf("%w: the offer has no video media section", ErrBadOffer)
+	}
+	w.mu.Lock()
+	full := len(w.sessions) >= w.max
+	w.mu.Unlock()
+	if full {
+		return "", "", ErrTooManySessions
+	}
+
+	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", "", fmt.Errorf("new peer connection: %w", err)
+	}
+	fail := func(e error) (string, string, error) {
+		_ = pc.Close()
+		return "", "", e
+	}
+	track, err := webrtc.NewTrackLocalStaticRTP(h264Capability(), "video", "edgecam-"+st.Name())
+	if err != nil {
+		return fail(err)
+	}
+	sender, err := pc.AddTrack(track)
+	if err != nil {
+		return fail(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(ans); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
+	}
+	// pion accepts a partial codec match silently; a browser that only
+	// offers packetization-mode=0 could not take our FU-A packets.
+	codecs := sender.GetParameters().Codecs
+	if len(codecs) == 0 || !strings.Contains(codecs[0].SDPFmtpLine, "packetization-mode=1") {
+		return fail(fmt.Errorf("%w: the offer has no H.264 with packetization-mode=1", ErrBadOffer))
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+
+	reader, err := st.Subscribe()
+	if err != nil {
+		return fail(err)
+	}
+	s := &session{
+		id:     newID(),
+		camera: st.Name(),
+		w:      w,
+		pc:     pc,
+		track:  track,
+		sender: sender,
+		reader: reader,
+		done:      make(chan struct{}),
+		connected: make(chan struct{}),
+		failed:    make(chan struct{}),
+		log:       w.log.With("camera", st.Name()),
+	}
+	s.log = s.log.With("session", s.id)
+
+	w.mu.Lock()
+	if len(w.sessions) >= w.max || w.ctx.Err() != nil {
+		w.mu.Unlock()
+		reader.Close()
+		return fail(ErrTooManySessions)
+	}
+	w.sessions[s.id] = s
+	w.wg.Add(3)
+	w.mu.Unlock()
+
+	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
+		s.log.Debug("webrtc state", "state", state.String())
+		switch state {
+		case webrtc.PeerConnectionStateConnected:
+			s.connectedOnce.Do(func() { close(s.connected) })
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			// Closing the PeerConnection from its own callback deadlocks;
+			// the session's watch goroutine does it.
+			s.failedOnce.Do(func() { close(s.failed) })
+		}
+	})
+	go s.readRTCP()
+	go s.write()
+	go s.watch()
+	s.log.Info("viewer joined", "transport", "webrtc")
+	return pc.LocalDescription().SDP, s.id, nil
+}
+
+// Close ends the session with the given id; camera must match its camera.
+func (w *WebRTC) Close(camera, id string) error {
+	w.mu.Lock()
+	s, ok := w.sessions[id]
+	w.mu.Unlock()
+	if !ok || s.camera != camera {
+		return ErrNoSession
+	}
+	s.close()
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// session is one viewer's PeerConnection.
+type session struct {
+	id     string
+	camera string
+	w      *WebRTC
+	pc     *webrtc.PeerConnection
+	track  *webrtc.TrackLocalStaticRTP
+	sender *webrtc.RTPSender
+	reader *Reader
+	log    *slog.Logger
+
+	connected     chan struct{}
+	connectedOnce sync.Once
+	failed        chan struct{}
+	failedOnce    sync.Once
+	closeOnce     sync.Once
+	done          chan struct{}
+}
+
+func (s *session) close() {
+	s.closeOnce.Do(func() {
+		close(s.done)
+		s.reader.Close()
+		_ = s.pc.Close()
+		s.w.mu.Lock()
+		delete(s.w.sessions, s.id)
+		s.w.mu.Unlock()
+		s.log.Info("viewer left", "transport", "webrtc")
+	})
+}
+
+// readRTCP drains RTCP; the NACK interceptor only works while someone reads.
+func (s *session) readRTCP() {
+	defer s.w.wg.Done()
+	for {
+		pkts, _, err := s.sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				// The camera cannot be asked for a keyframe reliably; the
+				// GOP cache already started this viewer at an IDR.
+				s.log.Debug("viewer asked for a keyframe")
+			}
+		}
+	}
+}
+
+// write forwards the reader's units with this viewer's own sequence numbers.
+func (s *session) write() {
+	defer s.w.wg.Done()
+	defer s.close()
+	// Wait for DTLS: packets written before it are dropped by pion, and the
+	// IDR at the head of the queue must not be among them.
+	select {
+	case <-s.connected:
+	case <-s.done:
+		return
+	}
+	var seq uint16
+	var pkt rtp.Packet
+	for item := range s.reader.C() {
+		for _, p := range item.Unit.Packets {
+			pkt.Header = p.Header
+			pkt.Header.SequenceNumber = seq
+			pkt.Header.Timestamp = item.TS
+			pkt.Payload = p.Payload
+			seq++
+			// Errors only report a closed binding; the state callback ends the session.
+			_ = s.track.WriteRTP(&pkt)
+		}
+	}
+}
+
+// watch ends the session when its connection fails or closes, or when it
+// never connects (a client that posts an offer and does no ICE).
+func (s *session) watch() {
+	defer s.w.wg.Done()
+	t := time.NewTimer(connectTimeout)
+	defer t.Stop()
+	connected := s.connected
+	for {
+		select {
+		case <-connected:
+			t.Stop()
+			connected = nil // a closed channel would spin this loop
+		case <-s.failed:
+			s.close()
+			return
+		case <-s.done:
+			return
+		case <-t.C:
+			s.log.Info("viewer never connected", "after", connectTimeout)
+			s.close()
+			return
+		}
+	}
+}

@@ -1,0 +1,281 @@
+// Package whepclient is a WHEP player without a browser: it posts an offer,
+// receives the H.264 track and hands out access units. edgecam's tests and
+// benchmarks use it as the viewer; a vision pipeline can use it to take the
+// camera's H.264 without decoding JPEG.
+package whepclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Options configure a Client. The zero value uses every interface.
+type Options struct {
+	// Interfaces limits ICE to these interface names (tests pass "lo").
+	Interfaces []string
+	// HTTPClient posts the offer; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// QueueLen is how many access units may wait unread before new ones are
+	// dropped. Default 256.
+	QueueLen int
+}
+
+// AccessUnit is one received H.264 access unit.
+type AccessUnit struct {
+	NALUs    [][]byte
+	TS       uint32 // RTP timestamp, 90 kHz
+	Received time.Time
+}
+
+// Client is one WHEP session.
+type Client struct {
+	pc       *webrtc.PeerConnection
+	location string
+	http     *http.Client
+	units    chan AccessUnit
+
+	mu       sync.Mutex
+	state    webrtc.PeerConnectionState
+	dropped  int
+	lost     int
+	wg       sync.WaitGroup
+	closed   chan struct{}
+	closeErr sync.Once
+}
+
+// Dial posts an offer to endpoint (http://host:port/cameras/NAME/whep) and
+// returns once the answer is applied. Media arrives on Units.
+func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = 256
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = http.DefaultClient
+	}
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		return nil, err
+	}
+	se := webrtc.SettingEngine{LoggerFactory: &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(true)
+	if len(opts.Interfaces) > 0 {
+		ifaces := slices.Clone(opts.Interfaces)
+		se.SetInterfaceFilter(func(name string) bool { return slices.Contains(ifaces, name) })
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{pc: pc, http: opts.HTTPClient, units: make(chan AccessUnit, opts.QueueLen), closed: make(chan struct{})}
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		c.mu.Lock()
+		c.state = s
+		c.mu.Unlock()
+	})
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		c.wg.Add(1)
+		defer c.wg.Done()
+		c.readTrack(tr, recv)
+	})
+
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		pc.Close()
+		return nil, err
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		pc.Close()
+		return nil, ctx.Err()
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(pc.LocalDescription().SDP))
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/sdp")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("post offer: %w", err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		pc.Close()
+		return nil, &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(body))}
+	}
+	loc, err := resolve(endpoint, resp.Header.Get("Location"))
+	if err != nil {
+		pc.Close()
+		return nil, err
+	}
+	c.location = loc
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("apply answer: %w", err)
+	}
+	return c, nil
+}
+
+// StatusError is a WHEP endpoint's refusal.
+type StatusError struct {
+	Code int
+	Body string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("whep: %d: %s", e.Code, e.Body) }
+
+func resolve(base, loc string) (string, error) {
+	if loc == "" {
+		return "", errors.New("whep: answer has no Location header")
+	}
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	l, err := url.Parse(loc)
+	if err != nil {
+		return "", fmt.Errorf("whep: bad Location %q: %w", loc, err)
+	}
+	return b.ResolveReference(l).String(), nil
+}
+
+func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	// Drain RTCP so interceptors keep working.
+	go func() {
+		for {
+			if _, _, err := recv.ReadRTCP(); err != nil {
+				return
+			}
+		}
+	}()
+	// Ask for a keyframe as browsers do on start.
+	_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+
+	dec := &rtph264.Decoder{}
+	if err := dec.Init(); err != nil {
+		return
+	}
+	var lastSeq uint16
+	first := true
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		if !first && pkt.SequenceNumber != lastSeq+1 {
+			c.mu.Lock()
+			c.lost += int(pkt.SequenceNumber - lastSeq - 1)
+			c.mu.Unlock()
+		}
+		first = false
+		lastSeq = pkt.SequenceNumber
+		nalus, err := dec.Decode(pkt)
+		if err != nil {
+			continue
+		}
+		au := AccessUnit{NALUs: cloneNALUs(nalus), TS: pkt.Timestamp, Received: time.Now()}
+		select {
+		case c.units <- au:
+		default:
+			c.mu.Lock()
+			c.dropped++
+			c.mu.Unlock()
+		}
+	}
+}
+
+func cloneNALUs(in [][]byte) [][]byte {
+	out := make([][]byte, len(in))
+	for i, n := range in {
+		out[i] = bytes.Clone(n)
+	}
+	return out
+}
+
+// Units delivers received access units in order. It is never closed; select
+// on it with a timeout.
+func (c *Client) Units() <-chan AccessUnit { return c.units }
+
+// Location is the session URL the server returned.
+func (c *Client) Location() string { return c.location }
+
+// State is the PeerConnection's current state.
+func (c *Client) State() webrtc.PeerConnectionState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// Lost returns how many RTP packets were missing in the sequence so far.
+func (c *Client) Lost() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lost
+}
+
+// Close sends DELETE to the session URL and closes the PeerConnection.
+func (c *Client) Close() error {
+	var err error
+	c.closeErr.Do(func() {
+		if c.location != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, c.location, nil)
+			if resp, e := c.http.Do(req); e == nil {
+				resp.Body.Close()
+			} else {
+				err = e
+			}
+			cancel()
+		}
+		if e := c.pc.Close(); e != nil && err == nil {
+			err = e
+		}
+		close(c.closed)
+	})
+	return err
+}
+
+// Abandon closes the PeerConnection without telling the server, like a
+// browser tab that crashed.
+func (c *Client) Abandon() {
+	c.closeErr.Do(func() {
+		_ = c.pc.GracefulClose()
+		close(c.closed)
+	})
+}
