@@ -221,4 +221,3 @@ func quoteName(s string) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
-

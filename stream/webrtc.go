@@ -291,13 +291,13 @@ func (w *WebRTC) Offer(ctx context.Context, st *Stream, offer string) (answer, i
 		return fail(err)
 	}
 	s := &session{
-		id:     newID(),
-		camera: st.Name(),
-		w:      w,
-		pc:     pc,
-		track:  track,
-		sender: sender,
-		reader: reader,
+		id:        newID(),
+		camera:    st.Name(),
+		w:         w,
+		pc:        pc,
+		track:     track,
+		sender:    sender,
+		reader:    reader,
 		done:      make(chan struct{}),
 		connected: make(chan struct{}),
 		failed:    make(chan struct{}),

@@ -162,4 +162,3 @@ func buildVersion() string {
 	}
 	return "dev"
 }
-
