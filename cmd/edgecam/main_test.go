@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("cameras:\n  - name: press-1\n    url: rtsp://admin:s3cret@10.0.0.5/s\n    transport: tpc\n"), 0o644)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"example config is valid", []string{"check", "--config", "../../config.example.yaml"}, 0, "camera press-1", ""},
+		{"bad config names file line and key", []string{"check", "--config", bad}, 1, "", "bad.yaml:4: cameras[0].transport"},
+		{"missing file", []string{"check", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "none.yaml"},
+		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
+		{"version", []string{"version"}, 0, "edgecam ", ""},
+		{"help", []string{"--help"}, 0, "edgecam run", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(tc.args, &stdout, &stderr)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.err) {
+				t.Fatalf("stdout %q, stderr %q; want %q / %q", stdout.String(), stderr.String(), tc.out, tc.err)
+			}
+			if strings.Contains(stdout.String()+stderr.String(), "s3cret") {
+				t.Fatal("password printed")
+			}
+		})
+	}
+}

@@ -1,0 +1,212 @@
+package stream
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+)
+
+// au builds a fake access unit: an IDR (type 5) or a non-IDR slice (type 1)
+// of the given size, with SPS and PPS in front of an IDR like capture does.
+func au(idr bool, size int) [][]byte {
+	body := make([]byte, size)
+	if idr {
+		body[0] = 0x65
+		return [][]byte{{0x67, 0x42, 0xc0, 0x1f}, {0x68, 0xce, 0x3c, 0x80}, body}
+	}
+	body[0] = 0x41
+	return [][]byte{body}
+}
+
+// feed writes n units at 25 fps timestamps starting with an IDR every gop units.
+func feed(s *Stream, from, n, gop int, session uint64) {
+	for i := from; i < from+n; i++ {
+		s.WriteAccessUnit(au(i%gop == 0, 3000), int64(i)*3600, i%gop == 0, session, time.Now())
+	}
+}
+
+func TestNewReaderStartsAtCachedIDRWithSqueezedTimestamps(t *testing.T) {
+	s := New("cam", Options{})
+	feed(s, 0, 37, 25, 1) // GOP at unit 25, 12 units cached
+
+	r, err := s.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []Item
+	for len(r.C()) > 0 {
+		items = append(items, <-r.C())
+	}
+	if len(items) != 12 {
+		t.Fatalf("got %d cached units, want the 12 since the last IDR", len(items))
+	}
+	if !items[0].Unit.IDR {
+		t.Fatal("first unit is not the IDR")
+	}
+	last := items[len(items)-1]
+	if last.TS != last.Unit.TS {
+		t.Fatalf("newest cached unit sent at %d, want its own timestamp %d", last.TS, last.Unit.TS)
+	}
+	for i := 1; i < len(items); i++ {
+		if d := items[i].TS - items[i-1].TS; d != squeezeStep {
+			t.Fatalf("cached units %d and %d are %d ticks apart, want %d", i-1, i, d, squeezeStep)
+		}
+	}
+	// The next live unit continues on the camera's clock.
+	feed(s, 37, 1, 25, 1)
+	next := <-r.C()
+	if next.TS-last.TS != 3600 {
+		t.Fatalf("live unit %d ticks after the burst, want 3600", next.TS-last.TS)
+	}
+}
+
+func TestReaderWithoutCacheWaitsForIDR(t *testing.T) {
+	s := New("cam", Options{})
+	r, _ := s.Subscribe()
+	feed(s, 1, 24, 25, 1) // all non-IDR
+	if n := len(r.C()); n != 0 {
+		t.Fatalf("reader got %d units before any IDR", n)
+	}
+	feed(s, 25, 2, 25, 1)
+	if it := <-r.C(); !it.Unit.IDR {
+		t.Fatal("first unit delivered is not an IDR")
+	}
+}
+
+func TestSlowReaderDropsUntilIDRAndNeverBlocksOthers(t *testing.T) {
+	s := New("cam", Options{QueueLen: 4})
+	slow, _ := s.Subscribe()
+	fast, _ := s.Subscribe()
+
+	received := make(chan struct{})
+	go func() {
+		for range fast.C() {
+			received <- struct{}{}
+		}
+		close(received)
+	}()
+
+	// slow never reads: its queue is full after 4 units.
+	for i := 0; i < 100; i++ {
+		wrote := make(chan struct{})
+		go func() {
+			feed(s, i, 1, 25, 1)
+			close(wrote)
+		}()
+		select {
+		case <-wrote:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a viewer that does not read blocked the camera")
+		}
+		select {
+		case <-received:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the reading viewer did not get unit %d", i)
+		}
+	}
+	fast.Close()
+
+	// The slow reader resumes at an IDR once it reads again.
+	for len(slow.C()) > 0 {
+		<-slow.C()
+	}
+	feed(s, 100, 30, 25, 1)
+	if it := <-slow.C(); !it.Unit.IDR {
+		t.Fatal("after dropping, the slow reader resumed on a non-IDR unit")
+	}
+	if s.Stats().Dropped == 0 {
+		t.Fatal("drops were not counted")
+	}
+}
+
+func TestTimestampsContinueAcrossSourceReconnect(t *testing.T) {
+	s := New("cam", Options{})
+	r, _ := s.Subscribe()
+	feed(s, 0, 10, 25, 1)
+	// After a reconnect the camera's clock restarts somewhere else entirely.
+	for i := 0; i < 10; i++ {
+		s.WriteAccessUnit(au(i == 0, 100), 123456789+int64(i)*3600, i == 0, 2, time.Now())
+	}
+	var prev uint32
+	for i := 0; i < 20; i++ {
+		it := <-r.C()
+		if i > 0 && it.TS-prev != 3600 {
+			t.Fatalf("unit %d is %d ticks after the previous, want 3600", i, int32(it.TS-prev))
+		}
+		prev = it.TS
+	}
+}
+
+func TestPacketsFitBrowserMTUAndRoundTrip(t *testing.T) {
+	s := New("cam", Options{})
+	r, _ := s.Subscribe()
+	in := au(true, 50000)
+	s.WriteAccessUnit(in, 0, true, 1, time.Now())
+	it := <-r.C()
+
+	dec := &rtph264.Decoder{}
+	if err := dec.Init(); err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, p := range it.Unit.Packets {
+		if len(p.Payload) > payloadMaxSize {
+			t.Fatalf("payload of %d bytes exceeds %d", len(p.Payload), payloadMaxSize)
+		}
+		nalus, err := dec.Decode(p)
+		if err == nil {
+			out = nalus
+		}
+	}
+	if len(out) != 3 || len(out[2]) != 50000 {
+		t.Fatalf("depacketized %d NALUs, want SPS, PPS and the 50000-byte IDR", len(out))
+	}
+}
+
+func TestReaderLimitAndClose(t *testing.T) {
+	s := New("cam", Options{MaxReaders: 2})
+	a, _ := s.Subscribe()
+	if _, err := s.Subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Subscribe(); err != ErrTooManyReaders {
+		t.Fatalf("third reader: %v, want ErrTooManyReaders", err)
+	}
+	a.Close()
+	a.Close()
+	if s.Readers() != 1 {
+		t.Fatalf("%d readers after one closed", s.Readers())
+	}
+	s.Close()
+	if _, err := s.Subscribe(); err != ErrClosed {
+		t.Fatalf("subscribe after close: %v", err)
+	}
+}
+
+func BenchmarkWriteAccessUnit(b *testing.B) {
+	for _, viewers := range []int{0, 1, 10} {
+		b.Run(strconv.Itoa(viewers)+"viewers", func(b *testing.B) {
+			s := New("cam", Options{QueueLen: 1 << 16})
+			var rs []*Reader
+			for i := 0; i < viewers; i++ {
+				r, _ := s.Subscribe()
+				rs = append(rs, r)
+			}
+			unit := au(false, 20000) // a 1080p P-frame at 4 Mbit/s is about 20 KB
+			b.SetBytes(20000)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.WriteAccessUnit(unit, int64(i)*3600, false, 1, time.Time{})
+				for _, r := range rs {
+					select {
+					case <-r.C():
+					default:
+					}
+				}
+			}
+		})
+	}
+}
