@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -488,4 +490,90 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+func TestStalledCameraIsReconnected(t *testing.T) {
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemon(t, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	v := d.dial(t, "press-1")
+	nextUnit(t, v, 5*time.Second)
+
+	c.Pause() // the RTSP session stays open, no media flows
+	got := d.waitState(t, "press-1", "retrying", 15*time.Second)
+	if got.Error == "" {
+		t.Error("a stalled camera shows no error")
+	}
+	c.Resume()
+	d.waitState(t, "press-1", "streaming", 15*time.Second)
+	// The open viewer resumes by itself.
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case au := <-v.Units():
+			if h264.IsRandomAccess(au.NALUs) && au.Received.After(time.Now().Add(-time.Second)) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("viewer did not resume after the stalled camera came back")
+		}
+	}
+}
+
+func TestAnswerAnnouncesConfiguredHosts(t *testing.T) {
+	c := startCamera(t, testcamera.Options{})
+	cfg := config.Default()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.WebRTC.UDPPort = 0
+	cfg.WebRTC.Interfaces = []string{"lo"}
+	cfg.WebRTC.Hosts = []string{"192.0.2.77"}
+	cfg.Cameras = []config.Camera{cam("press-1", c.URL())}
+	cfg.ApplyDefaults()
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-d.Ready()
+
+	v, err := whepclient.Dial(ctx, "http://"+d.HTTPAddr()+"/cameras/press-1/whep", whepclient.Options{Interfaces: []string{"lo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	port := d.rtc.LocalAddrs()[0].(*net.UDPAddr).Port
+	want := fmt.Sprintf("192.0.2.77 %d typ host", port)
+	if !strings.Contains(v.Answer(), want) {
+		t.Fatalf("answer lacks candidate %q:\n%s", want, v.Answer())
+	}
+	if !strings.Contains(v.Answer(), fmt.Sprintf("127.0.0.1 %d typ host", port)) {
+		t.Fatalf("answer lacks the loopback candidate on the media port:\n%s", v.Answer())
+	}
+}
+
+func TestSystemdNotifications(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+
+	c := startCamera(t, testcamera.Options{})
+	startDaemon(t, cam("press-1", c.URL()))
+
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := string(buf[:n])
+	if !strings.Contains(msg, "READY=1") || !strings.Contains(msg, "STATUS=") || !strings.Contains(msg, "cameras streaming") {
+		t.Fatalf("first notification %q, want READY=1 with a STATUS= summary", msg)
+	}
 }

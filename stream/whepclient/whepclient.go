@@ -47,6 +47,7 @@ type AccessUnit struct {
 type Client struct {
 	pc       *webrtc.PeerConnection
 	location string
+	answer   string
 	http     *http.Client
 	units    chan AccessUnit
 
@@ -145,6 +146,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	c.location = loc
+	c.answer = string(body)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)}); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("apply answer: %w", err)
@@ -234,6 +236,9 @@ func (c *Client) Units() <-chan AccessUnit { return c.units }
 
 // Location is the session URL the server returned.
 func (c *Client) Location() string { return c.location }
+
+// Answer is the SDP answer the server returned.
+func (c *Client) Answer() string { return c.answer }
 
 // State is the PeerConnection's current state.
 func (c *Client) State() webrtc.PeerConnectionState {
