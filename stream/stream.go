@@ -51,6 +51,9 @@ type Options struct {
 // Unit is one access unit, packetized. Its fields and packets are shared by
 // all readers and must not be modified.
 type Unit struct {
+	// NALUs of the access unit, without start codes; an IDR unit starts
+	// with SPS and PPS. Decoders (the JPEG path) read these.
+	NALUs    [][]byte
 	Packets  []*rtp.Packet
 	TS       uint32 // 90 kHz, continuous across camera reconnects
 	IDR      bool
@@ -143,7 +146,7 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 	for _, p := range pkts {
 		p.Timestamp = ts
 	}
-	u := &Unit{Packets: pkts, TS: ts, IDR: idr, Bytes: size, Received: received}
+	u := &Unit{NALUs: owned, Packets: pkts, TS: ts, IDR: idr, Bytes: size, Received: received}
 	s.stats.Units++
 	s.stats.Bytes += uint64(size)
 	s.cache(u)
