@@ -1,6 +1,7 @@
 // Package daemon wires edgecam together: it reads the configuration, runs
-// one capture and one stream per camera, serves the HTTP API, the page and
-// WHEP, and talks to systemd.
+// one capture and one stream per camera, serves the HTTP API, the page,
+// WHEP and the JPEG fallbacks, reloads the camera list on request, and talks
+// to systemd.
 package daemon
 
 import (
@@ -11,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/stream"
+	"github.com/edgecam/edgecam/stream/jpeg"
 )
 
 // onDemandLinger is how long an on-demand camera stays pulled after its last
@@ -30,34 +33,52 @@ const shutdownGrace = 2 * time.Second
 type Options struct {
 	// Logger receives all logs; nil means slog.Default().
 	Logger *slog.Logger
-	// Version is reported by the API and the log.
+	// LogLevel, when set, is the level of Logger's handler; a reload sets
+	// it from the new config's log.level.
+	LogLevel *slog.LevelVar
+	// Version is reported in the log.
 	Version string
 	// OnDemandLinger overrides how long an on-demand camera stays pulled
 	// after its last viewer leaves; zero means 10 s.
 	OnDemandLinger time.Duration
+	// Reload, when set, asks the daemon to apply a new configuration
+	// (SIGHUP). Load is called to read it.
+	Reload <-chan struct{}
+	// Load reads the configuration again for a reload.
+	Load func() (*config.Config, error)
 }
 
 // Daemon is a running edgecam. Create it with New, then call Run.
 type Daemon struct {
-	cfg  *config.Config
+	cfg  *config.Config // as started: http and webrtc settings never change
 	opts Options
 	log  *slog.Logger
 
-	rtc     *stream.WebRTC
-	cameras []*cameraUnit
-	byName  map[string]*cameraUnit
+	rtc *stream.WebRTC
+	set atomic.Pointer[cameraSet]
 
 	ready    chan struct{}
 	httpAddr string
-	started  time.Time
 }
 
-// cameraUnit is one configured camera: its capture, its stream and the
-// goroutine that owns them.
+// cameraSet is the current list of cameras. It is replaced whole on reload,
+// so request handlers read one consistent snapshot without locks.
+type cameraSet struct {
+	list   []*cameraUnit
+	byName map[string]*cameraUnit
+}
+
+// cameraUnit is one configured camera: its capture, its stream, its JPEG
+// decoders and the goroutine that owns them.
 type cameraUnit struct {
-	cfg config.Camera
-	cam *capture.Camera
-	st  *stream.Stream
+	cfg  config.Camera
+	jcfg config.JPEG // effective JPEG settings
+	cam  *capture.Camera
+	st   *stream.Stream
+	jpeg *jpeg.Hub
+
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // New checks cfg and prepares a daemon; nothing listens until Run.
@@ -72,29 +93,56 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		opts.OnDemandLinger = onDemandLinger
 	}
 	d := &Daemon{
-		cfg:    cfg,
-		opts:   opts,
-		log:    opts.Logger,
-		byName: make(map[string]*cameraUnit),
-		ready:  make(chan struct{}),
+		cfg:   cfg,
+		opts:  opts,
+		log:   opts.Logger,
+		ready: make(chan struct{}),
 	}
-	for _, c := range cfg.Cameras {
-		u := &cameraUnit{cfg: c}
-		if !c.Disabled {
-			u.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers})
-			u.cam = capture.New(capture.Config{
-				Name:           c.Name,
-				URL:            c.URL,
-				Transport:      c.Transport,
-				ConnectTimeout: c.ConnectTimeout.D(),
-				ReadTimeout:    c.ReadTimeout.D(),
-			}, streamSink{u.st}, d.log.With("camera", c.Name))
-		}
-		d.cameras = append(d.cameras, u)
-		d.byName[c.Name] = u
-	}
+	d.set.Store(d.buildSet(cfg, nil))
 	return d, nil
 }
+
+// buildSet makes the camera set for cfg, reusing the running units of old
+// whose settings did not change.
+func (d *Daemon) buildSet(cfg *config.Config, old *cameraSet) *cameraSet {
+	s := &cameraSet{byName: make(map[string]*cameraUnit)}
+	for _, c := range cfg.Cameras {
+		jcfg := cfg.JPEGFor(c)
+		var u *cameraUnit
+		if old != nil {
+			if o, ok := old.byName[c.Name]; ok && o.cfg.Equal(c) && o.jcfg == jcfg {
+				u = o
+			}
+		}
+		if u == nil {
+			u = d.newUnit(c, jcfg)
+		}
+		s.list = append(s.list, u)
+		s.byName[c.Name] = u
+	}
+	return s
+}
+
+func (d *Daemon) newUnit(c config.Camera, jcfg config.JPEG) *cameraUnit {
+	u := &cameraUnit{cfg: c, jcfg: jcfg}
+	if c.Disabled {
+		return u
+	}
+	log := d.log.With("camera", c.Name)
+	u.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers})
+	u.cam = capture.New(capture.Config{
+		Name:           c.Name,
+		URL:            c.URL,
+		Transport:      c.Transport,
+		ConnectTimeout: c.ConnectTimeout.D(),
+		ReadTimeout:    c.ReadTimeout.D(),
+	}, streamSink{u.st}, log)
+	u.jpeg = jpeg.NewHub(u.st, jpegSettings(jcfg), log)
+	return u
+}
+
+// cameras returns the current camera set.
+func (d *Daemon) cameras() *cameraSet { return d.set.Load() }
 
 // Ready is closed once the HTTP server listens and the cameras are started.
 func (d *Daemon) Ready() <-chan struct{} { return d.ready }
@@ -105,7 +153,6 @@ func (d *Daemon) HTTPAddr() string { return d.httpAddr }
 // Run serves until ctx ends, then stops everything and returns. It returns an
 // error only when it cannot start (a port in use).
 func (d *Daemon) Run(ctx context.Context) error {
-	d.started = time.Now()
 	ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", d.cfg.HTTP.Listen, err)
@@ -136,11 +183,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	goRun(func() { _ = rtc.Run(ctx) })
-	for _, u := range d.cameras {
-		if u.cam == nil {
-			continue
-		}
-		goRun(func() { d.runCamera(ctx, u) })
+	for _, u := range d.cameras().list {
+		d.startUnit(ctx, u)
 	}
 
 	srv := &http.Server{
@@ -153,17 +197,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 	goRun(func() { serveErr <- srv.Serve(ln) })
 
 	d.log.Info("edgecam started", "version", d.opts.Version, "http", d.httpAddr,
-		"webrtc_udp", addrList(rtc.LocalAddrs()), "cameras", len(d.cameras))
+		"webrtc_udp", addrList(rtc.LocalAddrs()), "cameras", len(d.cameras().list))
 	close(d.ready)
 	notifyReady(d.statusLine())
 	goRun(func() { d.superviseHealth(ctx) })
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		if !errors.Is(err, http.ErrServerClosed) {
-			runErr = fmt.Errorf("http: %w", err)
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-d.opts.Reload:
+			d.reload(ctx)
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				runErr = fmt.Errorf("http: %w", err)
+			}
+			break loop
 		}
 	}
 	notifyStopping()
@@ -173,14 +224,94 @@ func (d *Daemon) Run(ctx context.Context) error {
 	_ = srv.Shutdown(shutdownCtx)
 	done()
 	_ = srv.Close()
-	for _, u := range d.cameras {
-		if u.st != nil {
-			u.st.Close()
-		}
+	for _, u := range d.cameras().list {
+		d.stopUnit(u)
 	}
 	wg.Wait()
 	d.log.Info("edgecam stopped")
 	return runErr
+}
+
+// startUnit starts a camera's goroutine: the capture (always or on demand)
+// and its JPEG hub. stopUnit ends it and waits.
+func (d *Daemon) startUnit(ctx context.Context, u *cameraUnit) {
+	if u.cam == nil || u.done != nil {
+		return
+	}
+	ctx, u.stop = context.WithCancel(ctx)
+	u.done = make(chan struct{})
+	go func() {
+		defer close(u.done)
+		hubDone := make(chan struct{})
+		go func() {
+			defer close(hubDone)
+			_ = u.jpeg.Run(ctx)
+		}()
+		d.runCamera(ctx, u)
+		<-hubDone
+	}()
+}
+
+func (d *Daemon) stopUnit(u *cameraUnit) {
+	if u.cam == nil || u.done == nil {
+		return
+	}
+	// Closing the stream first ends every viewer cleanly (WebRTC sessions
+	// close, JPEG viewers get an error), then the capture stops.
+	u.st.Close()
+	u.stop()
+	<-u.done
+}
+
+// reload applies a new configuration: unchanged cameras keep running and
+// keep their viewers; removed ones stop; added ones start; changed ones
+// restart. An invalid configuration changes nothing.
+func (d *Daemon) reload(ctx context.Context) {
+	if d.opts.Load == nil {
+		d.log.Warn("reload requested, but this daemon has no configuration file to read")
+		return
+	}
+	notifyReloading()
+	defer notifyReady(d.statusLine())
+	cfg, err := d.opts.Load()
+	if err != nil {
+		d.log.Error("reload: configuration rejected, still running the previous one", "error", err)
+		return
+	}
+	if cfg.HTTP != d.cfg.HTTP || !equalWebRTC(cfg.WebRTC, d.cfg.WebRTC) {
+		d.log.Warn("reload: http and webrtc settings apply only after a restart (systemctl restart edgecam)")
+	}
+	if d.opts.LogLevel != nil {
+		d.opts.LogLevel.Set(parseLevel(cfg.Log.Level))
+	}
+
+	old := d.cameras()
+	next := d.buildSet(cfg, old)
+	var added, removed, changed, kept int
+	for _, u := range old.list {
+		if n, ok := next.byName[u.cfg.Name]; ok && n == u {
+			kept++
+			continue
+		}
+		if _, ok := next.byName[u.cfg.Name]; ok {
+			changed++
+		} else {
+			removed++
+		}
+		d.stopUnit(u)
+	}
+	added = len(next.list) - kept - changed
+	d.set.Store(next)
+	for _, u := range next.list {
+		d.startUnit(ctx, u)
+	}
+	d.log.Info("configuration reloaded", "cameras", len(next.list),
+		"unchanged", kept, "added", added, "removed", removed, "restarted", changed)
+}
+
+func equalWebRTC(a, b config.WebRTC) bool {
+	return a.UDPPort == b.UDPPort && a.MaxViewers == b.MaxViewers &&
+		fmt.Sprint(a.Hosts) == fmt.Sprint(b.Hosts) && fmt.Sprint(a.Interfaces) == fmt.Sprint(b.Interfaces)
 }
 
 // runCamera pulls a camera: always, or only while it has viewers.

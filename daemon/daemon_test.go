@@ -50,15 +50,25 @@ type testDaemon struct {
 // stops it (checking that it stops in time) when the test ends.
 func startDaemon(t *testing.T, cams ...config.Camera) *testDaemon {
 	t.Helper()
+	return startDaemonWith(t, nil, cams...)
+}
+
+// startDaemonWith is startDaemon with a hook to change the configuration.
+func startDaemonWith(t *testing.T, tweak func(*config.Config), cams ...config.Camera) *testDaemon {
+	t.Helper()
 	cfg := config.Default()
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.WebRTC.UDPPort = 0
 	cfg.WebRTC.Interfaces = []string{"lo"}
+	cfg.JPEG.IdleStop = config.Duration(500 * time.Millisecond)
 	cfg.Cameras = cams
 	for i := range cfg.Cameras {
 		if cfg.Cameras[i].ReadTimeout == 0 {
 			cfg.Cameras[i].ReadTimeout = config.Duration(2 * time.Second)
 		}
+	}
+	if tweak != nil {
+		tweak(cfg)
 	}
 	cfg.ApplyDefaults()
 	logs := &syncBuffer{}

@@ -34,6 +34,9 @@ func (d *Daemon) routes() http.Handler {
 		allowCORS(w)
 		httpError(w, http.StatusMethodNotAllowed, "trickle ICE is not supported: send the offer with all candidates")
 	})
+	mux.HandleFunc("GET /cameras/{name}/mjpeg", d.handleMJPEG)
+	mux.HandleFunc("GET /cameras/{name}/ws", d.handleWS)
+	mux.HandleFunc("GET /cameras/{name}/snapshot.jpg", d.handleSnapshot)
 	mux.HandleFunc("GET /cameras/{name}/whep", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		httpError(w, http.StatusMethodNotAllowed, "WHEP: POST an SDP offer here")
@@ -102,15 +105,15 @@ func (d *Daemon) cameraJSON(u *cameraUnit) CameraJSON {
 func (d *Daemon) handleCameras(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Cameras []CameraJSON `json:"cameras"`
-	}{Cameras: make([]CameraJSON, 0, len(d.cameras))}
-	for _, u := range d.cameras {
+	}{Cameras: make([]CameraJSON, 0, len(d.cameras().list))}
+	for _, u := range d.cameras().list {
 		out.Cameras = append(out.Cameras, d.cameraJSON(u))
 	}
 	writeJSON(w, out)
 }
 
 func (d *Daemon) handleCamera(w http.ResponseWriter, r *http.Request) {
-	u, ok := d.byName[r.PathValue("name")]
+	u, ok := d.cameras().byName[r.PathValue("name")]
 	if !ok {
 		httpError(w, http.StatusNotFound, "no camera named "+quoteName(r.PathValue("name")))
 		return
@@ -127,7 +130,7 @@ func (d *Daemon) handleWHEPOptions(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	allowCORS(w)
 	name := r.PathValue("name")
-	u, ok := d.byName[name]
+	u, ok := d.cameras().byName[name]
 	if !ok {
 		httpError(w, http.StatusNotFound, "no camera named "+quoteName(name))
 		return

@@ -8,20 +8,9 @@ import (
 )
 
 // NewLogger returns the daemon's logger: one event per line, key=value, at
-// the given level (debug, info, warn, error). Under systemd, journald stamps
+// the level of lv (which a reload may change). Under systemd, journald stamps
 // each line itself, so the time is left out.
-func NewLogger(w io.Writer, level string) *slog.Logger {
-	var lv slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		lv = slog.LevelDebug
-	case "warn", "warning":
-		lv = slog.LevelWarn
-	case "error":
-		lv = slog.LevelError
-	default:
-		lv = slog.LevelInfo
-	}
+func NewLogger(w io.Writer, lv *slog.LevelVar) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lv}
 	if os.Getenv("JOURNAL_STREAM") != "" {
 		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
@@ -32,4 +21,23 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 		}
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// NewLevel returns a level variable set from a config log.level value.
+func NewLevel(level string) *slog.LevelVar {
+	lv := new(slog.LevelVar)
+	lv.Set(parseLevel(level))
+	return lv
+}
+
+func parseLevel(level string) slog.Level {
+	switch strings.ToLower(level) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
 }

@@ -15,6 +15,10 @@ func notifyReady(status string) {
 	_, _ = sd.SdNotify(false, sd.SdNotifyReady+"\nSTATUS="+status)
 }
 
+func notifyReloading() {
+	_, _ = sd.SdNotify(false, sd.SdNotifyReloading+"\n"+sd.SdNotifyMonotonicUsec()+"STATUS=reloading")
+}
+
 func notifyStopping() {
 	_, _ = sd.SdNotify(false, sd.SdNotifyStopping+"\nSTATUS=stopping")
 }
@@ -56,7 +60,7 @@ func (d *Daemon) superviseHealth(ctx context.Context) {
 // statusLine is the one-line summary shown by systemctl status.
 func (d *Daemon) statusLine() string {
 	streaming, total, viewers := 0, 0, 0
-	for _, u := range d.cameras {
+	for _, u := range d.cameras().list {
 		if u.cam == nil {
 			continue
 		}

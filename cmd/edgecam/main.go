@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
@@ -98,6 +99,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	load := func() (*config.Config, error) { return config.Load(*path) }
 	if *demo {
 		d, err := daemon.StartDemo()
 		if err != nil {
@@ -106,10 +108,44 @@ func cmdRun(args []string, stderr io.Writer) int {
 		}
 		defer d.Close()
 		cfg = d.Config(cfg)
+		load = func() (*config.Config, error) {
+			if _, err := os.Stat(*path); err != nil {
+				return d.Config(nil), nil
+			}
+			c, err := config.Load(*path)
+			if err != nil {
+				return nil, err
+			}
+			return d.Config(c), nil
+		}
 	}
-	log := daemon.NewLogger(stderr, cfg.Log.Level)
+	level := daemon.NewLevel(cfg.Log.Level)
+	log := daemon.NewLogger(stderr, level)
 
-	dm, err := daemon.New(cfg, daemon.Options{Logger: log, Version: buildVersion()})
+	// SIGHUP (systemctl reload) re-reads the configuration.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer func() {
+		signal.Stop(hup)
+		close(hup) // ends the forwarding goroutine
+	}()
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	dm, err := daemon.New(cfg, daemon.Options{
+		Logger:   log,
+		LogLevel: level,
+		Version:  buildVersion(),
+		Reload:   reload,
+		Load:     load,
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -139,6 +175,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "http: %s, webrtc udp port %d\n", cfg.HTTP.Listen, cfg.WebRTC.UDPPort)
 	if len(cfg.Cameras) == 0 {
 		fmt.Fprintln(stdout, "warning: no cameras configured")
+	}
+	if _, err := exec.LookPath(cfg.JPEG.FFmpeg); err != nil {
+		fmt.Fprintf(stdout, "warning: ffmpeg not found (jpeg.ffmpeg: %q): the MJPEG, WebSocket and snapshot endpoints will answer 503; install it with apt-get install ffmpeg\n", cfg.JPEG.FFmpeg)
 	}
 	for _, c := range cfg.Cameras {
 		mode := "always pulled"

@@ -14,6 +14,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,6 +33,12 @@ const (
 	defaultTransport        = "auto"
 	defaultTimeout          = Duration(5 * time.Second)
 	defaultCameraMaxViewers = 16
+	defaultFFmpeg           = "ffmpeg"
+	defaultJPEGFPS          = 5
+	defaultJPEGMaxWidth     = 1280
+	defaultJPEGQuality      = 75
+	defaultJPEGIdleStop     = Duration(5 * time.Second)
+	maxJPEGFPS              = 30
 )
 
 // Config is the whole configuration file. Its zero value plus ApplyDefaults is
@@ -40,7 +47,80 @@ type Config struct {
 	HTTP    HTTP     `yaml:"http"`
 	WebRTC  WebRTC   `yaml:"webrtc"`
 	Log     Log      `yaml:"log"`
+	JPEG    JPEG     `yaml:"jpeg"`
 	Cameras []Camera `yaml:"cameras"`
+}
+
+// JPEG configures the JPEG fallbacks (MJPEG, WebSocket, snapshots). A
+// camera's JPEG is decoded by ffmpeg only while someone asks for it.
+type JPEG struct {
+	// FFmpeg is the ffmpeg executable, a name looked up in PATH or a path.
+	FFmpeg string `yaml:"ffmpeg"`
+	// FPS is the decoder's output rate and the most a viewer may ask for.
+	// Default 5; at most 30.
+	FPS float64 `yaml:"fps"`
+	// MaxWidth scales larger pictures down (aspect kept) and caps the width
+	// a viewer may ask for. Default 1280.
+	MaxWidth int `yaml:"max_width"`
+	// Quality is the default JPEG quality, 1 (worst) to 100. Default 75.
+	Quality int `yaml:"quality"`
+	// KeyframesOnly decodes only the camera's keyframes: about one picture
+	// per GOP, for a small fraction of the CPU. For weak boards.
+	KeyframesOnly bool `yaml:"keyframes_only"`
+	// HWAccel names a hardware decoder: "" (software) or "v4l2m2m"
+	// (Raspberry Pi and other V4L2 M2M SoCs). edgecam falls back to
+	// software when it does not work.
+	HWAccel string `yaml:"hwaccel"`
+	// IdleStop is how long a decoder runs on after its last viewer left.
+	IdleStop Duration `yaml:"idle_stop"`
+}
+
+// JPEGOverride changes the JPEG settings for one camera; unset keys keep
+// the global jpeg section's values.
+type JPEGOverride struct {
+	FPS           *float64 `yaml:"fps"`
+	MaxWidth      *int     `yaml:"max_width"`
+	Quality       *int     `yaml:"quality"`
+	KeyframesOnly *bool    `yaml:"keyframes_only"`
+	HWAccel       *string  `yaml:"hwaccel"`
+}
+
+// sets reports whether the override sets the key.
+func (o JPEGOverride) sets(key string) bool {
+	switch key {
+	case "fps":
+		return o.FPS != nil
+	case "max_width":
+		return o.MaxWidth != nil
+	case "quality":
+		return o.Quality != nil
+	case "hwaccel":
+		return o.HWAccel != nil
+	}
+	return false
+}
+
+// JPEGFor returns the JPEG settings of cam: the global section with the
+// camera's overrides applied.
+func (c *Config) JPEGFor(cam Camera) JPEG {
+	j := c.JPEG
+	o := cam.JPEG
+	if o.FPS != nil {
+		j.FPS = *o.FPS
+	}
+	if o.MaxWidth != nil {
+		j.MaxWidth = *o.MaxWidth
+	}
+	if o.Quality != nil {
+		j.Quality = *o.Quality
+	}
+	if o.KeyframesOnly != nil {
+		j.KeyframesOnly = *o.KeyframesOnly
+	}
+	if o.HWAccel != nil {
+		j.HWAccel = *o.HWAccel
+	}
+	return j
 }
 
 // HTTP configures the web server that serves the viewer page and WHEP.
@@ -96,6 +176,8 @@ type Camera struct {
 	ReadTimeout Duration `yaml:"read_timeout"`
 	// MaxViewers caps WebRTC sessions on this camera; default 16.
 	MaxViewers int `yaml:"max_viewers"`
+	// JPEG overrides the global jpeg section for this camera.
+	JPEG JPEGOverride `yaml:"jpeg"`
 	// Line is the line of this camera's entry in the file, filled by Parse,
 	// so later messages (e.g. on reload) can point at it. 0 when built in code.
 	Line int `yaml:"-"`
@@ -109,11 +191,10 @@ func (c Camera) RedactedURL() string { return RedactURL(c.URL) }
 // so a reload can restart only the cameras that changed and not those that
 // merely moved in the file.
 func (c Camera) Equal(o Camera) bool {
-	// Comparing whole structs keeps this correct when fields are added; if a
-	// non-comparable field (a slice) is ever added, this stops compiling
-	// instead of silently ignoring it.
+	// Comparing whole structs keeps this correct when fields are added;
+	// DeepEqual because the JPEG overrides are pointers.
 	c.Line, o.Line = 0, 0
-	return c == o
+	return reflect.DeepEqual(c, o)
 }
 
 // Duration is a time.Duration that reads from YAML strings such as "5s" or
@@ -159,6 +240,13 @@ func Default() *Config {
 		HTTP:   HTTP{Listen: defaultListen},
 		WebRTC: WebRTC{UDPPort: defaultUDPPort, MaxViewers: defaultWebRTCMaxViewers},
 		Log:    Log{Level: defaultLogLevel},
+		JPEG: JPEG{
+			FFmpeg:   defaultFFmpeg,
+			FPS:      defaultJPEGFPS,
+			MaxWidth: defaultJPEGMaxWidth,
+			Quality:  defaultJPEGQuality,
+			IdleStop: defaultJPEGIdleStop,
+		},
 	}
 }
 
@@ -175,6 +263,21 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = defaultLogLevel
+	}
+	if c.JPEG.FFmpeg == "" {
+		c.JPEG.FFmpeg = defaultFFmpeg
+	}
+	if c.JPEG.FPS == 0 {
+		c.JPEG.FPS = defaultJPEGFPS
+	}
+	if c.JPEG.MaxWidth == 0 {
+		c.JPEG.MaxWidth = defaultJPEGMaxWidth
+	}
+	if c.JPEG.Quality == 0 {
+		c.JPEG.Quality = defaultJPEGQuality
+	}
+	if c.JPEG.IdleStop == 0 {
+		c.JPEG.IdleStop = defaultJPEGIdleStop
 	}
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
@@ -233,6 +336,30 @@ func (c *Config) Validate() error {
 		add("log.level", "%s is not one of debug, info, warn, error", quote(c.Log.Level))
 	}
 
+	checkJPEG := func(p string, j JPEG) {
+		if j.FPS <= 0 || j.FPS > maxJPEGFPS {
+			add(p+".fps", "%g must be greater than 0 and at most %d", j.FPS, maxJPEGFPS)
+		}
+		if j.MaxWidth < 16 || j.MaxWidth > 7680 {
+			add(p+".max_width", "%d must be between 16 and 7680", j.MaxWidth)
+		}
+		if j.Quality < 1 || j.Quality > 100 {
+			add(p+".quality", "%d must be between 1 and 100", j.Quality)
+		}
+		switch j.HWAccel {
+		case "", "v4l2m2m":
+		default:
+			add(p+".hwaccel", "%s is not one of \"\" (software) or v4l2m2m", quote(j.HWAccel))
+		}
+	}
+	if c.JPEG.FFmpeg == "" {
+		add("jpeg.ffmpeg", "is empty; remove the key to use \"ffmpeg\" from PATH")
+	}
+	if c.JPEG.IdleStop <= 0 {
+		add("jpeg.idle_stop", "%s must be greater than 0", c.JPEG.IdleStop)
+	}
+	checkJPEG("jpeg", c.JPEG)
+
 	firstByName := map[string]int{}
 	for i, cam := range c.Cameras {
 		p := fmt.Sprintf("cameras[%d]", i)
@@ -264,6 +391,19 @@ func (c *Config) Validate() error {
 		}
 		if cam.MaxViewers < 1 {
 			add(p+".max_viewers", "%d must be at least 1", cam.MaxViewers)
+		}
+		if cam.JPEG != (JPEGOverride{}) {
+			// Report only what the camera itself got wrong; the global
+			// section's problems are already listed.
+			before := len(errs.Problems)
+			checkJPEG(p+".jpeg", c.JPEGFor(cam))
+			kept := errs.Problems[:before]
+			for _, pr := range errs.Problems[before:] {
+				if cam.JPEG.sets(strings.TrimPrefix(pr.Key, p+".jpeg.")) {
+					kept = append(kept, pr)
+				}
+			}
+			errs.Problems = kept
 		}
 	}
 

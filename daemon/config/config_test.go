@@ -21,7 +21,7 @@ func TestParseReportsWhereTheFileIsWrong(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "http:\n  listen: \":8080\"\nwebrtcc:\n  udp_port: 8189\n",
-			want: []string{`config.yaml:3: webrtcc: unknown key "webrtcc"`, "valid keys here are http, webrtc, log, cameras"},
+			want: []string{`config.yaml:3: webrtcc: unknown key "webrtcc"`, "valid keys here are http, webrtc, log, jpeg, cameras"},
 		},
 		{
 			name: "unknown key in a camera",
@@ -397,5 +397,45 @@ func TestDurationFormatsLikeTimeDuration(t *testing.T) {
 	}
 	if v, _ := d.MarshalYAML(); v != "1m30s" {
 		t.Errorf("MarshalYAML = %v", v)
+	}
+}
+
+func TestJPEGSettings(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(`jpeg:
+  fps: 10
+  keyframes_only: true
+cameras:
+  - name: a
+    url: rtsp://10.0.0.1/s
+  - name: b
+    url: rtsp://10.0.0.2/s
+    jpeg:
+      quality: 40
+      keyframes_only: false
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.JPEGFor(cfg.Cameras[0]), cfg.JPEGFor(cfg.Cameras[1])
+	if a.FPS != 10 || !a.KeyframesOnly || a.Quality != 75 || a.MaxWidth != 1280 || a.FFmpeg != "ffmpeg" {
+		t.Errorf("camera a: %+v", a)
+	}
+	if b.FPS != 10 || b.KeyframesOnly || b.Quality != 40 {
+		t.Errorf("camera b: %+v", b)
+	}
+
+	_, err = Parse("c.yaml", []byte(`jpeg:
+  fps: 100
+  hwaccel: cuda
+cameras:
+  - name: a
+    url: rtsp://10.0.0.1/s
+    jpeg:
+      quality: 0
+`))
+	for _, want := range []string{"c.yaml:2: jpeg.fps: 100", "c.yaml:3: jpeg.hwaccel", "c.yaml:8: cameras[0].jpeg.quality: 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q; got %v", want, err)
+		}
 	}
 }

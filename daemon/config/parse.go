@@ -344,6 +344,11 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 		{"http.listen", cfg.HTTP.Listen == "", `is empty; remove the key to use the default ":8080"`},
 		{"webrtc.max_viewers", cfg.WebRTC.MaxViewers == 0, "0 must be at least 1; remove the key to use the default 64"},
 		{"log.level", cfg.Log.Level == "", `is empty; use debug, info, warn or error, or remove the key for "info"`},
+		{"jpeg.ffmpeg", cfg.JPEG.FFmpeg == "", `is empty; remove the key to use "ffmpeg" from PATH`},
+		{"jpeg.fps", cfg.JPEG.FPS == 0, "0 must be greater than 0; remove the key to use the default 5"},
+		{"jpeg.max_width", cfg.JPEG.MaxWidth == 0, "0 must be at least 16; remove the key to use the default 1280"},
+		{"jpeg.quality", cfg.JPEG.Quality == 0, "0 must be between 1 and 100; remove the key to use the default 75"},
+		{"jpeg.idle_stop", cfg.JPEG.IdleStop == 0, "0s must be greater than 0; remove the key to use the default 5s"},
 	}
 	for i, cam := range cfg.Cameras {
 		p := fmt.Sprintf("cameras[%d].", i)
@@ -367,7 +372,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 // type in messages ("config.Camera").
 var sections = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
-	for _, v := range []any{Config{}, HTTP{}, WebRTC{}, Log{}, Camera{}} {
+	for _, v := range []any{Config{}, HTTP{}, WebRTC{}, Log{}, JPEG{}, JPEGOverride{}, Camera{}} {
 		t := reflect.TypeOf(v)
 		m[t.String()] = t
 	}
@@ -391,11 +396,13 @@ func validKeys(typeName string) string {
 
 func describeGoType(t string) string {
 	switch t {
-	case "int":
+	case "int", "*int":
 		return "a whole number"
-	case "bool":
+	case "float64", "*float64":
+		return "a number"
+	case "bool", "*bool":
 		return "true or false"
-	case "string":
+	case "string", "*string":
 		return "a string"
 	case "[]string":
 		return "a list of strings"

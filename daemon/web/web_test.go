@@ -51,6 +51,7 @@ func TestAssetsHaveTheirContentType(t *testing.T) {
 		{"/app.js", "text/javascript"},
 		{"/tile.js", "text/javascript"},
 		{"/whep.js", "text/javascript"},
+		{"/jpeg.js", "text/javascript"},
 		{"/style.css", "text/css"},
 		{"/favicon.svg", "image/svg+xml"},
 	} {
@@ -205,5 +206,30 @@ func TestScriptsParse(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s: %v\n%s", p, err, out)
 		}
+	}
+}
+
+// The header's transport picker and the tiles must agree on the names, since
+// the choice is also taken from ?transport= and localStorage.
+func TestTransportPickerOffersEveryTransport(t *testing.T) {
+	page := get(t, http.MethodGet, "/", nil).Body.String()
+	var offered []string
+	for _, m := range regexp.MustCompile(`<option value="([^"]*)"`).FindAllStringSubmatch(page, -1) {
+		offered = append(offered, m[1])
+	}
+	tile, err := fs.ReadFile(static, "static/tile.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`export const TRANSPORTS = \[([^\]]*)\]`).FindSubmatch(tile)
+	if m == nil {
+		t.Fatal("tile.js no longer exports TRANSPORTS as an array literal")
+	}
+	var known []string
+	for _, q := range regexp.MustCompile(`'([^']*)'`).FindAllSubmatch(m[1], -1) {
+		known = append(known, string(q[1]))
+	}
+	if strings.Join(offered, ",") != strings.Join(known, ",") {
+		t.Errorf("index.html offers transports %q, tile.js knows %q", offered, known)
 	}
 }

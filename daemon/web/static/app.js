@@ -1,12 +1,17 @@
-// edgecam page: polls the camera list, keeps one Tile per camera and routes
-// between the grid (#/) and one camera full size (#/camera/{name}).
+// edgecam page: polls the camera list, keeps one Tile per camera, routes
+// between the grid (#/) and one camera full size (#/camera/{name}) and lets
+// the user pick the transport every tile plays over.
 
-import { Tile } from './tile.js';
+import { TRANSPORTS, Tile } from './tile.js';
 import { browserDecodesH264, timeoutSignal } from './whep.js';
 
 const POLL_MS = 2000;
 const POLL_TIMEOUT_MS = 5000;
 const CAMERA_ROUTE = '#/camera/';
+const TRANSPORT_KEY = 'edgecam.transport';
+// Each MJPEG <img> holds one of the six HTTP/1.1 connections a browser opens
+// to a server; the camera list poll needs one too.
+const MJPEG_GRID_MAX = 4;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -19,6 +24,7 @@ const ui = {
   singleName: $('single-name'),
   back: $('back'),
   fullscreen: $('fullscreen'),
+  transport: $('transport'),
 };
 
 /** @type {Map<string, Tile>} camera name → tile, in API order */
@@ -27,6 +33,38 @@ let loaded = false; // the camera list arrived at least once
 let pageActive = true; // false between pagehide and pageshow
 let openedFromGrid = false; // the single view was entered by a click, so Back returns
 let lastSingle = null; // camera shown full size last, to refocus its tile
+let transport = initialTransport(); // one of TRANSPORTS, for every tile
+
+// initialTransport is ?transport= if valid, else the remembered choice, else auto.
+function initialTransport() {
+  const asked = new URLSearchParams(location.search).get('transport');
+  if (TRANSPORTS.includes(asked)) return asked;
+  try {
+    const saved = localStorage.getItem(TRANSPORT_KEY);
+    if (TRANSPORTS.includes(saved)) return saved;
+  } catch {
+    // Storage can be disabled; auto it is.
+  }
+  return 'auto';
+}
+
+function chooseTransport(mode) {
+  if (!TRANSPORTS.includes(mode) || mode === transport) return;
+  transport = mode;
+  try {
+    localStorage.setItem(TRANSPORT_KEY, mode);
+  } catch {
+    // Not remembered, but still applied.
+  }
+  // A ?transport= left in the address would override this choice on reload.
+  const url = new URL(location.href);
+  if (url.searchParams.has('transport')) {
+    url.searchParams.delete('transport');
+    history.replaceState(history.state, '', url);
+  }
+  for (const tile of tiles.values()) tile.setTransport(mode);
+  updateWarning();
+}
 
 function cameraRoute() {
   const hash = location.hash;
@@ -81,8 +119,10 @@ function applyRoute() {
     const focused = tile.name === single;
     tile.el.classList.toggle('focused', focused);
     tile.el.tabIndex = single === null ? 0 : -1;
+    tile.setSingle(focused);
     tile.setVisible(pageActive && (single === null || focused));
   }
+  updateWarning();
 
   if (single !== null && loaded && !tiles.has(single)) {
     showNotice(`No camera named “${single}”.`);
@@ -108,9 +148,23 @@ function showNotice(text) {
   ui.notice.hidden = text === '';
 }
 
-function showBrowserWarning(text) {
+// updateWarning says when the chosen transport cannot work well here.
+function updateWarning() {
+  let text = '';
+  const pick = 'choose Auto or JPEG (WebSocket) as transport to see video.';
+  if (transport === 'webrtc' && typeof RTCPeerConnection !== 'function') {
+    text = `This browser has no WebRTC; ${pick}`;
+  } else if (transport === 'webrtc' && browserDecodesH264() === false) {
+    text = `This browser cannot decode H.264 over WebRTC; ${pick}`;
+  } else if (transport === 'mjpeg' && cameraRoute() === null && tiles.size > MJPEG_GRID_MAX) {
+    text = `MJPEG takes one of the browser's six connections to this server per camera; `
+      + `with ${tiles.size} cameras some stay blank and the camera list stalls. `
+      + 'Choose JPEG (WebSocket) for the grid.';
+  }
+  // Rewriting an alert's text makes screen readers announce it again.
+  if (ui.browserWarning.textContent === text) return;
   ui.browserWarning.textContent = text;
-  ui.browserWarning.hidden = false;
+  ui.browserWarning.hidden = text === '';
 }
 
 function updateCount() {
@@ -132,7 +186,8 @@ function reconcile(cameras) {
     if (tile) {
       tile.update(cam);
     } else {
-      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount });
+      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount },
+        { transport, single: cam.name === cameraRoute() });
       tiles.set(cam.name, tile);
     }
     // Move only what is out of place: moving a playing <video> is not free.
@@ -218,11 +273,8 @@ function init() {
     pageActive = true;
     applyRoute();
   });
-  if (typeof RTCPeerConnection !== 'function') {
-    showBrowserWarning('This browser has no WebRTC; live video cannot play here.');
-  } else if (browserDecodesH264() === false) {
-    showBrowserWarning('This browser cannot decode H.264 over WebRTC; live video cannot play here.');
-  }
+  ui.transport.value = transport;
+  ui.transport.addEventListener('change', () => chooseTransport(ui.transport.value));
   applyRoute();
   poll();
 }

@@ -1,0 +1,251 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/jpeg"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon/config"
+)
+
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (apt-get install ffmpeg): %v", tool, err)
+		}
+	}
+}
+
+func jpegSize(t *testing.T, b []byte) (int, int) {
+	t.Helper()
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a JPEG (%d bytes): %v", len(b), err)
+	}
+	return cfg.Width, cfg.Height
+}
+
+func TestSnapshotIsAJPEGOfTheCamera(t *testing.T) {
+	needFFmpeg(t)
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemon(t, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	for _, tc := range []struct {
+		query string
+		w, h  int
+	}{
+		{"", 640, 360},
+		{"?width=320", 320, 180},
+		{"?width=320&quality=20", 320, 180},
+		{"?width=99999", 640, 360}, // clamped to max_width, never upscaled
+	} {
+		start := time.Now()
+		resp, err := http.Get(d.base + "/cameras/press-1/snapshot.jpg" + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
+			t.Fatalf("snapshot%s: %d %s: %s", tc.query, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+		if w, h := jpegSize(t, b); w != tc.w || h != tc.h {
+			t.Fatalf("snapshot%s is %dx%d, want %dx%d", tc.query, w, h, tc.w, tc.h)
+		}
+		t.Logf("snapshot%s: %d bytes in %s", tc.query, len(b), time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func TestMJPEGReadableByFFprobeAndMultipart(t *testing.T) {
+	needFFmpeg(t)
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemon(t, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0",
+		d.base+"/cameras/press-1/mjpeg?width=320").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v: %s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "mjpeg,320,180" {
+		t.Fatalf("ffprobe says %q, want mjpeg,320,180", got)
+	}
+
+	// Read a few parts the way a browser's <img> or OpenCV does.
+	resp, err := http.Get(d.base + "/cameras/press-1/mjpeg?fps=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/x-mixed-replace" {
+		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	for i := 0; i < 3; i++ {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Header.Get("Content-Type") != "image/jpeg" || p.Header.Get("Content-Length") == "" {
+			t.Fatalf("part header %v", p.Header)
+		}
+		b, _ := io.ReadAll(p)
+		if w, h := jpegSize(t, b); w != 640 || h != 360 {
+			t.Fatalf("part %d is %dx%d", i, w, h)
+		}
+	}
+}
+
+func TestWebSocketSendsInfoThenJPEGs(t *testing.T) {
+	needFFmpeg(t)
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemon(t, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(d.base, "http")+"/cameras/press-1/ws?width=320", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	typ, msg, err := ws.Read(ctx)
+	if err != nil || typ != websocket.MessageText {
+		t.Fatalf("first message: %v %v", typ, err)
+	}
+	var info wsInfo
+	if err := json.Unmarshal(msg, &info); err != nil || info.Type != "info" || info.Camera != "press-1" || info.Width != 320 || info.Height != 180 || info.FPS != 5 {
+		t.Fatalf("info message %s (%v)", msg, err)
+	}
+	for i := 0; i < 5; i++ {
+		typ, msg, err := ws.Read(ctx)
+		if err != nil || typ != websocket.MessageBinary {
+			t.Fatalf("frame %d: %v %v", i, typ, err)
+		}
+		if w, h := jpegSize(t, msg); w != 320 || h != 180 {
+			t.Fatalf("frame %d is %dx%d", i, w, h)
+		}
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+}
+
+func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
+	needFFmpeg(t)
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemon(t, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	hub := d.cameras().byName["press-1"].jpeg
+	if n := hub.Stats().Decoders; n != 0 {
+		t.Fatalf("%d decoders with no JPEG viewer", n)
+	}
+
+	// Three viewers share one decoder.
+	var bodies []io.Closer
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, resp.Body)
+		br := bufio.NewReader(resp.Body)
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := hub.Stats().Decoders; n != 1 {
+		t.Fatalf("%d decoders for three viewers of the same picture, want 1", n)
+	}
+	for _, b := range bodies {
+		b.Close()
+	}
+	waitFor(t, 10*time.Second, "decoder stopped after the last JPEG viewer left", func() bool {
+		return hub.Stats().Decoders == 0
+	})
+}
+
+func TestStuckMJPEGViewerDoesNotStallAnother(t *testing.T) {
+	needFFmpeg(t)
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemon(t, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+
+	// A client that asks and then never reads.
+	stuck, err := net.Dial("tcp", d.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	io.WriteString(stuck, "GET /cameras/press-1/mjpeg HTTP/1.1\r\nHost: x\r\n\r\n")
+	if tc, ok := stuck.(*net.TCPConn); ok {
+		tc.SetReadBuffer(4096)
+	}
+
+	resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	deadline := time.Now().Add(8 * time.Second)
+	n := 0
+	for time.Now().Before(deadline) {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, p)
+		n++
+	}
+	// 5 fps for 8 s while the other viewer's socket is full.
+	if n < 20 {
+		t.Fatalf("the reading viewer got %d frames in 8s, want about 40", n)
+	}
+}
+
+func TestJPEGEndpointsRefuseBadInput(t *testing.T) {
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemonWith(t, func(cfg *config.Config) { cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" }, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	for _, tc := range []struct {
+		path string
+		want int
+		body string
+	}{
+		{"/cameras/nope/mjpeg", 404, "no camera"},
+		{"/cameras/press-1/mjpeg?fps=abc", 400, "fps"},
+		{"/cameras/press-1/mjpeg?fps=-1", 400, "fps"},
+		{"/cameras/press-1/ws?width=3", 400, "width"},
+		{"/cameras/press-1/snapshot.jpg?quality=101", 400, "quality"},
+		{"/cameras/press-1/snapshot.jpg", 503, "ffmpeg"},
+		{"/cameras/press-1/mjpeg", 503, "ffmpeg"},
+	} {
+		resp, err := http.Get(d.base + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || !strings.Contains(string(b), tc.body) {
+			t.Errorf("%s: %d %q, want %d mentioning %q", tc.path, resp.StatusCode, b, tc.want, tc.body)
+		}
+	}
+}

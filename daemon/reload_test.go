@@ -1,0 +1,154 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon/config"
+)
+
+// reloadable runs a daemon whose configuration is a file the test rewrites.
+type reloadable struct {
+	*testDaemon
+	path   string
+	reload chan struct{}
+}
+
+func startReloadable(t *testing.T, yaml string) *reloadable {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "edgecam.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	reload := make(chan struct{})
+	d, err := New(cfg, Options{
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Reload: reload,
+		Load:   func() (*config.Config, error) { return config.Load(path) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	<-d.Ready()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("daemon did not stop within 5s")
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	})
+	return &reloadable{testDaemon: &testDaemon{Daemon: d, base: "http://" + d.HTTPAddr(), logs: logs}, path: path, reload: reload}
+}
+
+// apply writes the new configuration and reloads, waiting until the daemon
+// has handled it.
+func (r *reloadable) apply(t *testing.T, yaml string) {
+	t.Helper()
+	if err := os.WriteFile(r.path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Count(r.logs.String(), "reload")
+	r.reload <- struct{}{}
+	waitFor(t, 10*time.Second, "reload handled", func() bool {
+		return strings.Count(r.logs.String(), "reload") > before
+	})
+}
+
+func reloadConfig(cams ...string) string {
+	var b strings.Builder
+	b.WriteString("http:\n  listen: 127.0.0.1:0\nwebrtc:\n  udp_port: 0\n  interfaces: [lo]\ncameras:\n")
+	for i := 0; i+1 < len(cams); i += 2 {
+		fmt.Fprintf(&b, "  - name: %s\n    url: %s\n    transport: tcp\n    read_timeout: 2s\n", cams[i], cams[i+1])
+	}
+	return b.String()
+}
+
+func TestReloadKeepsUnchangedCamerasAndTheirViewers(t *testing.T) {
+	a := startCamera(t, testcamera.Options{})
+	b := startCamera(t, testcamera.Options{})
+	r := startReloadable(t, reloadConfig("press-1", a.URL(), "press-2", b.URL()))
+	r.waitState(t, "press-1", "streaming", 10*time.Second)
+	r.waitState(t, "press-2", "streaming", 10*time.Second)
+	keep := r.dial(t, "press-1")
+	nextUnit(t, keep, 10*time.Second)
+	gone := r.dial(t, "press-2")
+	nextUnit(t, gone, 10*time.Second)
+
+	// press-2 removed, press-3 added, press-1 untouched.
+	r.apply(t, reloadConfig("press-1", a.URL(), "press-3", b.URL()))
+	r.waitState(t, "press-3", "streaming", 10*time.Second)
+	if got := r.camera(t, "press-1"); got.Reconnects != 0 || got.Viewers != 1 {
+		t.Fatalf("unchanged camera was disturbed: %+v", got)
+	}
+	resp, err := httpGet(r.base + "/api/cameras/press-2")
+	if err != nil || resp != 404 {
+		t.Fatalf("removed camera: status %d %v, want 404", resp, err)
+	}
+	// The viewer of the unchanged camera kept receiving frames throughout.
+	for i := 0; i < 25; i++ {
+		nextUnit(t, keep, 2*time.Second)
+	}
+	waitFor(t, 10*time.Second, "the removed camera's WebRTC session closed", func() bool {
+		return r.rtc.Sessions() == 1
+	})
+}
+
+func TestInvalidReloadChangesNothing(t *testing.T) {
+	a := startCamera(t, testcamera.Options{})
+	r := startReloadable(t, reloadConfig("press-1", a.URL()))
+	r.waitState(t, "press-1", "streaming", 10*time.Second)
+	v := r.dial(t, "press-1")
+	nextUnit(t, v, 10*time.Second)
+
+	r.apply(t, reloadConfig("press-1", a.URL())+"    colour: red\n")
+	if !strings.Contains(r.logs.String(), "colour") || !strings.Contains(r.logs.String(), "still running the previous one") {
+		t.Fatalf("the rejected reload is not explained in the log:\n%s", r.logs.String())
+	}
+	for i := 0; i < 10; i++ {
+		nextUnit(t, v, 2*time.Second)
+	}
+	if got := r.camera(t, "press-1"); got.State != "streaming" || got.Reconnects != 0 {
+		t.Fatalf("camera disturbed by a rejected reload: %+v", got)
+	}
+}
+
+func TestReloadRestartsChangedCamera(t *testing.T) {
+	a := startCamera(t, testcamera.Options{})
+	b := startCamera(t, testcamera.Options{})
+	r := startReloadable(t, reloadConfig("press-1", a.URL()))
+	r.waitState(t, "press-1", "streaming", 10*time.Second)
+	r.apply(t, reloadConfig("press-1", b.URL()))
+	r.waitState(t, "press-1", "streaming", 10*time.Second)
+	waitFor(t, 5*time.Second, "old camera released", func() bool {
+		return a.SessionCount() == 0 && b.SessionCount() == 1
+	})
+}
+
+func httpGet(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}

@@ -1,0 +1,272 @@
+// JPEG transports for browsers or networks where WebRTC does not work: JPEG
+// frames over a WebSocket, MJPEG in an <img>, and single snapshots.
+//
+// The WebSocket is what the page falls back to by itself. MJPEG is only ever a
+// user's explicit choice: each MJPEG <img> holds one HTTP/1.1 connection for
+// as long as it plays, and browsers allow six per server, so a grid of MJPEG
+// tiles stalls itself and the page's API polling. WebSockets have no such cap.
+
+import { timeoutSignal } from './whep.js';
+
+const SNAPSHOT_TIMEOUT_MS = 10000;
+const MAX_REASON_CHARS = 200;
+
+/**
+ * jpegQuery builds the query string of a JPEG stream request. Empty, null and
+ * undefined values are left out, so the server's defaults apply.
+ * @param {{fps?: number, width?: number, quality?: number}} params
+ */
+function jpegQuery(params = {}) {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+function cameraPath(name) {
+  return `/cameras/${encodeURIComponent(name)}`;
+}
+
+/**
+ * wsEndpoint returns the absolute ws:/wss: URL of a camera's JPEG WebSocket
+ * on this page's own origin, which CSP connect-src 'self' allows.
+ */
+export function wsEndpoint(name, params) {
+  const url = new URL(`${cameraPath(name)}/ws${jpegQuery(params)}`, document.baseURI);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
+}
+
+/** mjpegEndpoint returns the URL path of a camera's MJPEG stream. */
+export function mjpegEndpoint(name, params) {
+  return `${cameraPath(name)}/mjpeg${jpegQuery(params)}`;
+}
+
+/** snapshotEndpoint returns the URL path of a camera's single-JPEG snapshot. */
+export function snapshotEndpoint(name) {
+  return `${cameraPath(name)}/snapshot.jpg`;
+}
+
+/**
+ * JpegView owns one <img> and the blob: URL it shows, so that every URL is
+ * revoked once a newer frame has replaced it.
+ */
+export class JpegView {
+  /** @param {HTMLImageElement} img */
+  constructor(img) {
+    this.img = img;
+    this.url = null; // blob: URL on screen, ours to revoke
+  }
+
+  /**
+   * showBlob puts one JPEG on screen and resolves true once it is decoded,
+   * false if it could not be (corrupt, or replaced before it decoded).
+   */
+  async showBlob(blob) {
+    const url = URL.createObjectURL(blob);
+    const prev = this.url;
+    this.url = url;
+    this.img.src = url;
+    try {
+      await this.img.decode();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      // Revoke only after the new frame is up, so the old one stays on
+      // screen while the new one decodes.
+      if (prev) URL.revokeObjectURL(prev);
+    }
+  }
+
+  /** play points the <img> at a URL it streams itself (MJPEG). */
+  play(url) {
+    this.clear();
+    this.img.src = url;
+  }
+
+  /** clear blanks the <img>; for MJPEG this also drops the connection. */
+  clear() {
+    this.img.removeAttribute('src');
+    if (this.url) URL.revokeObjectURL(this.url);
+    this.url = null;
+  }
+}
+
+/**
+ * JpegSocket plays a camera's JPEG WebSocket into a JpegView. It shows only
+ * the newest frame: frames that arrive while one is still decoding replace
+ * each other, so a slow display never builds up a queue.
+ *
+ * hooks.onInfo(info) gets the server's {type:"info"} message,
+ * hooks.onReceive() runs for every frame that arrives, hooks.onFrame() for
+ * every frame shown, and hooks.onEnd(reason) once if the socket closes by
+ * itself. close() ends it quietly.
+ */
+export class JpegSocket {
+  /**
+   * @param {string} url ws: or wss: URL
+   * @param {JpegView} view
+   * @param {{onInfo: (info: object) => void, onReceive: () => void, onFrame: () => void, onEnd: (reason: string) => void}} hooks
+   */
+  constructor(url, view, hooks) {
+    this.view = view;
+    this.hooks = hooks;
+    this.closed = false;
+    this.pending = null; // newest frame not yet shown
+    this.showing = false;
+    this.error = ''; // reason from a {type:"error"} message
+    this.ws = new WebSocket(url);
+    // Blobs stay out of the JS heap and go straight into new Blob([...]).
+    this.ws.binaryType = 'blob';
+    this.ws.addEventListener('message', (ev) => this.onMessage(ev));
+    this.ws.addEventListener('close', (ev) => this.onClose(ev));
+  }
+
+  onMessage(ev) {
+    if (this.closed) return;
+    if (typeof ev.data === 'string') {
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      if (msg?.type === 'info') this.hooks.onInfo(msg);
+      else if (msg?.type === 'error') this.error = String(msg.error ?? 'server error').slice(0, MAX_REASON_CHARS);
+      return;
+    }
+    this.hooks.onReceive();
+    this.pending = ev.data;
+    if (!this.showing) this.showPending();
+  }
+
+  async showPending() {
+    this.showing = true;
+    while (this.pending && !this.closed) {
+      const data = this.pending;
+      this.pending = null;
+      const shown = await this.view.showBlob(new Blob([data], { type: 'image/jpeg' }));
+      if (shown && !this.closed) this.hooks.onFrame();
+    }
+    this.showing = false;
+  }
+
+  onClose(ev) {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    let reason = this.error || ev.reason;
+    if (!reason) reason = ev.code === 1006 ? 'JPEG stream: connection lost' : `JPEG stream closed (${ev.code})`;
+    this.hooks.onEnd(reason);
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending = null;
+    try {
+      this.ws.close(1000);
+    } catch {
+      // Already closing.
+    }
+  }
+}
+
+/**
+ * MjpegStream plays a camera's MJPEG stream in a JpegView's <img>. hooks.onFrame
+ * runs once the first frame shows, hooks.onEnd(reason) if the stream fails.
+ * Browsers say little about a multipart image, so a stream that stops
+ * without an error keeps showing its last frame.
+ */
+export class MjpegStream {
+  /**
+   * @param {string} url
+   * @param {JpegView} view
+   * @param {{onFrame: () => void, onEnd: (reason: string) => void}} hooks
+   */
+  constructor(url, view, hooks) {
+    this.view = view;
+    this.hooks = hooks;
+    this.closed = false;
+    const img = view.img;
+    this.onLoad = () => this.check();
+    this.onError = () => {
+      if (this.closed) return;
+      this.close();
+      hooks.onEnd('MJPEG stream failed');
+    };
+    img.addEventListener('load', this.onLoad);
+    img.addEventListener('error', this.onError);
+    view.play(url);
+    // Not every browser fires load for the first part of a multipart image;
+    // a decoded size says a frame is up.
+    this.poll = setInterval(() => this.check(), 250);
+  }
+
+  check() {
+    if (this.closed || this.view.img.naturalWidth === 0) return;
+    clearInterval(this.poll);
+    this.hooks.onFrame();
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.poll);
+    this.view.img.removeEventListener('load', this.onLoad);
+    this.view.img.removeEventListener('error', this.onError);
+    this.view.clear();
+  }
+}
+
+/**
+ * snapshotFilename is "{name}-{YYYYMMDD-HHMMSS}.jpg" in local time, with
+ * characters that file systems refuse replaced.
+ */
+export function snapshotFilename(name, when = new Date()) {
+  const p = (n) => String(n).padStart(2, '0');
+  const stamp = `${when.getFullYear()}${p(when.getMonth() + 1)}${p(when.getDate())}`
+    + `-${p(when.getHours())}${p(when.getMinutes())}${p(when.getSeconds())}`;
+  const safe = name.replace(/[\\/:*?"<>|\u0000-\u001f]/g, '_');
+  return `${safe}-${stamp}.jpg`;
+}
+
+/**
+ * downloadSnapshot fetches one JPEG of the camera and saves it as a file. It
+ * rejects with an Error whose message says why (the server's reason for a
+ * 503, for example).
+ */
+export async function downloadSnapshot(name) {
+  const when = new Date();
+  let res;
+  try {
+    res = await fetch(snapshotEndpoint(name), { cache: 'no-store', signal: timeoutSignal(SNAPSHOT_TIMEOUT_MS) });
+  } catch (err) {
+    throw new Error(err?.name === 'TimeoutError' || err?.name === 'AbortError'
+      ? 'server did not answer' : 'server unreachable');
+  }
+  if (!res.ok) {
+    let text = '';
+    try {
+      text = (await res.text()).trim().slice(0, MAX_REASON_CHARS);
+    } catch {
+      // The status alone still says enough.
+    }
+    throw new Error(text || `server error ${res.status}`);
+  }
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob.type === 'image/jpeg' ? blob : new Blob([blob], { type: 'image/jpeg' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = snapshotFilename(name, when);
+  a.hidden = true;
+  // Appended to <body>, outside any tile, so its click opens nothing.
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // The download has started from the URL by the time this runs.
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

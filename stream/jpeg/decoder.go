@@ -1,0 +1,482 @@
+package jpeg
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/edgecam/edgecam/stream"
+)
+
+const (
+	// stallTimeout is how long ffmpeg may sit on fed input without
+	// producing a picture before it is considered hung and restarted.
+	stallTimeout = 10 * time.Second
+	// stopGrace is how long ffmpeg gets to exit after its stdin is closed
+	// before it is killed.
+	stopGrace = time.Second
+	// Restart backoff. A run that lasted longer than maxBackoff resets it,
+	// so a decoder that fails once a day restarts quickly, while one that
+	// crashes at once does not spin.
+	minBackoff = time.Second
+	maxBackoff = 30 * time.Second
+	// stderrLines is how much of ffmpeg's stderr is kept for the log.
+	stderrLines = 20
+)
+
+// errStalled is the reason for killing an ffmpeg that stopped producing.
+var errStalled = fmt.Errorf("no picture for %v while being fed", stallTimeout)
+
+// annexBStart is the 4-byte start code written before every NALU.
+var annexBStart = []byte{0, 0, 0, 1}
+
+// aud is an access unit delimiter NALU (type 9, primary_pic_type 7 = any).
+var aud = []byte{0x09, 0xF0}
+
+// decoder is one Variant's ffmpeg, restarted as needed, and its latest
+// picture.
+type decoder struct {
+	h      *Hub
+	v      Variant
+	ctx    context.Context
+	cancel context.CancelFunc
+	pid    atomic.Int64 // of the running ffmpeg, 0 if none; for tests
+
+	// Guarded by h.mu.
+	viewers int
+	idle    *time.Timer
+
+	mu     sync.Mutex
+	latest Frame
+	notify chan struct{} // closed and replaced at every picture and at the end
+	ended  bool
+}
+
+func newDecoder(h *Hub, v Variant) *decoder {
+	ctx, cancel := context.WithCancel(h.base)
+	return &decoder{h: h, v: v, ctx: ctx, cancel: cancel, notify: make(chan struct{})}
+}
+
+// stopIdleTimer is called with h.mu held.
+func (d *decoder) stopIdleTimer() {
+	if d.idle != nil {
+		d.idle.Stop()
+		d.idle = nil
+	}
+}
+
+// run supervises ffmpeg until the decoder is stopped.
+func (d *decoder) run() {
+	h := d.h
+	defer func() {
+		d.cancel()
+		h.forget(d)
+		d.mu.Lock()
+		d.ended = true
+		close(d.notify)
+		d.mu.Unlock()
+		h.running.Add(-1)
+		h.wg.Done()
+	}()
+	log := h.log.With("width", d.v.Width, "quality", d.v.Quality)
+	backoff := minBackoff
+	for {
+		hw := h.s.HWAccel != "" && !h.hwFailed.Load()
+		start := time.Now()
+		frames, tail, err := d.runOnce(hw)
+		if d.ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, stream.ErrClosed) {
+			log.Info("jpeg decoder stopped: camera stream closed")
+			return
+		}
+		h.restarts.Add(1)
+		if hw && frames == 0 {
+			// A board without a working M2M decoder fails the same way
+			// every time, so say it once per Hub and stay in software.
+			if h.hwFailed.CompareAndSwap(false, true) {
+				log.Warn("ffmpeg hardware decoding failed; falling back to software decoding",
+					"hwaccel", h.s.HWAccel, "err", err, "stderr", tail)
+			}
+			continue
+		}
+		if time.Since(start) > maxBackoff {
+			backoff = minBackoff
+		}
+		log.Warn("ffmpeg stopped; restarting", "err", err, "in", backoff, "frames", frames, "stderr", tail)
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// runOnce runs one ffmpeg process fed by a fresh stream reader, until it
+// exits, stalls, the stream closes or the decoder is stopped. It returns the
+// number of pictures it produced and the tail of ffmpeg's stderr.
+func (d *decoder) runOnce(hw bool) (frames uint64, stderrTail string, err error) {
+	sub, err := d.h.st.Subscribe()
+	if err != nil {
+		return 0, "", fmt.Errorf("subscribe to stream: %w", err)
+	}
+	defer sub.Close()
+
+	// Our own pipes rather than StdinPipe/StdoutPipe: Wait can then run
+	// concurrently with the reading and writing goroutines, and closing
+	// our ends interrupts them.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return 0, "", err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return 0, "", err
+	}
+	stderr := &ringWriter{max: stderrLines}
+	cmd := exec.Command(d.h.s.FFmpeg, d.args(hw)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, stderr
+	setProcAttr(cmd)
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return 0, "", fmt.Errorf("start %s: %w", d.h.s.FFmpeg, err)
+	}
+	d.pid.Store(int64(cmd.Process.Pid))
+	defer d.pid.Store(0)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	var (
+		wg          sync.WaitGroup
+		pendingFrom atomic.Int64 // unix ns of the first unit fed since the last picture, 0 if none
+		produced    atomic.Uint64
+		streamEnd   = make(chan struct{})
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if d.feed(sub, inW, &pendingFrom) {
+			close(streamEnd)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		d.read(outR, &pendingFrom, &produced)
+	}()
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	exitErr, waited := error(nil), false
+loop:
+	for {
+		select {
+		case <-d.ctx.Done():
+			break loop
+		case <-streamEnd:
+			err = stream.ErrClosed
+			break loop
+		case exitErr = <-exited:
+			waited = true
+			if exitErr == nil {
+				exitErr = errors.New("exit status 0")
+			}
+			err = fmt.Errorf("ffmpeg exited: %w", exitErr)
+			break loop
+		case <-tick.C:
+			if p := pendingFrom.Load(); p != 0 && time.Since(time.Unix(0, p)) > stallTimeout {
+				err = errStalled
+				cmd.Process.Kill()
+				break loop
+			}
+		}
+	}
+	// Closing stdin asks ffmpeg to flush and exit; one that does not is
+	// killed. Either way it is waited for, so no zombie is left.
+	inW.Close()
+	if !waited {
+		select {
+		case <-exited:
+		case <-time.After(stopGrace):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	if d.h.exited != nil {
+		d.h.exited(cmd.ProcessState)
+	}
+	sub.Close()
+	outR.Close()
+	wg.Wait()
+	return produced.Load(), stderr.String(), err
+}
+
+// args returns ffmpeg's command line. See STACK.md §7.4 for why each input
+// flag is there, and why -fflags nobuffer must never be: it discards what
+// was read while probing, so the first picture comes a GOP late.
+func (d *decoder) args(hw bool) []string {
+	s := d.h.s
+	a := []string{
+		"-hide_banner", "-loglevel", "error", "-nostdin",
+		"-probesize", "32", "-analyzeduration", "0",
+		"-flags", "low_delay", "-threads", "1",
+		"-f", "h264", "-framerate", formatFloat(s.InputFPS),
+	}
+	if hw {
+		a = append(a, "-c:v", "h264_"+s.HWAccel)
+	}
+	return append(a,
+		"-i", "pipe:0", "-an",
+		"-vf", d.filters(),
+		"-c:v", "mjpeg", "-q:v", strconv.Itoa(qscale(d.v.Quality)),
+		"-f", "mpjpeg", "pipe:1",
+	)
+}
+
+func (d *decoder) filters() string {
+	var f []byte
+	if !d.h.s.KeyframesOnly {
+		f = fmt.Appendf(f, "fps=%s,", formatFloat(d.h.s.FPS))
+	}
+	if d.v.Width > 0 {
+		// min() keeps the camera's size when it is smaller: upscaling
+		// costs CPU and bytes and adds nothing.
+		f = fmt.Appendf(f, "scale='min(%d,iw)':-2,", d.v.Width)
+	}
+	// The mjpeg encoder wants full-range YUV; converting explicitly also
+	// covers hardware decoders that output NV12.
+	f = append(f, "format=yuvj420p"...)
+	return string(f)
+}
+
+// qscale maps quality 1..100 (best) onto mjpeg's -q:v 31..2 (2 best).
+func qscale(quality int) int {
+	return 31 - ((quality-1)*29+49)/99
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// feed writes the stream's units to ffmpeg's stdin as Annex-B until the
+// write fails or the reader's queue is closed. It reports whether the queue
+// was closed, which happens only when the stream or the reader is closed.
+//
+// If ffmpeg is slower than the camera, the write blocks, the reader's queue
+// fills and the stream drops units up to the next IDR: ffmpeg then skips
+// ahead instead of falling behind.
+func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int64) (queueClosed bool) {
+	kfOnly := d.h.s.KeyframesOnly
+	var buf []byte
+	for it := range sub.C() {
+		u := it.Unit
+		if kfOnly && !u.IDR {
+			continue
+		}
+		buf = buf[:0]
+		for _, n := range u.NALUs {
+			buf = append(buf, annexBStart...)
+			buf = append(buf, n...)
+		}
+		if kfOnly {
+			// ffmpeg outputs a picture only once the next access unit
+			// has begun, which for IDRs alone is a GOP later. Writing the
+			// IDR a second time pushes the first copy out at once; the
+			// second copy's picture comes at the next IDR and is dropped
+			// as a duplicate in read.
+			n := len(buf)
+			buf = append(buf, buf[:n]...)
+			buf = append(buf, annexBStart...)
+			buf = append(buf, aud...)
+		}
+		if _, err := w.Write(buf); err != nil {
+			return false
+		}
+		pendingFrom.CompareAndSwap(0, time.Now().UnixNano())
+		if d.h.debug != nil {
+			d.h.debug("wrote IDR")
+		}
+	}
+	return true
+}
+
+// maxJPEG bounds the Content-length accepted from ffmpeg.
+const maxJPEG = 32 << 20
+
+// read parses ffmpeg's multipart JPEG output and publishes each picture.
+func (d *decoder) read(r io.Reader, pendingFrom *atomic.Int64, produced *atomic.Uint64) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var prev []byte
+	for {
+		jpg, err := readPart(br)
+		if err != nil {
+			return
+		}
+		pendingFrom.Store(0)
+		// In keyframes-only mode every IDR is decoded twice; the second
+		// picture is byte-identical to the first and would only make
+		// viewers redraw an old picture.
+		if d.h.debug != nil {
+			d.h.debug(fmt.Sprintf("jpeg %d equal=%v", len(jpg), bytes.Equal(jpg, prev)))
+		}
+		if d.h.s.KeyframesOnly && bytes.Equal(jpg, prev) {
+			continue
+		}
+		prev = jpg
+		w, h, _ := jpegSize(jpg)
+		produced.Add(1)
+		d.h.frames.Add(1)
+		d.mu.Lock()
+		d.latest = Frame{JPEG: jpg, Width: w, Height: h, Seq: d.latest.Seq + 1, Time: time.Now()}
+		close(d.notify)
+		d.notify = make(chan struct{})
+		d.mu.Unlock()
+	}
+}
+
+// readPart reads one part of ffmpeg's mpjpeg output:
+//
+//	--ffmpeg\r\nContent-type: image/jpeg\r\nContent-length: N\r\n\r\n<N bytes>\r\n
+//
+// It relies on Content-length rather than on scanning for the JPEG's end
+// marker, which may also occur inside entropy-coded data.
+func readPart(br *bufio.Reader) ([]byte, error) {
+	length, inHeader := -1, false
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if err == bufio.ErrBufferFull {
+				return nil, errors.New("mpjpeg: header line too long")
+			}
+			return nil, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			if inHeader {
+				break
+			}
+			continue // the CRLF after the previous part's data
+		}
+		inHeader = true
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("Content-length")) {
+			n, err := strconv.Atoi(string(bytes.TrimSpace(v)))
+			if err != nil || n <= 0 || n > maxJPEG {
+				return nil, fmt.Errorf("mpjpeg: bad Content-length %q", v)
+			}
+			length = n
+		}
+	}
+	if length < 0 {
+		return nil, errors.New("mpjpeg: part without Content-length")
+	}
+	jpg := make([]byte, length)
+	if _, err := io.ReadFull(br, jpg); err != nil {
+		return nil, err
+	}
+	return jpg, nil
+}
+
+// jpegSize returns the picture size from a JPEG's SOF marker.
+func jpegSize(b []byte) (width, height int, ok bool) {
+	if len(b) < 4 || b[0] != 0xFF || b[1] != 0xD8 {
+		return 0, 0, false
+	}
+	for i := 2; i+4 <= len(b); {
+		if b[i] != 0xFF {
+			return 0, 0, false
+		}
+		m := b[i+1]
+		switch {
+		case m == 0xFF: // fill byte
+			i++
+			continue
+		case m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7): // no length
+			i += 2
+			continue
+		case m == 0xD9 || m == 0xDA: // end of image, start of scan: no SOF before
+			return 0, 0, false
+		}
+		n := int(b[i+2])<<8 | int(b[i+3])
+		// SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC).
+		if m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC {
+			if n < 7 || i+9 > len(b) {
+				return 0, 0, false
+			}
+			height = int(b[i+5])<<8 | int(b[i+6])
+			width = int(b[i+7])<<8 | int(b[i+8])
+			return width, height, true
+		}
+		i += 2 + n
+	}
+	return 0, 0, false
+}
+
+// ringWriter keeps the last max lines written to it, for logging ffmpeg's
+// stderr when it fails without keeping everything it ever said.
+type ringWriter struct {
+	max   int
+	mu    sync.Mutex
+	lines []string
+	part  []byte
+}
+
+// maxLineLen cuts off absurdly long stderr lines.
+const maxLineLen = 512
+
+func (r *ringWriter) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if room := maxLineLen - len(r.part); room > 0 {
+				r.part = append(r.part, p[:min(room, len(p))]...)
+			}
+			break
+		}
+		if room := maxLineLen - len(r.part); room > 0 {
+			r.part = append(r.part, p[:min(room, i)]...)
+		}
+		r.push(string(r.part))
+		r.part = r.part[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (r *ringWriter) push(line string) {
+	if len(r.lines) == r.max {
+		copy(r.lines, r.lines[1:])
+		r.lines = r.lines[:r.max-1]
+	}
+	r.lines = append(r.lines, line)
+}
+
+// String returns the kept lines, including an unterminated last one.
+func (r *ringWriter) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b bytes.Buffer
+	for _, l := range r.lines {
+		b.WriteString(l)
+		b.WriteByte('\n')
+	}
+	b.Write(r.part)
+	return string(bytes.TrimRight(b.Bytes(), "\n"))
+}

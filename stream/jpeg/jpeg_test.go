@@ -1,0 +1,695 @@
+package jpeg
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image/jpeg"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/stream"
+)
+
+// needFFmpeg skips tests that run the real decoder on machines without it.
+func needFFmpeg(tb testing.TB) {
+	tb.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		tb.Skip("ffmpeg not installed (apt-get install ffmpeg); skipping tests that run the real decoder")
+	}
+}
+
+// logWriter sends a Hub's log lines to the test log.
+type logWriter struct{ tb testing.TB }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// feed writes access units to st at fps, looping, until ctx ends.
+func feed(ctx context.Context, st *stream.Stream, aus [][][]byte, fps int) {
+	tick := time.NewTicker(time.Second / time.Duration(fps))
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		au := aus[i%len(aus)]
+		st.WriteAccessUnit(au, int64(i)*90000/int64(fps), isIDR(au), 1, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func isIDR(au [][]byte) bool {
+	for _, n := range au {
+		if len(n) > 0 && n[0]&0x1F == 5 {
+			return true
+		}
+	}
+	return false
+}
+
+// startCamera returns a stream fed with the test camera's clip at 25 fps,
+// already holding a GOP, as a live camera's stream would.
+func startCamera(t *testing.T) *stream.Stream {
+	t.Helper()
+	st := stream.New("test", stream.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		feed(ctx, st, testcamera.AccessUnits(), testcamera.FPS)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		st.Close()
+	})
+	for !st.HasPicture() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return st
+}
+
+// startHub runs a Hub for st until the test ends, then checks that it left
+// no ffmpeg behind.
+func startHub(t *testing.T, st *stream.Stream, s Settings) *Hub {
+	t.Helper()
+	h := NewHub(st, s, slog.New(slog.NewTextHandler(logWriter{t}, nil)).With("camera", st.Name()))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("Hub.Run did not return within 5s of its context ending")
+		}
+		if pids := ffmpegChildren(t); len(pids) != 0 {
+			t.Errorf("ffmpeg processes %v still exist after Run returned", pids)
+		}
+	})
+	return h
+}
+
+// ffmpegChildren returns the pids of ffmpeg processes whose parent is this
+// test process, from /proc.
+func ffmpegChildren(t testing.TB) []int {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var pids []int
+	for _, p := range stats {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the process ended meanwhile
+		}
+		// pid (comm) state ppid ...; comm may contain spaces, so split after
+		// its closing parenthesis.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+		if !bytes.Contains(cmdline, []byte("ffmpeg")) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// eventually polls cond until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true within %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// next is Viewer.Next bounded by a timeout.
+func next(t *testing.T, w *Viewer, after uint64, timeout time.Duration) Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	f, err := w.Next(ctx, after)
+	if err != nil {
+		t.Fatalf("Next(after %d): %v", after, err)
+	}
+	return f
+}
+
+// checkJPEG asserts that f holds a decodable JPEG of the given size.
+func checkJPEG(t *testing.T, f Frame, width, height int) {
+	t.Helper()
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(f.JPEG))
+	if err != nil {
+		t.Fatalf("frame %d is not a valid JPEG: %v", f.Seq, err)
+	}
+	if cfg.Width != width || cfg.Height != height {
+		t.Fatalf("frame %d is %dx%d, want %dx%d", f.Seq, cfg.Width, cfg.Height, width, height)
+	}
+	if f.Width != width || f.Height != height {
+		t.Fatalf("frame %d reports %dx%d, want %dx%d", f.Seq, f.Width, f.Height, width, height)
+	}
+}
+
+func (h *Hub) ffmpegPIDs() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var pids []int
+	for _, d := range h.decoders {
+		if p := d.pid.Load(); p != 0 {
+			pids = append(pids, int(p))
+		}
+	}
+	return pids
+}
+
+func TestViewerGetsJPEGsOfTheRequestedSize(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	h := startHub(t, st, Settings{})
+	for _, tc := range []struct {
+		v             Variant
+		width, height int
+	}{
+		{Variant{}, 640, 360},
+		{Variant{Width: 320}, 320, 180},
+		{Variant{Width: 1920}, 640, 360}, // never upscaled
+	} {
+		t.Run(fmt.Sprintf("width=%d", tc.v.Width), func(t *testing.T) {
+			w, err := h.Subscribe(tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			var seq uint64
+			for range 3 {
+				f := next(t, w, seq, 5*time.Second)
+				if f.Seq <= seq {
+					t.Fatalf("Seq went from %d to %d", seq, f.Seq)
+				}
+				seq = f.Seq
+				checkJPEG(t, f, tc.width, tc.height)
+			}
+		})
+	}
+}
+
+func TestSnapshotWithoutRunningDecoderIsQuick(t *testing.T) {
+	needFFmpeg(t)
+	for _, kf := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keyframesOnly=%v", kf), func(t *testing.T) {
+			st := startCamera(t)
+			h := startHub(t, st, Settings{KeyframesOnly: kf, IdleStop: 300 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			start := time.Now()
+			f, err := h.Snapshot(ctx, Variant{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("cold snapshot took %v (%d bytes)", time.Since(start), len(f.JPEG))
+			checkJPEG(t, f, 640, 360)
+
+			// The decoder lingers, so the next snapshot is immediate.
+			start = time.Now()
+			if _, err := h.Snapshot(ctx, Variant{}); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("warm snapshot took %v", time.Since(start))
+			if n := h.Stats().Decoders; n != 1 {
+				t.Fatalf("%d decoders after a snapshot, want 1 lingering", n)
+			}
+			eventually(t, 3*time.Second, "decoder stopped after IdleStop", func() bool {
+				return h.Stats().Decoders == 0 && len(ffmpegChildren(t)) == 0
+			})
+		})
+	}
+}
+
+func TestFFmpegRunsOnlyWhileSomeoneWatches(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	idle := 500 * time.Millisecond
+	h := startHub(t, st, Settings{IdleStop: idle})
+	if n, pids := h.Stats().Decoders, ffmpegChildren(t); n != 0 || len(pids) != 0 {
+		t.Fatalf("before any viewer: %d decoders, ffmpeg pids %v; want none", n, pids)
+	}
+	w, err := h.Subscribe(Variant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next(t, w, 0, 5*time.Second)
+	if n, pids := h.Stats().Decoders, ffmpegChildren(t); n != 1 || len(pids) != 1 {
+		t.Fatalf("with a viewer: %d decoders, ffmpeg pids %v; want one", n, pids)
+	}
+	w.Close()
+	w.Close() // idempotent
+	if _, err := w.Next(context.Background(), 0); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after Close: %v, want ErrClosed", err)
+	}
+	left := time.Now()
+	time.Sleep(idle / 2)
+	if n := h.Stats().Decoders; n != 1 {
+		t.Fatalf("%d decoders before IdleStop passed, want 1 lingering", n)
+	}
+	eventually(t, idle+3*time.Second, "no decoder and no ffmpeg after IdleStop", func() bool {
+		return h.Stats().Decoders == 0 && len(ffmpegChildren(t)) == 0
+	})
+	t.Logf("decoder gone %v after the last viewer left (IdleStop %v)", time.Since(left), idle)
+}
+
+func TestViewersOfOneVariantShareOneFFmpeg(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	h := startHub(t, st, Settings{})
+	var ws []*Viewer
+	for i := range 3 {
+		// Spelling the defaults out must not start a second decoder.
+		v := Variant{}
+		if i == 2 {
+			v = Variant{Quality: defaultQuality}
+		}
+		w, err := h.Subscribe(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		ws = append(ws, w)
+	}
+	for _, w := range ws {
+		checkJPEG(t, next(t, w, 0, 5*time.Second), 640, 360)
+	}
+	if n, pids := h.Stats().Decoders, ffmpegChildren(t); n != 1 || len(pids) != 1 {
+		t.Fatalf("three viewers: %d decoders, ffmpeg pids %v; want one", n, pids)
+	}
+}
+
+func TestViewerGetsFramesAgainAfterFFmpegIsKilled(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	h := startHub(t, st, Settings{})
+	w, err := h.Subscribe(Variant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f := next(t, w, 0, 5*time.Second)
+	pids := h.ffmpegPIDs()
+	if len(pids) != 1 {
+		t.Fatalf("ffmpeg pids %v, want one", pids)
+	}
+	if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	eventually(t, 5*time.Second, "restart counted", func() bool { return h.Stats().Restarts == 1 })
+	// Frames already decoded may still come out of the pipe; wait for one
+	// from the new process.
+	eventually(t, 10*time.Second, "a new ffmpeg", func() bool {
+		p := h.ffmpegPIDs()
+		return len(p) == 1 && p[0] != pids[0]
+	})
+	for seq := f.Seq; ; {
+		f = next(t, w, seq, 10*time.Second)
+		checkJPEG(t, f, 640, 360)
+		if f.Time.After(killed.Add(minBackoff)) {
+			break
+		}
+		seq = f.Seq
+	}
+	t.Logf("frames again %v after the kill", time.Since(killed))
+	if pids := ffmpegChildren(t); len(pids) != 1 {
+		t.Fatalf("ffmpeg pids %v after the restart, want one (the killed one must have been waited for)", pids)
+	}
+}
+
+func TestViewerThatNeverReadsDoesNotStallOthers(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	h := startHub(t, st, Settings{})
+	idle, err := h.Subscribe(Variant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	w, err := h.Subscribe(Variant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	start := time.Now()
+	var seq uint64
+	for range 15 { // 3 s at 5 fps
+		f := next(t, w, seq, 2*time.Second)
+		if f.Seq <= seq {
+			t.Fatalf("Seq went from %d to %d", seq, f.Seq)
+		}
+		seq = f.Seq
+	}
+	t.Logf("15 frames in %v, up to Seq %d", time.Since(start), seq)
+}
+
+func TestSlowViewerGetsNewestFrame(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	h := startHub(t, st, Settings{})
+	w, err := h.Subscribe(Variant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f := next(t, w, 0, 5*time.Second)
+	time.Sleep(time.Second) // about 5 frames are made meanwhile
+	g := next(t, w, f.Seq, time.Second)
+	if g.Seq < f.Seq+3 {
+		t.Fatalf("after a 1 s pause got Seq %d following %d; want the newest, not the next", g.Seq, f.Seq)
+	}
+}
+
+func TestKeyframesOnlyGivesOnePicturePerGOPAtOnce(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	h := startHub(t, st, Settings{KeyframesOnly: true})
+	start := time.Now()
+	w, err := h.Subscribe(Variant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f := next(t, w, 0, 5*time.Second)
+	first := time.Since(start)
+	t.Logf("first keyframe picture after %v", first)
+	gop := time.Duration(testcamera.GOP) * time.Second / testcamera.FPS
+	if first > gop/2 {
+		t.Fatalf("first picture after %v, want well under a GOP (%v)", first, gop)
+	}
+	checkJPEG(t, f, 640, 360)
+
+	// Count pictures over 4 GOPs: one each, the duplicate of every IDR
+	// written twice being dropped.
+	counted := time.Now()
+	seq, n := f.Seq, 0
+	for time.Since(counted) < 4*gop {
+		ctx, cancel := context.WithDeadline(context.Background(), counted.Add(4*gop))
+		g, err := w.Next(ctx, seq)
+		cancel()
+		if err != nil {
+			break
+		}
+		checkJPEG(t, g, 640, 360)
+		seq = g.Seq
+		n++
+	}
+	t.Logf("%d pictures in %v", n, 4*gop)
+	if n < 3 || n > 5 {
+		t.Fatalf("%d pictures in 4 GOPs, want about 4", n)
+	}
+}
+
+func TestMissingFFmpegIsReportedAtSubscribe(t *testing.T) {
+	st := stream.New("test", stream.Options{})
+	defer st.Close()
+	h := NewHub(st, Settings{FFmpeg: "/nonexistent/ffmpeg"}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	_, err := h.Subscribe(Variant{})
+	if !errors.Is(err, ErrNoFFmpeg) || !errors.Is(err, exec.ErrNotFound) {
+		t.Fatalf("Subscribe: %v, want an error wrapping ErrNoFFmpeg and exec.ErrNotFound", err)
+	}
+	if !strings.Contains(err.Error(), "apt-get install ffmpeg") {
+		t.Errorf("error %q does not say how to install ffmpeg", err)
+	}
+	if _, err := h.Snapshot(ctx, Variant{}); !errors.Is(err, ErrNoFFmpeg) {
+		t.Fatalf("Snapshot: %v, want ErrNoFFmpeg", err)
+	}
+	if n := h.Stats().Decoders; n != 0 {
+		t.Fatalf("%d decoders, want 0", n)
+	}
+}
+
+func TestRunEndsViewersAndLeavesNothingBehind(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	before := runtime.NumGoroutine()
+	h := NewHub(st, Settings{}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	w, err := h.Subscribe(Variant{Width: 320})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f := next(t, w, 0, 5*time.Second)
+
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s")
+	}
+	if pids := ffmpegChildren(t); len(pids) != 0 {
+		t.Fatalf("ffmpeg pids %v after Run returned", pids)
+	}
+	if _, err := w.Next(context.Background(), f.Seq); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next after Run returned: %v, want ErrClosed", err)
+	}
+	if _, err := h.Subscribe(Variant{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Subscribe after Run returned: %v, want ErrClosed", err)
+	}
+	eventually(t, 2*time.Second, "goroutines back to where they were", func() bool {
+		return runtime.NumGoroutine() <= before
+	})
+}
+
+func TestDecoderEndsWhenStreamCloses(t *testing.T) {
+	needFFmpeg(t)
+	st := startCamera(t)
+	h := startHub(t, st, Settings{})
+	w, err := h.Subscribe(Variant{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f := next(t, w, 0, 5*time.Second)
+	st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		g, err := w.Next(ctx, f.Seq)
+		if errors.Is(err, ErrClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Next after the stream closed: %v, want ErrClosed", err)
+		}
+		f = g
+	}
+	eventually(t, 3*time.Second, "decoder gone", func() bool { return h.Stats().Decoders == 0 })
+}
+
+func TestFFmpegArguments(t *testing.T) {
+	st := stream.New("test", stream.Options{})
+	defer st.Close()
+	for _, tc := range []struct {
+		s    Settings
+		v    Variant
+		want string
+	}{
+		{Settings{}, Variant{}, "-framerate 25 -i pipe:0 -an -vf fps=5,format=yuvj420p -c:v mjpeg -q:v 9 "},
+		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -i pipe:0 -an -vf fps=5,scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -q:v 2 "},
+		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -an -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -q:v 31 "},
+	} {
+		h := NewHub(st, tc.s, nil)
+		d := newDecoder(h, h.normalize(tc.v))
+		args := strings.Join(d.args(tc.s.HWAccel != ""), " ")
+		if !strings.Contains(args, tc.want) {
+			t.Errorf("%+v %+v: args %q, want them to contain %q", tc.s, tc.v, args, tc.want)
+		}
+		if strings.Contains(args, "nobuffer") {
+			t.Errorf("args %q use -fflags nobuffer, which delays the first picture by a GOP", args)
+		}
+		h.stopAll()
+	}
+}
+
+func TestStderrRingKeepsLastLines(t *testing.T) {
+	r := &ringWriter{max: 3}
+	for i := range 5 {
+		fmt.Fprintf(r, "line %d\n", i)
+	}
+	r.Write([]byte("partial"))
+	if got, want := r.String(), "line 2\nline 3\nline 4\npartial"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+// splitAccessUnits splits an Annex-B H.264 stream without B-frames into
+// access units of NALUs without start codes.
+func splitAccessUnits(b []byte) [][][]byte {
+	var nalus [][]byte
+	for len(b) > 0 {
+		i := bytes.Index(b, []byte{0, 0, 1})
+		if i < 0 {
+			break
+		}
+		b = b[i+3:]
+		j := bytes.Index(b, []byte{0, 0, 1})
+		if j < 0 {
+			j = len(b)
+		}
+		nalus = append(nalus, bytes.TrimRight(b[:j], "\x00"))
+		b = b[j:]
+	}
+	var aus [][][]byte
+	var cur [][]byte
+	hasVCL := false
+	for _, n := range nalus {
+		typ := n[0] & 0x1F
+		vcl := typ == 1 || typ == 5
+		// A non-VCL NALU after a picture, or a slice starting at
+		// macroblock 0, begins a new access unit.
+		if hasVCL && (!vcl || n[1]&0x80 != 0) {
+			aus = append(aus, cur)
+			cur, hasVCL = nil, false
+		}
+		cur = append(cur, n)
+		hasVCL = hasVCL || vcl
+	}
+	if len(cur) > 0 {
+		aus = append(aus, cur)
+	}
+	return aus
+}
+
+// BenchmarkDecoderCPU reports the CPU ffmpeg spends per minute of real-time
+// 1080p30 input (GOP 60, no B-frames, 4 Mbit/s), for each decoding mode.
+func BenchmarkDecoderCPU(b *testing.B) {
+	needFFmpeg(b)
+	const fps, seconds = 30, 10
+	clip := filepath.Join(b.TempDir(), "clip.h264")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1920x1080:rate=%d", fps), "-t", strconv.Itoa(seconds),
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0",
+		"-b:v", "4M", "-maxrate", "4M", "-bufsize", "4M",
+		"-x264-params", "keyint=60:min-keyint=60:scenecut=0:repeat-headers=1",
+		"-f", "h264", clip).CombinedOutput()
+	if err != nil {
+		b.Fatalf("making the clip: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(clip)
+	if err != nil {
+		b.Fatal(err)
+	}
+	aus := splitAccessUnits(raw)
+	if len(aus) != fps*seconds {
+		b.Fatalf("clip has %d access units, want %d", len(aus), fps*seconds)
+	}
+
+	for _, mode := range []struct {
+		name string
+		s    Settings
+	}{
+		{"full-5fps-1080p", Settings{FPS: 5, Quality: 75, InputFPS: fps}},
+		{"full-5fps-640w", Settings{FPS: 5, Width: 640, Quality: 75, InputFPS: fps}},
+		{"keyframes-only-1080p", Settings{KeyframesOnly: true, Quality: 75, InputFPS: fps}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			var cpu, input time.Duration
+			var frames uint64
+			for range b.N {
+				c, in, n := runDecoderOnce(b, aus, fps, mode.s)
+				cpu += c
+				input += in
+				frames += n
+			}
+			b.ReportMetric(cpu.Seconds()/input.Minutes(), "cpu-s/min")
+			b.ReportMetric(float64(frames)/input.Seconds(), "jpeg/s")
+		})
+	}
+}
+
+// runDecoderOnce feeds aus in real time to one decoder with a reading viewer
+// and returns ffmpeg's user+system CPU time, the input duration and the
+// number of pictures.
+func runDecoderOnce(b *testing.B, aus [][][]byte, fps int, s Settings) (cpu, input time.Duration, frames uint64) {
+	st := stream.New("bench", stream.Options{})
+	defer st.Close()
+	h := NewHub(st, s, nil)
+	var mu sync.Mutex
+	h.exited = func(ps *os.ProcessState) {
+		mu.Lock()
+		cpu += ps.UserTime() + ps.SystemTime()
+		mu.Unlock()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	w, err := h.Subscribe(Variant{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		var seq uint64
+		for {
+			f, err := w.Next(ctx, seq)
+			if err != nil {
+				return
+			}
+			seq = f.Seq
+		}
+	}()
+	// Let ffmpeg start before the clip begins, as a viewer of a running
+	// camera would.
+	time.Sleep(200 * time.Millisecond)
+	b.ResetTimer()
+	ctxFeed, stopFeed := context.WithTimeout(ctx, time.Duration(len(aus))*time.Second/time.Duration(fps))
+	start := time.Now()
+	feed(ctxFeed, st, aus, fps)
+	input = time.Since(start)
+	stopFeed()
+	time.Sleep(200 * time.Millisecond) // let the last pictures out
+	b.StopTimer()
+	frames = h.Stats().Frames
+	if r := h.Stats().Restarts; r != 0 {
+		b.Errorf("%d ffmpeg restarts during the benchmark", r)
+	}
+	cancel()
+	<-done
+	w.Close()
+	<-readDone
+	mu.Lock()
+	defer mu.Unlock()
+	return cpu, input, frames
+}

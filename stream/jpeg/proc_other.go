@@ -1,0 +1,8 @@
+//go:build !linux
+
+package jpeg
+
+import "os/exec"
+
+// setProcAttr does nothing where there is no parent-death signal.
+func setProcAttr(cmd *exec.Cmd) {}
