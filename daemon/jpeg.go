@@ -246,17 +246,19 @@ func (d *Daemon) handleWS(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
-	v, err := u.jpeg.Subscribe(req.variant)
-	if err != nil {
-		d.jpegUnavailable(w, u, err)
-		return
-	}
-	defer v.Close()
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept has answered the client
 	}
 	defer c.CloseNow()
+	// Browsers hide the HTTP status of a failed handshake, so refusals
+	// are sent over the socket: an error message, then close 1011.
+	v, err := u.jpeg.Subscribe(req.variant)
+	if err != nil {
+		wsFail(c, err)
+		return
+	}
+	defer v.Close()
 	// Viewers only listen; reading in the background answers pings and
 	// notices the close, which cancels ctx. Anything they send beyond a
 	// small limit ends the connection.
@@ -287,14 +289,19 @@ func (d *Daemon) handleWS(w http.ResponseWriter, r *http.Request) {
 		return c.Write(wctx, websocket.MessageBinary, f.JPEG)
 	})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-		msg, _ := json.Marshal(map[string]string{"type": "error", "error": err.Error()})
-		wctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = c.Write(wctx, websocket.MessageText, msg)
-		cancel()
-		c.Close(websocket.StatusInternalError, truncateReason(err.Error()))
+		wsFail(c, err)
 		return
 	}
 	c.Close(websocket.StatusNormalClosure, "")
+}
+
+// wsFail tells a WebSocket viewer why it gets no pictures and closes.
+func wsFail(c *websocket.Conn, err error) {
+	msg, _ := json.Marshal(map[string]string{"type": "error", "error": err.Error()})
+	wctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = c.Write(wctx, websocket.MessageText, msg)
+	cancel()
+	c.Close(websocket.StatusInternalError, truncateReason(err.Error()))
 }
 
 // truncateReason fits a close reason into a WebSocket control frame.

@@ -249,3 +249,23 @@ func TestJPEGEndpointsRefuseBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestWebSocketExplainsMissingFFmpeg(t *testing.T) {
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemonWith(t, func(cfg *config.Config) { cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" }, cam("press-1", c.URL()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(d.base, "http")+"/cameras/press-1/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	typ, msg, err := ws.Read(ctx)
+	if err != nil || typ != websocket.MessageText || !strings.Contains(string(msg), `"type":"error"`) || !strings.Contains(string(msg), "ffmpeg") {
+		t.Fatalf("first message %q (%v), want an error naming ffmpeg", msg, err)
+	}
+	_, _, err = ws.Read(ctx)
+	if websocket.CloseStatus(err) != websocket.StatusInternalError {
+		t.Fatalf("close: %v, want status 1011", err)
+	}
+}

@@ -1,5 +1,6 @@
 // Package web serves edgecam's browser page: a grid of live camera tiles that
-// play over WHEP, with a full-size view per camera.
+// play over WHEP, or as JPEG frames over a WebSocket where WebRTC does not
+// work, with a full-size view per camera.
 //
 // The page is plain HTML, CSS and JavaScript modules embedded in the binary, so
 // the daemon needs no files on disk and the browser fetches nothing from
@@ -24,6 +25,8 @@ var static embed.FS
 
 // contentSecurityPolicy forbids inline script and style and any origin but
 // our own; the page is written so that it works under exactly this policy.
+// connect-src 'self' also covers the page's ws:/wss: WebSocket to its own
+// host and port (CSP Level 3), and blob: in img-src lets JPEG frames show.
 const contentSecurityPolicy = "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; " +
 	"connect-src 'self'; style-src 'self'; script-src 'self'"
 
