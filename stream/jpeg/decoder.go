@@ -294,11 +294,15 @@ func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int6
 		}
 		if kfOnly {
 			// ffmpeg outputs a picture only once the next access unit
-			// has begun, which for IDRs alone is a GOP later. Writing the
-			// IDR a second time pushes the first copy out at once; the
-			// second copy's picture comes at the next IDR and is dropped
-			// as a duplicate in read.
+			// has begun, which for IDRs alone is a GOP later. Repeating
+			// the IDR pushes the first copy out at once. Two copies (as
+			// in STACK.md) were measured to fail now and then, shortly
+			// after ffmpeg starts, when it holds back two pictures; a
+			// third copy costs one more IDR decode per GOP and makes the
+			// picture come 5-10 ms after the write every time. The
+			// copies' pictures are byte-identical and read drops them.
 			n := len(buf)
+			buf = append(buf, buf[:n]...)
 			buf = append(buf, buf[:n]...)
 			buf = append(buf, annexBStart...)
 			buf = append(buf, aud...)
@@ -307,9 +311,6 @@ func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int6
 			return false
 		}
 		pendingFrom.CompareAndSwap(0, time.Now().UnixNano())
-		if d.h.debug != nil {
-			d.h.debug("wrote IDR")
-		}
 	}
 	return true
 }
@@ -327,12 +328,9 @@ func (d *decoder) read(r io.Reader, pendingFrom *atomic.Int64, produced *atomic.
 			return
 		}
 		pendingFrom.Store(0)
-		// In keyframes-only mode every IDR is decoded twice; the second
-		// picture is byte-identical to the first and would only make
-		// viewers redraw an old picture.
-		if d.h.debug != nil {
-			d.h.debug(fmt.Sprintf("jpeg %d equal=%v", len(jpg), bytes.Equal(jpg, prev)))
-		}
+		// In keyframes-only mode every IDR is decoded three times; the
+		// repeats are byte-identical to the first picture and would only
+		// make viewers redraw an old picture.
 		if d.h.s.KeyframesOnly && bytes.Equal(jpg, prev) {
 			continue
 		}

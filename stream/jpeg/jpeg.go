@@ -145,7 +145,6 @@ type Hub struct {
 	// exited, if set, is called with every ffmpeg's final state; the CPU
 	// benchmark reads the child's rusage from it.
 	exited func(*os.ProcessState)
-	debug func(string)
 
 	mu       sync.Mutex
 	closed   bool

@@ -411,8 +411,8 @@ func TestKeyframesOnlyGivesOnePicturePerGOPAtOnce(t *testing.T) {
 	}
 	checkJPEG(t, f, 640, 360)
 
-	// Count pictures over 4 GOPs: one each, the duplicate of every IDR
-	// written twice being dropped.
+	// Count pictures over 4 GOPs: one each, the repeats of every IDR
+	// being dropped.
 	counted := time.Now()
 	seq, n := f.Seq, 0
 	for time.Since(counted) < 4*gop {
@@ -479,6 +479,18 @@ func TestRunEndsViewersAndLeavesNothingBehind(t *testing.T) {
 	}
 	if pids := ffmpegChildren(t); len(pids) != 0 {
 		t.Fatalf("ffmpeg pids %v after Run returned", pids)
+	}
+	// Pictures ffmpeg flushed while stopping may still be handed out, but
+	// then Next must end.
+	for range 10 {
+		g, err := w.Next(context.Background(), f.Seq)
+		if errors.Is(err, ErrClosed) {
+			break
+		}
+		if err != nil || g.Seq <= f.Seq {
+			t.Fatalf("Next after Run returned: %v, Seq %d after %d; want ErrClosed", err, g.Seq, f.Seq)
+		}
+		f = g
 	}
 	if _, err := w.Next(context.Background(), f.Seq); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Next after Run returned: %v, want ErrClosed", err)
