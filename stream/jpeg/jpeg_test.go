@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"image/jpeg"
+	"io"
 	"log/slog"
+	"mime/multipart"
+	"net/textproto"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -628,32 +631,48 @@ func BenchmarkDecoderCPU(b *testing.B) {
 	}
 
 	for _, mode := range []struct {
-		name string
-		s    Settings
+		name    string
+		s       Settings
+		viewers int
 	}{
-		{"full-5fps-1080p", Settings{FPS: 5, Quality: 75, InputFPS: fps}},
-		{"full-5fps-640w", Settings{FPS: 5, Width: 640, Quality: 75, InputFPS: fps}},
-		{"keyframes-only-1080p", Settings{KeyframesOnly: true, Quality: 75, InputFPS: fps}},
+		{"full-5fps-1080p/1viewer", Settings{FPS: 5, Quality: 75, InputFPS: fps}, 1},
+		{"full-5fps-1080p/5viewers", Settings{FPS: 5, Quality: 75, InputFPS: fps}, 5},
+		{"full-5fps-640w/1viewer", Settings{FPS: 5, Width: 640, Quality: 75, InputFPS: fps}, 1},
+		{"keyframes-only-1080p/1viewer", Settings{KeyframesOnly: true, Quality: 75, InputFPS: fps}, 1},
+		{"keyframes-only-1080p/5viewers", Settings{KeyframesOnly: true, Quality: 75, InputFPS: fps}, 5},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
-			var cpu, input time.Duration
+			var cpu, goCPU, input time.Duration
 			var frames uint64
 			for range b.N {
-				c, in, n := runDecoderOnce(b, aus, fps, mode.s)
+				c, g, in, n := runDecoderOnce(b, aus, fps, mode.s, mode.viewers)
 				cpu += c
+				goCPU += g
 				input += in
 				frames += n
 			}
-			b.ReportMetric(cpu.Seconds()/input.Minutes(), "cpu-s/min")
+			// ffmpeg's CPU, and this process's (feeding ffmpeg, parsing its
+			// output and handing pictures to the viewers).
+			b.ReportMetric(cpu.Seconds()/input.Minutes(), "ffmpeg-cpu-s/min")
+			b.ReportMetric(goCPU.Seconds()/input.Minutes(), "go-cpu-s/min")
 			b.ReportMetric(float64(frames)/input.Seconds(), "jpeg/s")
 		})
 	}
 }
 
+// processCPU is this process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // runDecoderOnce feeds aus in real time to one decoder with a reading viewer
 // and returns ffmpeg's user+system CPU time, the input duration and the
 // number of pictures.
-func runDecoderOnce(b *testing.B, aus [][][]byte, fps int, s Settings) (cpu, input time.Duration, frames uint64) {
+func runDecoderOnce(b *testing.B, aus [][][]byte, fps int, s Settings, viewers int) (cpu, goCPU, input time.Duration, frames uint64) {
 	st := stream.New("bench", stream.Options{})
 	defer st.Close()
 	h := NewHub(st, s, nil)
@@ -666,30 +685,42 @@ func runDecoderOnce(b *testing.B, aus [][][]byte, fps int, s Settings) (cpu, inp
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
-	w, err := h.Subscribe(Variant{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		var seq uint64
-		for {
-			f, err := w.Next(ctx, seq)
-			if err != nil {
-				return
-			}
-			seq = f.Seq
+	var ws []*Viewer
+	var readers sync.WaitGroup
+	for range viewers {
+		w, err := h.Subscribe(Variant{})
+		if err != nil {
+			b.Fatal(err)
 		}
-	}()
+		ws = append(ws, w)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			// Frame each picture as an MJPEG part, as the HTTP handler does.
+			mw := multipart.NewWriter(io.Discard)
+			hdr := textproto.MIMEHeader{"Content-Type": {"image/jpeg"}}
+			var seq uint64
+			for {
+				f, err := w.Next(ctx, seq)
+				if err != nil {
+					return
+				}
+				seq = f.Seq
+				if pw, err := mw.CreatePart(hdr); err == nil {
+					_, _ = pw.Write(f.JPEG)
+				}
+			}
+		}()
+	}
 	// Let ffmpeg start before the clip begins, as a viewer of a running
 	// camera would.
 	time.Sleep(200 * time.Millisecond)
 	b.ResetTimer()
 	ctxFeed, stopFeed := context.WithTimeout(ctx, time.Duration(len(aus))*time.Second/time.Duration(fps))
-	start := time.Now()
+	start, startCPU := time.Now(), processCPU()
 	feed(ctxFeed, st, aus, fps)
 	input = time.Since(start)
+	goCPU = processCPU() - startCPU
 	stopFeed()
 	time.Sleep(200 * time.Millisecond) // let the last pictures out
 	b.StopTimer()
@@ -699,9 +730,11 @@ func runDecoderOnce(b *testing.B, aus [][][]byte, fps int, s Settings) (cpu, inp
 	}
 	cancel()
 	<-done
-	w.Close()
-	<-readDone
+	for _, w := range ws {
+		w.Close()
+	}
+	readers.Wait()
 	mu.Lock()
 	defer mu.Unlock()
-	return cpu, input, frames
+	return cpu, goCPU, input, frames
 }
