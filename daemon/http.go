@@ -96,7 +96,7 @@ func (d *Daemon) cameraJSON(u *cameraUnit) CameraJSON {
 	j.Width, j.Height = s.Width, s.Height
 	j.FPS = math.Round(s.FPS*10) / 10
 	j.Bitrate = int64(s.Bitrate)
-	j.Viewers = u.st.Readers()
+	j.Viewers = u.st.Viewers() + u.jpeg.Stats().Viewers
 	j.Reconnects = s.Reconnects
 	j.Since = s.Since.UTC().Truncate(time.Second)
 	return j

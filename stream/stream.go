@@ -81,6 +81,7 @@ type Stream struct {
 	gop     []*Unit
 	gopSize int
 	readers map[*Reader]struct{}
+	viewers int // readers added by Subscribe
 	closed  bool
 	stats   Stats
 }
@@ -188,19 +189,29 @@ func (s *Stream) cache(u *Unit) {
 	s.gopSize += u.Bytes
 }
 
-// Subscribe adds a reader. It starts with the cached GOP, if any, so that its
-// first unit is always an IDR.
-func (s *Stream) Subscribe() (*Reader, error) {
+// Subscribe adds a viewer's reader, refused beyond MaxReaders. It starts
+// with the cached GOP, if any, so that its first unit is always an IDR.
+func (s *Stream) Subscribe() (*Reader, error) { return s.subscribe(true) }
+
+// SubscribeDecoder adds a reader for a decoder that serves other viewers
+// (the JPEG path). It is not counted against MaxReaders nor in Viewers,
+// but it does count in Readers, so an on-demand camera is pulled for it.
+func (s *Stream) SubscribeDecoder() (*Reader, error) { return s.subscribe(false) }
+
+func (s *Stream) subscribe(viewer bool) (*Reader, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if s.opts.MaxReaders > 0 && len(s.readers) >= s.opts.MaxReaders {
+	if viewer && s.opts.MaxReaders > 0 && s.viewers >= s.opts.MaxReaders {
 		s.mu.Unlock()
 		return nil, ErrTooManyReaders
 	}
-	r := &Reader{s: s, ch: make(chan Item, len(s.gop)+s.opts.QueueLen)}
+	r := &Reader{s: s, viewer: viewer, ch: make(chan Item, len(s.gop)+s.opts.QueueLen)}
+	if viewer {
+		s.viewers++
+	}
 	if n := len(s.gop); n > 0 {
 		last := s.gop[n-1].TS
 		for k, u := range s.gop {
@@ -215,11 +226,18 @@ func (s *Stream) Subscribe() (*Reader, error) {
 	return r, nil
 }
 
-// Readers returns the number of current readers.
+// Readers returns the number of current readers, decoders included.
 func (s *Stream) Readers() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.readers)
+}
+
+// Viewers returns the number of readers added with Subscribe.
+func (s *Stream) Viewers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.viewers
 }
 
 // ReadersChanged signals (coalesced) that the number of readers changed;
@@ -252,6 +270,7 @@ func (s *Stream) Close() {
 		close(r.ch)
 		delete(s.readers, r)
 	}
+	s.viewers = 0
 	clear(s.gop)
 	s.gop = nil
 	s.mu.Unlock()
@@ -267,8 +286,9 @@ func (s *Stream) signal() {
 
 // Reader is one viewer's queue.
 type Reader struct {
-	s  *Stream
-	ch chan Item
+	s      *Stream
+	viewer bool
+	ch     chan Item
 	// Guarded by s.mu.
 	waitIDR bool
 	dropped uint64
@@ -286,6 +306,9 @@ func (r *Reader) Close() {
 		return
 	}
 	delete(s.readers, r)
+	if r.viewer {
+		s.viewers--
+	}
 	close(r.ch)
 	s.mu.Unlock()
 	s.signal()

@@ -210,3 +210,21 @@ func BenchmarkWriteAccessUnit(b *testing.B) {
 		})
 	}
 }
+
+func TestDecoderReadersDoNotTakeViewerPlaces(t *testing.T) {
+	s := New("cam", Options{MaxReaders: 1})
+	dec, err := s.SubscribeDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Subscribe(); err != nil {
+		t.Fatalf("a viewer was refused because a decoder reads the stream: %v", err)
+	}
+	if s.Viewers() != 1 || s.Readers() != 2 {
+		t.Fatalf("viewers %d readers %d, want 1 and 2", s.Viewers(), s.Readers())
+	}
+	dec.Close()
+	if s.Viewers() != 1 || s.Readers() != 1 {
+		t.Fatalf("after the decoder left: viewers %d readers %d", s.Viewers(), s.Readers())
+	}
+}

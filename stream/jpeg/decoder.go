@@ -127,7 +127,7 @@ func (d *decoder) run() {
 // exits, stalls, the stream closes or the decoder is stopped. It returns the
 // number of pictures it produced and the tail of ffmpeg's stderr.
 func (d *decoder) runOnce(hw bool) (frames uint64, stderrTail string, err error) {
-	sub, err := d.h.st.Subscribe()
+	sub, err := d.h.st.SubscribeDecoder()
 	if err != nil {
 		return 0, "", fmt.Errorf("subscribe to stream: %w", err)
 	}

@@ -123,6 +123,7 @@ type HubStats struct {
 	Decoders int    // decoders running (each owns at most one ffmpeg process)
 	Restarts uint64 // ffmpeg restarts after an exit or a stall, in total
 	Frames   uint64 // pictures produced by all decoders, in total
+	Viewers  int    // JPEG viewers connected now (snapshots in progress included)
 }
 
 // Hub runs the JPEG decoders of one camera. Its methods are safe for
@@ -276,10 +277,17 @@ func (h *Hub) Snapshot(ctx context.Context, v Variant) (Frame, error) {
 
 // Stats returns the Hub's counters.
 func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	viewers := 0
+	for _, d := range h.decoders {
+		viewers += d.viewers
+	}
+	h.mu.Unlock()
 	return HubStats{
 		Decoders: int(h.running.Load()),
 		Restarts: h.restarts.Load(),
 		Frames:   h.frames.Load(),
+		Viewers:  viewers,
 	}
 }
 
