@@ -6,11 +6,13 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,8 +56,10 @@ type Daemon struct {
 	opts Options
 	log  *slog.Logger
 
-	rtc *stream.WebRTC
-	set atomic.Pointer[cameraSet]
+	rtc          *stream.WebRTC
+	set          atomic.Pointer[cameraSet]
+	authp        atomic.Pointer[authenticator]
+	sessionLimit *rateLimiter
 
 	ready    chan struct{}
 	httpAddr string
@@ -86,6 +90,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.CheckAccess(); err != nil {
+		return nil, err
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -97,7 +104,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		opts:  opts,
 		log:   opts.Logger,
 		ready: make(chan struct{}),
+
+		sessionLimit: newRateLimiter(sessionsPerMinute, time.Minute),
 	}
+	d.authp.Store(newAuthenticator(cfg))
 	d.set.Store(d.buildSet(cfg, nil))
 	return d, nil
 }
@@ -141,6 +151,9 @@ func (d *Daemon) newUnit(c config.Camera, jcfg config.JPEG) *cameraUnit {
 	return u
 }
 
+// auth returns the current authenticator; a reload may replace it.
+func (d *Daemon) auth() *authenticator { return d.authp.Load() }
+
 // cameras returns the current camera set.
 func (d *Daemon) cameras() *cameraSet { return d.set.Load() }
 
@@ -153,9 +166,16 @@ func (d *Daemon) HTTPAddr() string { return d.httpAddr }
 // Run serves until ctx ends, then stops everything and returns. It returns an
 // error only when it cannot start (a port in use).
 func (d *Daemon) Run(ctx context.Context) error {
+	tlsCfg, err := loadTLS(d.cfg.HTTP.TLS)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("http: listen on %s: %w", d.cfg.HTTP.Listen, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	d.httpAddr = ln.Addr().String()
 
@@ -196,7 +216,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
 	goRun(func() { serveErr <- srv.Serve(ln) })
 
-	d.log.Info("edgecam started", "version", d.opts.Version, "http", d.httpAddr,
+	d.log.Info("edgecam started", "version", d.opts.Version, "http", d.httpAddr, "tls", tlsCfg != nil,
+		"auth", d.auth().mode,
 		"webrtc_udp", addrList(rtc.LocalAddrs()), "cameras", len(d.cameras().list))
 	close(d.ready)
 	notifyReady(d.statusLine())
@@ -280,6 +301,17 @@ func (d *Daemon) reload(ctx context.Context) {
 	}
 	if cfg.HTTP != d.cfg.HTTP || !equalWebRTC(cfg.WebRTC, d.cfg.WebRTC) {
 		d.log.Warn("reload: http and webrtc settings apply only after a restart (systemctl restart edgecam)")
+		cfg.HTTP = d.cfg.HTTP // judged against the address that keeps listening
+	}
+	if err := cfg.CheckAccess(); err != nil {
+		d.log.Error("reload: configuration rejected, still running the previous one", "error", err)
+		return
+	}
+	if old := d.auth(); !reflect.DeepEqual(cfg.Auth, old.conf) {
+		a := newAuthenticator(cfg)
+		a.adoptSessions(old)
+		d.authp.Store(a)
+		d.log.Info("reload: users and tokens updated", "auth", a.mode, "users", len(a.users), "tokens", len(a.tokens))
 	}
 	if d.opts.LogLevel != nil {
 		d.opts.LogLevel.Set(parseLevel(cfg.Log.Level))
@@ -307,6 +339,19 @@ func (d *Daemon) reload(ctx context.Context) {
 	}
 	d.log.Info("configuration reloaded", "cameras", len(next.list),
 		"unchanged", kept, "added", added, "removed", removed, "restarted", changed)
+}
+
+// loadTLS reads the certificate and key when TLS is configured, so a wrong
+// path fails at start with a clear message rather than on the first client.
+func loadTLS(t config.TLS) (*tls.Config, error) {
+	if t.Cert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.Cert, t.Key)
+	if err != nil {
+		return nil, fmt.Errorf("http.tls: load certificate %s and key %s: %w", t.Cert, t.Key, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func equalWebRTC(a, b config.WebRTC) bool {

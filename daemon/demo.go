@@ -31,6 +31,11 @@ func (d *Demo) Config(base *config.Config) *config.Config {
 		cfg = *config.Default()
 	}
 	cfg.Cameras = []config.Camera{{Name: "demo", URL: d.cam.URL(), Transport: "tcp"}}
+	if base == nil {
+		// The demo shows only the built-in test pattern: nothing to protect,
+		// and a newcomer should see video without creating a user first.
+		cfg.Auth.Mode = config.AuthNone
+	}
 	cfg.ApplyDefaults()
 	return &cfg
 }

@@ -17,15 +17,22 @@ import (
 // maxOfferSize bounds a WHEP offer. Browser offers are 3–10 KB.
 const maxOfferSize = 64 << 10
 
+// sessionsPerMinute limits new viewer sessions (WHEP, MJPEG, WebSocket)
+// from one client address: a runaway script cannot exhaust the box.
+const sessionsPerMinute = 120
+
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/session", func(w http.ResponseWriter, r *http.Request) { d.auth().handleSession(w, r) })
+	mux.HandleFunc("POST /api/login", func(w http.ResponseWriter, r *http.Request) { d.auth().handleLogin(w, r) })
+	mux.HandleFunc("POST /api/logout", func(w http.ResponseWriter, r *http.Request) { d.auth().handleLogout(w, r) })
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /api/cameras", d.handleCameras)
 	mux.HandleFunc("GET /api/cameras/{name}", d.handleCamera)
-	mux.HandleFunc("POST /cameras/{name}/whep", d.handleWHEPOffer)
+	mux.HandleFunc("POST /cameras/{name}/whep", d.limited(d.handleWHEPOffer))
 	mux.HandleFunc("OPTIONS /cameras/{name}/whep", d.handleWHEPOptions)
 	mux.HandleFunc("DELETE /cameras/{name}/whep/{id}", d.handleWHEPDelete)
 	mux.HandleFunc("OPTIONS /cameras/{name}/whep/{id}", d.handleWHEPOptions)
@@ -34,15 +41,46 @@ func (d *Daemon) routes() http.Handler {
 		allowCORS(w)
 		httpError(w, http.StatusMethodNotAllowed, "trickle ICE is not supported: send the offer with all candidates")
 	})
-	mux.HandleFunc("GET /cameras/{name}/mjpeg", d.handleMJPEG)
-	mux.HandleFunc("GET /cameras/{name}/ws", d.handleWS)
+	mux.HandleFunc("GET /cameras/{name}/mjpeg", d.limited(d.handleMJPEG))
+	mux.HandleFunc("GET /cameras/{name}/ws", d.limited(d.handleWS))
 	mux.HandleFunc("GET /cameras/{name}/snapshot.jpg", d.handleSnapshot)
 	mux.HandleFunc("GET /cameras/{name}/whep", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "POST, OPTIONS")
 		httpError(w, http.StatusMethodNotAllowed, "WHEP: POST an SDP offer here")
 	})
 	mux.Handle("GET /", web.Handler())
-	return recoverPanics(d, mux)
+	return recoverPanics(d, securityHeaders(d.requireLogin(mux)))
+}
+
+// requireLogin applies the current authenticator to every request.
+func (d *Daemon) requireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.auth().wrap(next).ServeHTTP(w, r)
+	})
+}
+
+// limited applies the per-address session rate limit to a handler.
+func (d *Daemon) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !d.sessionLimit.allow(clientIP(r)) {
+			w.Header().Set("Retry-After", "30")
+			httpError(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d new sessions a minute from this address", sessionsPerMinute))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// securityHeaders go on every response; the page's own files add a
+// Content-Security-Policy on top.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // recoverPanics turns a handler panic into a 500 and a log line instead of a

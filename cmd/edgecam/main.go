@@ -4,7 +4,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +18,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
 
 	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
@@ -29,6 +38,7 @@ const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN.
 Usage:
   edgecam run [--config PATH] [--demo]   run the daemon
   edgecam check [--config PATH]          validate the configuration and list the cameras
+  edgecam passwd [--token]               make a password hash (or an API token) for auth
   edgecam version                        print the version
 
 Options:
@@ -54,6 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "passwd":
+		return cmdPasswd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "edgecam", buildVersion())
 		return 0
@@ -171,8 +183,16 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if err := cfg.CheckAccess(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		return 1
+	}
 	fmt.Fprintf(stdout, "%s: ok\n", *path)
-	fmt.Fprintf(stdout, "http: %s, webrtc udp port %d\n", cfg.HTTP.Listen, cfg.WebRTC.UDPPort)
+	scheme := "http"
+	if cfg.HTTP.TLS.Cert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "%s: %s, webrtc udp port %d, auth: %s\n", scheme, cfg.HTTP.Listen, cfg.WebRTC.UDPPort, cfg.Auth.EffectiveMode(cfg.HTTP.Listen))
 	if len(cfg.Cameras) == 0 {
 		fmt.Fprintln(stdout, "warning: no cameras configured")
 	}
@@ -189,6 +209,65 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "camera %-16s %s (%s, %s)\n", c.Name, c.RedactedURL(), c.Transport, mode)
 	}
+	return 0
+}
+
+// cmdPasswd prints a bcrypt hash for auth.users, reading the password from
+// the terminal (twice, not echoed) or from standard input; with --token it
+// makes a random API token and the SHA-256 that goes into auth.tokens.
+func cmdPasswd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("passwd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	token := fs.Bool("token", false, "make an API token instead of a password hash")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *token {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		tok := base64.RawURLEncoding.EncodeToString(b[:])
+		sum := sha256.Sum256([]byte(tok))
+		fmt.Fprintf(stdout, "token (give it to the script; it is shown only now): %s\n", tok)
+		fmt.Fprintf(stdout, "config:\n  auth:\n    tokens:\n      - name: my-script\n        sha256: %s\n", hex.EncodeToString(sum[:]))
+		return 0
+	}
+	var pass []byte
+	if term.IsTerminal(int(stdin.Fd())) {
+		fmt.Fprint(stderr, "password: ")
+		p1, err := term.ReadPassword(int(stdin.Fd()))
+		fmt.Fprint(stderr, "\nagain: ")
+		p2, err2 := term.ReadPassword(int(stdin.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil || err2 != nil {
+			fmt.Fprintln(stderr, "edgecam passwd: cannot read the password")
+			return 1
+		}
+		if string(p1) != string(p2) {
+			fmt.Fprintln(stderr, "edgecam passwd: the passwords differ")
+			return 1
+		}
+		pass = p1
+	} else {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			fmt.Fprintln(stderr, "edgecam passwd: give the password on standard input")
+			return 1
+		}
+		pass = []byte(strings.TrimRight(line, "\r\n"))
+	}
+	if len(pass) < 8 {
+		fmt.Fprintln(stderr, "edgecam passwd: use at least 8 characters")
+		return 1
+	}
+	hash, err := bcrypt.GenerateFromPassword(pass, bcrypt.DefaultCost)
+	if err != nil {
+		fmt.Fprintln(stderr, "edgecam passwd:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s\n", hash)
 	return 0
 }
 

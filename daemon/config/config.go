@@ -48,6 +48,7 @@ type Config struct {
 	WebRTC  WebRTC   `yaml:"webrtc"`
 	Log     Log      `yaml:"log"`
 	JPEG    JPEG     `yaml:"jpeg"`
+	Auth    Auth     `yaml:"auth"`
 	Cameras []Camera `yaml:"cameras"`
 }
 
@@ -127,6 +128,15 @@ func (c *Config) JPEGFor(cam Camera) JPEG {
 type HTTP struct {
 	// Listen is the host:port to listen on, default ":8080" (all addresses).
 	Listen string `yaml:"listen"`
+	// TLS, when both paths are set, serves HTTPS with this certificate and
+	// key (PEM files).
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS names a certificate and its key.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // WebRTC configures how media reaches browsers.
@@ -279,6 +289,9 @@ func (c *Config) ApplyDefaults() {
 	if c.JPEG.IdleStop == 0 {
 		c.JPEG.IdleStop = defaultJPEGIdleStop
 	}
+	if c.Auth.SessionTTL == 0 {
+		c.Auth.SessionTTL = Duration(12 * time.Hour)
+	}
 	for i := range c.Cameras {
 		cam := &c.Cameras[i]
 		if cam.Transport == "" {
@@ -359,6 +372,10 @@ func (c *Config) Validate() error {
 		add("jpeg.idle_stop", "%s must be greater than 0", c.JPEG.IdleStop)
 	}
 	checkJPEG("jpeg", c.JPEG)
+	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
+		add("http.tls", "set both cert and key, or neither")
+	}
+	c.validateAuth(add)
 
 	firstByName := map[string]int{}
 	for i, cam := range c.Cameras {

@@ -21,7 +21,7 @@ func TestParseReportsWhereTheFileIsWrong(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "http:\n  listen: \":8080\"\nwebrtcc:\n  udp_port: 8189\n",
-			want: []string{`config.yaml:3: webrtcc: unknown key "webrtcc"`, "valid keys here are http, webrtc, log, jpeg, cameras"},
+			want: []string{`config.yaml:3: webrtcc: unknown key "webrtcc"`, "valid keys here are http, webrtc, log, jpeg, auth, cameras"},
 		},
 		{
 			name: "unknown key in a camera",
@@ -437,5 +437,47 @@ cameras:
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q; got %v", want, err)
 		}
+	}
+}
+
+func TestAuthSettings(t *testing.T) {
+	hash := "$2a$10$" + strings.Repeat("a", 53)
+	for _, tc := range []struct {
+		name, yaml string
+		mode       string
+		parseErr   string
+		accessErr  bool
+	}{
+		{"loopback needs no users", "http: {listen: \"127.0.0.1:8080\"}\n", AuthNone, "", false},
+		{"network listener without users is refused", "http: {listen: \":8080\"}\n", AuthUsers, "", true},
+		{"auth: none shorthand", "auth: none\n", AuthNone, "", false},
+		{"mapping form", "auth:\n  mode: none\n", AuthNone, "", false},
+		{"users", "auth:\n  users:\n    - name: op\n      password_hash: \"" + hash + "\"\n", AuthUsers, "", false},
+		{"unknown key in auth", "auth:\n  mode: none\n  pasword: x\n", "", "f.yaml:3: auth.pasword: unknown key", false},
+		{"bad mode", "auth: maybe\n", "", "auth.mode", false},
+		{"bad hash", "auth:\n  users:\n    - name: op\n      password_hash: hunter2\n", "", "f.yaml:4: auth.users[0].password_hash: is not a bcrypt hash", false},
+		{"tls needs both", "http:\n  tls:\n    cert: /etc/edgecam/cert.pem\n", "", "http.tls", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("f.yaml", []byte(tc.yaml))
+			if tc.parseErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.parseErr) {
+					t.Fatalf("error %v, want %q", err, tc.parseErr)
+				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Fatal("the password appears in the error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Auth.EffectiveMode(cfg.HTTP.Listen); got != tc.mode {
+				t.Errorf("mode %q, want %q", got, tc.mode)
+			}
+			if got := cfg.CheckAccess() != nil; got != tc.accessErr {
+				t.Errorf("CheckAccess error = %v, want error %v", cfg.CheckAccess(), tc.accessErr)
+			}
+		})
 	}
 }

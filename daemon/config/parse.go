@@ -372,7 +372,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 // type in messages ("config.Camera").
 var sections = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
-	for _, v := range []any{Config{}, HTTP{}, WebRTC{}, Log{}, JPEG{}, JPEGOverride{}, Camera{}} {
+	for _, v := range []any{Config{}, HTTP{}, TLS{}, WebRTC{}, Log{}, JPEG{}, JPEGOverride{}, Auth{}, User{}, Token{}, Camera{}} {
 		t := reflect.TypeOf(v)
 		m[t.String()] = t
 	}
