@@ -1,12 +1,14 @@
 # edgecam build and test entry points. `make test` is what CI runs.
 GO ?= go
+# Debian-safe version from git (packaging/version.sh); what `edgecam version` prints.
+VERSION ?= $(shell sh packaging/version.sh)
 
-.PHONY: all build demo test vet
+.PHONY: all build demo test vet deb deb-check
 
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/edgecam ./cmd/edgecam
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/edgecam ./cmd/edgecam
 
 # Run the daemon on the built-in test camera: open http://localhost:8080/
 demo:
@@ -18,3 +20,12 @@ vet:
 # The whole suite: vet, then every test with the race detector.
 test: vet
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+# dist/edgecam_$(VERSION)_{amd64,arm64,armhf}.deb, built with nfpm (see packaging/README.md).
+deb:
+	GO="$(GO)" VERSION="$(VERSION)" sh packaging/build-deb.sh amd64 arm64 armhf
+
+# Build the debs, then inspect, install, upgrade, remove and purge them and run
+# the ARM binaries under qemu (needs root, dpkg, systemd-analyze, qemu-user-static).
+deb-check:
+	GO="$(GO)" VERSION="$(VERSION)" bash packaging/ci-checks.sh
