@@ -33,21 +33,68 @@ var version = ""
 
 const defaultConfig = "/etc/edgecam/config.yaml"
 
-const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN.
+const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN
 
-Usage:
-  edgecam run [--config PATH] [--demo]   run the daemon
-  edgecam check [--config PATH]          validate the configuration and list the cameras
-  edgecam passwd [--token]               make a password hash (or an API token) for auth
-  edgecam version                        print the version
+SYNOPSIS
+  edgecam run [--config PATH] [--demo]
+  edgecam check [--config PATH]
+  edgecam passwd [--token]
+  edgecam version
+  edgecam help
 
-Options:
-  --config PATH   configuration file (default /etc/edgecam/config.yaml)
-  --demo          run with a built-in test camera instead of the configured
-                  cameras (the config file is still used for http/webrtc
-                  settings when it exists)
+DESCRIPTION
+  edgecam pulls each configured camera's H.264 over RTSP and forwards it
+  untouched to browsers over WebRTC (WHEP), with JPEG fallbacks (MJPEG,
+  WebSocket, snapshots) decoded by ffmpeg only while someone watches them.
 
-Then open http://<this machine>:8080/ in a browser.
+COMMANDS
+  run       Run the daemon until SIGINT or SIGTERM.
+            --config PATH  configuration file (default /etc/edgecam/config.yaml)
+            --demo         replace the cameras with a built-in test camera; the
+                           file's other settings are used if it exists, else
+                           the defaults with auth none
+  check     Validate the configuration: every problem with file, line and
+            key; then list the cameras it would start (passwords masked).
+            Warns when ffmpeg is missing. Exit 1 on any problem.
+            --config PATH  as for run
+  passwd    Print a bcrypt hash for auth.users[].password_hash, reading the
+            password from the terminal (twice) or from standard input.
+            --token        instead, make a random API token and print it with
+                           the sha256 for auth.tokens[]
+  version   Print the version.
+
+SIGNALS
+  SIGHUP    re-read the configuration (systemctl reload edgecam): unchanged
+            cameras keep streaming and keep their viewers; removed cameras
+            stop; added ones start; changed ones restart; users and tokens
+            are updated. An invalid file is logged and changes nothing.
+            http.* and webrtc.* changes need a restart.
+  SIGTERM   stop cleanly (within a few seconds).
+
+ENDPOINTS (default http://<box>:8080)
+  /                               the camera wall (web page)
+  /api/cameras, /api/cameras/NAME camera health as JSON
+  /cameras/NAME/whep              WHEP: POST an SDP offer (WebRTC)
+  /cameras/NAME/mjpeg             MJPEG   ?fps= &width= &quality=
+  /cameras/NAME/ws                JPEG frames over a WebSocket
+  /cameras/NAME/snapshot.jpg      one JPEG
+  /healthz                        200 while running
+  WebRTC media uses one UDP port (webrtc.udp_port, default 8189).
+
+FILES
+  /etc/edgecam/config.yaml        configuration (see config.example.yaml)
+
+ENVIRONMENT
+  NOTIFY_SOCKET, WATCHDOG_USEC    set by systemd: readiness, status, watchdog
+
+EXIT STATUS
+  0 success; 1 a configuration or runtime error; 2 a usage error.
+
+EXAMPLES
+  edgecam run --demo                      then open http://localhost:8080/
+  sudo edgecam check --config /etc/edgecam/config.yaml
+  edgecam passwd < password.txt
+  ffplay http://box:8080/cameras/press-1/mjpeg
 `
 
 func main() {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestCheckCommand(t *testing.T) {
@@ -38,5 +40,31 @@ func TestCheckCommand(t *testing.T) {
 				t.Fatal("password printed")
 			}
 		})
+	}
+}
+
+func TestPasswdMakesHashesTheConfigAccepts(t *testing.T) {
+	r, w, _ := os.Pipe()
+	w.WriteString("correct horse\n")
+	w.Close()
+	var out, errb bytes.Buffer
+	if code := cmdPasswd(nil, r, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	hash := strings.TrimSpace(out.String())
+	if err := bcrypt.CompareHashAndPassword([]byte(hash), []byte("correct horse")); err != nil {
+		t.Fatalf("hash %q does not match: %v", hash, err)
+	}
+
+	out.Reset()
+	if code := cmdPasswd([]string{"--token"}, r, &out, &errb); code != 0 || !strings.Contains(out.String(), "sha256: ") {
+		t.Fatalf("token: exit %d, %s", code, out.String())
+	}
+
+	r2, w2, _ := os.Pipe()
+	w2.WriteString("short\n")
+	w2.Close()
+	if code := cmdPasswd(nil, r2, &out, &errb); code != 1 {
+		t.Fatalf("short password accepted")
 	}
 }
