@@ -209,27 +209,38 @@ func TestScriptsParse(t *testing.T) {
 	}
 }
 
-// The header's transport picker and the tiles must agree on the names, since
-// the choice is also taken from ?transport= and localStorage.
-func TestTransportPickerOffersEveryTransport(t *testing.T) {
+// The header's pickers and the tiles must agree on the names, since each
+// choice is also taken from the URL (?transport=, ?grid=) and localStorage.
+func TestHeaderPickersOfferWhatTheTilesKnow(t *testing.T) {
 	page := get(t, http.MethodGet, "/", nil).Body.String()
-	var offered []string
-	for _, m := range regexp.MustCompile(`<option value="([^"]*)"`).FindAllStringSubmatch(page, -1) {
-		offered = append(offered, m[1])
-	}
 	tile, err := fs.ReadFile(static, "static/tile.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`export const TRANSPORTS = \[([^\]]*)\]`).FindSubmatch(tile)
-	if m == nil {
-		t.Fatal("tile.js no longer exports TRANSPORTS as an array literal")
-	}
-	var known []string
-	for _, q := range regexp.MustCompile(`'([^']*)'`).FindAllSubmatch(m[1], -1) {
-		known = append(known, string(q[1]))
-	}
-	if strings.Join(offered, ",") != strings.Join(known, ",") {
-		t.Errorf("index.html offers transports %q, tile.js knows %q", offered, known)
+	for _, tc := range []struct{ selectID, constant string }{
+		{"transport", "TRANSPORTS"},
+		{"grid-mode", "GRID_MODES"},
+	} {
+		sel := regexp.MustCompile(`(?s)<select id="` + tc.selectID + `"[^>]*>(.*?)</select>`).FindStringSubmatch(page)
+		if sel == nil {
+			t.Errorf("index.html has no <select id=%q>", tc.selectID)
+			continue
+		}
+		var offered []string
+		for _, m := range regexp.MustCompile(`<option value="([^"]*)"`).FindAllStringSubmatch(sel[1], -1) {
+			offered = append(offered, m[1])
+		}
+		m := regexp.MustCompile(`export const ` + tc.constant + ` = \[([^\]]*)\]`).FindSubmatch(tile)
+		if m == nil {
+			t.Errorf("tile.js no longer exports %s as an array literal", tc.constant)
+			continue
+		}
+		var known []string
+		for _, q := range regexp.MustCompile(`'([^']*)'`).FindAllSubmatch(m[1], -1) {
+			known = append(known, string(q[1]))
+		}
+		if strings.Join(offered, ",") != strings.Join(known, ",") {
+			t.Errorf("#%s offers %q, tile.js %s has %q", tc.selectID, offered, tc.constant, known)
+		}
 	}
 }

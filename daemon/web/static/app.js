@@ -1,14 +1,19 @@
 // edgecam page: polls the camera list, keeps one Tile per camera, routes
-// between the grid (#/) and one camera full size (#/camera/{name}) and lets
-// the user pick the transport every tile plays over.
+// between the grid (#/) and one camera full size (#/camera/{name}), lets the
+// user pick the transport every tile plays over and whether the grid plays
+// live or shows snapshots, and releases every session while the tab is hidden.
 
-import { TRANSPORTS, Tile } from './tile.js';
+import { GRID_MODES, TRANSPORTS, Tile } from './tile.js';
 import { browserDecodesH264, timeoutSignal } from './whep.js';
 
 const POLL_MS = 2000;
 const POLL_TIMEOUT_MS = 5000;
 const CAMERA_ROUTE = '#/camera/';
 const TRANSPORT_KEY = 'edgecam.transport';
+const GRID_KEY = 'edgecam.grid';
+// A tab hidden this long releases its sessions; a quick switch away and back
+// keeps them, so it does not cost a reconnect.
+const HIDDEN_GRACE_MS = 3000;
 // Each MJPEG <img> holds one of the six HTTP/1.1 connections a browser opens
 // to a server; the camera list poll needs one too.
 const MJPEG_GRID_MAX = 4;
@@ -25,44 +30,63 @@ const ui = {
   back: $('back'),
   fullscreen: $('fullscreen'),
   transport: $('transport'),
+  gridMode: $('grid-mode'),
 };
 
 /** @type {Map<string, Tile>} camera name → tile, in API order */
 const tiles = new Map();
 let loaded = false; // the camera list arrived at least once
 let pageActive = true; // false between pagehide and pageshow
+let tabAway = false; // the tab has been hidden (or frozen) past the grace period
+let awayTimer = 0;
+let serverDown = false; // the last camera list poll failed
 let openedFromGrid = false; // the single view was entered by a click, so Back returns
 let lastSingle = null; // camera shown full size last, to refocus its tile
-let transport = initialTransport(); // one of TRANSPORTS, for every tile
+let transport = initialChoice('transport', TRANSPORT_KEY, TRANSPORTS); // for every tile
+let gridMode = initialChoice('grid', GRID_KEY, GRID_MODES); // what the grid shows
 
-// initialTransport is ?transport= if valid, else the remembered choice, else auto.
-function initialTransport() {
-  const asked = new URLSearchParams(location.search).get('transport');
-  if (TRANSPORTS.includes(asked)) return asked;
+// initialChoice is ?{param}= if valid, else the choice remembered under key,
+// else the first of choices.
+function initialChoice(param, key, choices) {
+  const asked = new URLSearchParams(location.search).get(param);
+  if (choices.includes(asked)) return asked;
   try {
-    const saved = localStorage.getItem(TRANSPORT_KEY);
-    if (TRANSPORTS.includes(saved)) return saved;
+    const saved = localStorage.getItem(key);
+    if (choices.includes(saved)) return saved;
   } catch {
-    // Storage can be disabled; auto it is.
+    // Storage can be disabled; the default it is.
   }
-  return 'auto';
+  return choices[0];
+}
+
+// remember stores the user's choice and drops ?{param}= from the address,
+// which would otherwise override it on reload.
+function remember(param, key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Not remembered, but still applied.
+  }
+  const url = new URL(location.href);
+  if (url.searchParams.has(param)) {
+    url.searchParams.delete(param);
+    history.replaceState(history.state, '', url);
+  }
 }
 
 function chooseTransport(mode) {
   if (!TRANSPORTS.includes(mode) || mode === transport) return;
   transport = mode;
-  try {
-    localStorage.setItem(TRANSPORT_KEY, mode);
-  } catch {
-    // Not remembered, but still applied.
-  }
-  // A ?transport= left in the address would override this choice on reload.
-  const url = new URL(location.href);
-  if (url.searchParams.has('transport')) {
-    url.searchParams.delete('transport');
-    history.replaceState(history.state, '', url);
-  }
+  remember('transport', TRANSPORT_KEY, mode);
   for (const tile of tiles.values()) tile.setTransport(mode);
+  updateWarning();
+}
+
+function chooseGrid(mode) {
+  if (!GRID_MODES.includes(mode) || mode === gridMode) return;
+  gridMode = mode;
+  remember('grid', GRID_KEY, mode);
+  for (const tile of tiles.values()) tile.setGrid(mode);
   updateWarning();
 }
 
@@ -115,12 +139,14 @@ function applyRoute() {
     openedFromGrid = false;
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   }
+  const running = pageActive && !tabAway;
   for (const tile of tiles.values()) {
     const focused = tile.name === single;
+    const shown = single === null || focused;
     tile.el.classList.toggle('focused', focused);
     tile.el.tabIndex = single === null ? 0 : -1;
     tile.setSingle(focused);
-    tile.setVisible(pageActive && (single === null || focused));
+    tile.setVisible(shown, shown && running);
   }
   updateWarning();
 
@@ -156,10 +182,11 @@ function updateWarning() {
     text = `This browser has no WebRTC; ${pick}`;
   } else if (transport === 'webrtc' && browserDecodesH264() === false) {
     text = `This browser cannot decode H.264 over WebRTC; ${pick}`;
-  } else if (transport === 'mjpeg' && cameraRoute() === null && tiles.size > MJPEG_GRID_MAX) {
+  } else if (transport === 'mjpeg' && gridMode === 'live' && cameraRoute() === null
+      && tiles.size > MJPEG_GRID_MAX) {
     text = `MJPEG takes one of the browser's six connections to this server per camera; `
       + `with ${tiles.size} cameras some stay blank and the camera list stalls. `
-      + 'Choose JPEG (WebSocket) for the grid.';
+      + 'Choose JPEG (WebSocket), or Snapshots for the grid.';
   }
   // Rewriting an alert's text makes screen readers announce it again.
   if (ui.browserWarning.textContent === text) return;
@@ -171,8 +198,15 @@ function updateCount() {
   if (!loaded) return;
   const n = tiles.size;
   let live = 0;
-  for (const t of tiles.values()) if (t.state === 'live') live++;
-  ui.count.textContent = `${n} ${n === 1 ? 'camera' : 'cameras'} · ${live} live`;
+  let frozen = 0;
+  for (const t of tiles.values()) {
+    if (t.state !== 'live') continue;
+    if (t.stale) frozen++;
+    else live++;
+  }
+  let text = `${n} ${n === 1 ? 'camera' : 'cameras'} · ${live} live`;
+  if (frozen > 0) text += ` · ${frozen} frozen`;
+  if (ui.count.textContent !== text) ui.count.textContent = text;
 }
 
 // reconcile brings the tiles in line with the API's list: new cameras get a
@@ -187,7 +221,8 @@ function reconcile(cameras) {
       tile.update(cam);
     } else {
       tile = new Tile(cam, { onActivate: openCamera, onState: updateCount },
-        { transport, single: cam.name === cameraRoute() });
+        { transport, grid: gridMode, single: cam.name === cameraRoute() });
+      tile.setServerDown(serverDown);
       tiles.set(cam.name, tile);
     }
     // Move only what is out of place: moving a playing <video> is not free.
@@ -207,6 +242,13 @@ function reconcile(cameras) {
 }
 
 function setApiStatus(err) {
+  const down = Boolean(err);
+  if (down !== serverDown) {
+    serverDown = down;
+    // Tiles say so on a frozen picture; when the server is back, tiles
+    // waiting out a backoff retry at once instead of up to 15 s later.
+    for (const t of tiles.values()) t.setServerDown(down);
+  }
   if (!err) {
     ui.apiStatus.hidden = true;
     ui.apiStatus.textContent = '';
@@ -222,9 +264,15 @@ async function poll() {
   try {
     const res = await fetch('/api/cameras', {
       cache: 'no-store',
-      headers: { Accept: 'application/json' },
+      // X-Requested-With keeps the server from answering 401 with a Basic
+      // challenge, which would make the browser show its own password box.
+      headers: { Accept: 'application/json', 'X-Requested-With': 'edgecam' },
       signal: timeoutSignal(POLL_TIMEOUT_MS),
     });
+    if (res.status === 401) {
+      location.assign('/login.html?next=' + encodeURIComponent(location.hash));
+      return;
+    }
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const body = await res.json();
     const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
@@ -256,6 +304,36 @@ function onFullscreenChange() {
   ui.fullscreen.setAttribute('aria-pressed', String(Boolean(document.fullscreenElement)));
 }
 
+// onVisibility releases every session once the tab has been hidden for
+// HIDDEN_GRACE_MS and resumes them all when it is visible again.
+function onVisibility() {
+  if (document.visibilityState === 'hidden') {
+    if (tabAway || awayTimer) return;
+    awayTimer = setTimeout(() => {
+      awayTimer = 0;
+      if (document.visibilityState !== 'hidden') return;
+      tabAway = true;
+      applyRoute();
+    }, HIDDEN_GRACE_MS);
+    return;
+  }
+  clearTimeout(awayTimer);
+  awayTimer = 0;
+  if (tabAway) {
+    tabAway = false;
+    applyRoute();
+  }
+}
+
+// onFreeze: a frozen page runs no timers, so its sessions end now, grace or
+// not; 'resume' takes the page back through onVisibility.
+function onFreeze() {
+  clearTimeout(awayTimer);
+  awayTimer = 0;
+  tabAway = true;
+  for (const t of tiles.values()) t.stop();
+}
+
 function init() {
   ui.back.addEventListener('click', backToGrid);
   ui.fullscreen.addEventListener('click', toggleFullscreen);
@@ -273,8 +351,15 @@ function init() {
     pageActive = true;
     applyRoute();
   });
+  document.addEventListener('visibilitychange', onVisibility);
+  document.addEventListener('freeze', onFreeze);
+  document.addEventListener('resume', onVisibility);
   ui.transport.value = transport;
   ui.transport.addEventListener('change', () => chooseTransport(ui.transport.value));
+  ui.gridMode.value = gridMode;
+  ui.gridMode.addEventListener('change', () => chooseGrid(ui.gridMode.value));
+  // A page opened in a background tab starts with nothing to release.
+  tabAway = document.visibilityState === 'hidden';
   applyRoute();
   poll();
 }

@@ -1,5 +1,6 @@
 // JPEG transports for browsers or networks where WebRTC does not work: JPEG
-// frames over a WebSocket, MJPEG in an <img>, and single snapshots.
+// frames over a WebSocket, MJPEG in an <img>, a loop of snapshots for the grid
+// of a weak display, and single snapshots to download.
 //
 // The WebSocket is what the page falls back to by itself. MJPEG is only ever a
 // user's explicit choice: each MJPEG <img> holds one HTTP/1.1 connection for
@@ -8,8 +9,20 @@
 
 import { timeoutSignal } from './whep.js';
 
-const SNAPSHOT_TIMEOUT_MS = 10000;
+// The server waits up to 10 s for a first picture (an on-demand camera must
+// connect first); give its answer a little longer than that to arrive.
+const SNAPSHOT_TIMEOUT_MS = 12000;
 const MAX_REASON_CHARS = 200;
+// A 503's Retry-After is honoured within these bounds.
+const RETRY_AFTER_MIN_MS = 1000;
+const RETRY_AFTER_MAX_MS = 60000;
+// MJPEG: how often the <img> is sampled to tell a new picture from a frozen
+// one, and the size of the sample. Browsers fire no event per part of a
+// multipart image, so comparing pixels is the only way to tell.
+const MJPEG_FIRST_POLL_MS = 250;
+const MJPEG_SAMPLE_MS = 1000;
+const MJPEG_SAMPLE_W = 160;
+const MJPEG_SAMPLE_H = 90;
 
 /**
  * jpegQuery builds the query string of a JPEG stream request. Empty, null and
@@ -45,8 +58,8 @@ export function mjpegEndpoint(name, params) {
 }
 
 /** snapshotEndpoint returns the URL path of a camera's single-JPEG snapshot. */
-export function snapshotEndpoint(name) {
-  return `${cameraPath(name)}/snapshot.jpg`;
+export function snapshotEndpoint(name, params) {
+  return `${cameraPath(name)}/snapshot.jpg${jpegQuery(params)}`;
 }
 
 /**
@@ -176,10 +189,12 @@ export class JpegSocket {
 }
 
 /**
- * MjpegStream plays a camera's MJPEG stream in a JpegView's <img>. hooks.onFrame
- * runs once the first frame shows, hooks.onEnd(reason) if the stream fails.
- * Browsers say little about a multipart image, so a stream that stops
- * without an error keeps showing its last frame.
+ * MjpegStream plays a camera's MJPEG stream in a JpegView's <img>.
+ * hooks.onFrame runs once the first frame shows and again whenever the
+ * picture is seen to change; hooks.onEnd(reason) if the stream fails.
+ * Browsers say little about a multipart image: a stream that stops without
+ * an error keeps showing its last frame, which only the pixels give away (a
+ * perfectly still scene looks the same).
  */
 export class MjpegStream {
   /**
@@ -191,6 +206,9 @@ export class MjpegStream {
     this.view = view;
     this.hooks = hooks;
     this.closed = false;
+    this.started = false; // the first frame has shown
+    this.sample = null; // pixels of the last check, to compare with
+    this.ctx = null;
     const img = view.img;
     this.onLoad = () => this.check();
     this.onError = () => {
@@ -203,13 +221,44 @@ export class MjpegStream {
     view.play(url);
     // Not every browser fires load for the first part of a multipart image;
     // a decoded size says a frame is up.
-    this.poll = setInterval(() => this.check(), 250);
+    this.poll = setInterval(() => this.check(), MJPEG_FIRST_POLL_MS);
   }
 
   check() {
     if (this.closed || this.view.img.naturalWidth === 0) return;
-    clearInterval(this.poll);
-    this.hooks.onFrame();
+    if (!this.started) {
+      this.started = true;
+      clearInterval(this.poll);
+      this.poll = setInterval(() => this.check(), MJPEG_SAMPLE_MS);
+      this.changed();
+      this.hooks.onFrame();
+      return;
+    }
+    if (this.changed()) this.hooks.onFrame();
+  }
+
+  // changed draws the picture small and compares it with the last sample.
+  changed() {
+    try {
+      if (!this.ctx) {
+        const canvas = document.createElement('canvas');
+        canvas.width = MJPEG_SAMPLE_W;
+        canvas.height = MJPEG_SAMPLE_H;
+        this.ctx = canvas.getContext('2d', { willReadFrequently: true });
+      }
+      this.ctx.drawImage(this.view.img, 0, 0, MJPEG_SAMPLE_W, MJPEG_SAMPLE_H);
+      const data = this.ctx.getImageData(0, 0, MJPEG_SAMPLE_W, MJPEG_SAMPLE_H).data;
+      const prev = this.sample;
+      this.sample = data;
+      if (!prev || prev.length !== data.length) return true;
+      for (let i = 0; i < data.length; i++) {
+        if (data[i] !== prev[i]) return true;
+      }
+      return false;
+    } catch {
+      // Cannot look at the pixels here: claim nothing about freshness.
+      return true;
+    }
   }
 
   close() {
@@ -220,6 +269,141 @@ export class MjpegStream {
     this.view.img.removeEventListener('error', this.onError);
     this.view.clear();
   }
+}
+
+/** SnapshotError is a failed snapshot request; retryMs is the server's Retry-After, or 0. */
+export class SnapshotError extends Error {
+  constructor(message, retryMs = 0) {
+    super(message);
+    this.name = 'SnapshotError';
+    this.retryMs = retryMs;
+  }
+}
+
+/**
+ * SnapshotLoop shows a camera's snapshot.jpg in a JpegView, a new one every
+ * everyMs. There is never more than one request in flight: the next starts
+ * only after the previous one has finished (and at least everyMs after it
+ * started), so a slow server or network never piles requests up.
+ *
+ * hooks.onFrame(key) runs for every picture shown that differs from the one
+ * before (the server hands out the same picture again while its decoder has
+ * nothing newer); key identifies the picture, and a new loop given it as
+ * lastKey will not count that same picture as new. hooks.onEnd(reason,
+ * retryMs) runs once when a request fails (a 503 with the server's reason and
+ * Retry-After); the loop then stops. close() ends it quietly.
+ */
+export class SnapshotLoop {
+  /**
+   * @param {string} url
+   * @param {JpegView} view
+   * @param {{everyMs: number, lastKey?: string, onFrame: (key: string) => void, onEnd: (reason: string, retryMs: number) => void}} opts
+   */
+  constructor(url, view, opts) {
+    this.url = url;
+    this.view = view;
+    this.opts = opts;
+    this.lastKey = opts.lastKey ?? '';
+    this.closed = false;
+    this.ctl = null; // aborts the request in flight
+    this.timer = 0;
+    this.wake = null; // ends the wait between requests
+    this.run();
+  }
+
+  async run() {
+    while (!this.closed) {
+      const started = performance.now();
+      let got;
+      try {
+        got = await this.fetchOne();
+      } catch (err) {
+        if (this.closed) return;
+        this.closed = true;
+        this.opts.onEnd(err?.message ?? String(err), err?.retryMs ?? 0);
+        return;
+      }
+      if (this.closed) return;
+      if (got.key === null || got.key !== this.lastKey) {
+        const shown = await this.view.showBlob(got.blob);
+        if (this.closed) return;
+        if (shown) {
+          this.lastKey = got.key ?? '';
+          this.opts.onFrame(this.lastKey);
+        }
+      }
+      const wait = Math.max(0, this.opts.everyMs - (performance.now() - started));
+      await new Promise((resolve) => {
+        this.wake = resolve;
+        this.timer = setTimeout(resolve, wait);
+      });
+    }
+  }
+
+  // fetchOne gets one snapshot: its bytes and a key naming the picture (the
+  // server puts the picture's time in the file name), or null if unknown.
+  async fetchOne() {
+    const ctl = new AbortController();
+    this.ctl = ctl;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctl.abort();
+    }, SNAPSHOT_TIMEOUT_MS);
+    try {
+      let res;
+      try {
+        res = await fetch(this.url, { cache: 'no-store', signal: ctl.signal });
+      } catch {
+        throw new SnapshotError(timedOut ? 'snapshot: server did not answer' : 'snapshot: server unreachable');
+      }
+      if (!res.ok) {
+        const reason = await responseReason(res);
+        const retryMs = res.status === 503 ? retryAfterMs(res) : 0;
+        throw new SnapshotError(`snapshot: ${reason}`, retryMs);
+      }
+      let blob;
+      try {
+        blob = await res.blob();
+      } catch {
+        throw new SnapshotError(timedOut ? 'snapshot: server did not answer' : 'snapshot: connection lost');
+      }
+      const where = res.headers.get('Content-Disposition');
+      return {
+        blob: blob.type === 'image/jpeg' ? blob : new Blob([blob], { type: 'image/jpeg' }),
+        key: where ? `${where}|${blob.size}` : null,
+      };
+    } finally {
+      clearTimeout(timer);
+      this.ctl = null;
+    }
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.ctl?.abort();
+    clearTimeout(this.timer);
+    this.wake?.();
+  }
+}
+
+function retryAfterMs(res) {
+  const secs = Number(res.headers.get('Retry-After'));
+  if (!Number.isFinite(secs) || secs <= 0) return 0;
+  return Math.min(Math.max(secs * 1000, RETRY_AFTER_MIN_MS), RETRY_AFTER_MAX_MS);
+}
+
+// responseReason is the server's plain-text reason for a failed request, or
+// a few words from its status.
+async function responseReason(res) {
+  let text = '';
+  try {
+    text = (await res.text()).trim().slice(0, MAX_REASON_CHARS);
+  } catch {
+    // The status alone still says enough.
+  }
+  return text || `server error ${res.status}`;
 }
 
 /**
@@ -248,15 +432,7 @@ export async function downloadSnapshot(name) {
     throw new Error(err?.name === 'TimeoutError' || err?.name === 'AbortError'
       ? 'server did not answer' : 'server unreachable');
   }
-  if (!res.ok) {
-    let text = '';
-    try {
-      text = (await res.text()).trim().slice(0, MAX_REASON_CHARS);
-    } catch {
-      // The status alone still says enough.
-    }
-    throw new Error(text || `server error ${res.status}`);
-  }
+  if (!res.ok) throw new Error(await responseReason(res));
   const blob = await res.blob();
   const url = URL.createObjectURL(blob.type === 'image/jpeg' ? blob : new Blob([blob], { type: 'image/jpeg' }));
   const a = document.createElement('a');

@@ -3,8 +3,15 @@
 
 import { WhepSession, browserDecodesH264, whepEndpoint } from './whep.js';
 import {
-  JpegSocket, JpegView, MjpegStream, downloadSnapshot, mjpegEndpoint, wsEndpoint,
+  JpegSocket, JpegView, MjpegStream, SnapshotLoop, downloadSnapshot, mjpegEndpoint, snapshotEndpoint, wsEndpoint,
 } from './jpeg.js';
+
+/**
+ * STALE_MS: a picture that has not changed for this long gets the "No new
+ * picture" overlay and data-stale="true", well before STALL_MS starts the
+ * session over.
+ */
+export const STALE_MS = 5000;
 
 const LIVE_TIMEOUT_MS = 10000; // connect → first decoded frame, or start over
 const FALLBACK_MS = 5000; // auto: WebRTC not live this long → JPEG over WebSocket
@@ -13,21 +20,32 @@ const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 const STATS_EVERY_MS = 2000;
 const STALL_MS = 10000; // a live tile whose decoder stops this long starts over
+const STALE_TICK_MS = 1000; // how often the stale check (and its counter) runs
 const SNAPSHOT_MSG_MS = 5000;
+const SNAPSHOT_EVERY_MS = 2000; // snapshot grid: one picture per tile this often
 
 // JPEG requests: the grid asks for small frames at a low rate to spare the
 // server's encoder and the network; full size gets the server's defaults.
 const GRID_JPEG = { width: 640, fps: 5 };
 const SINGLE_JPEG = {};
+const GRID_SNAPSHOT = { width: 640 };
 
 /** TRANSPORTS are the user's choices; 'auto' is WebRTC with a JPEG fallback. */
 export const TRANSPORTS = ['auto', 'webrtc', 'ws', 'mjpeg'];
 
-const TRANSPORT_TEXT = { webrtc: 'WebRTC', ws: 'JPEG·WS', mjpeg: 'MJPEG' };
+/**
+ * GRID_MODES say what the grid's tiles show: 'live' plays every tile over the
+ * chosen transport; 'snapshots' shows a snapshot every 2 s in the grid, for
+ * weak displays, and plays live only the camera shown full size.
+ */
+export const GRID_MODES = ['live', 'snapshots'];
+
+const TRANSPORT_TEXT = { webrtc: 'WebRTC', ws: 'JPEG·WS', mjpeg: 'MJPEG', snapshot: 'Snapshots' };
 const TRANSPORT_TITLE = {
   webrtc: 'H.264 video over WebRTC',
   ws: 'JPEG frames over a WebSocket',
   mjpeg: 'Motion JPEG',
+  snapshot: `A snapshot every ${SNAPSHOT_EVERY_MS / 1000} s; open the camera for live video`,
 };
 
 // API states in which the camera itself is not delivering video.
@@ -42,26 +60,35 @@ const BADGE_TEXT = {
 
 /**
  * Tile shows one camera. Its element carries data-camera (the name),
- * data-state (connecting | live | offline | reconnecting) and data-transport
- * (webrtc | ws | mjpeg: what it plays over right now).
+ * data-state (connecting | live | offline | reconnecting), data-transport
+ * (webrtc | ws | mjpeg | snapshot: what it plays over right now) and
+ * data-stale="true" while the picture on screen has not changed for STALE_MS
+ * (absent otherwise).
  */
 export class Tile {
   /**
    * @param {object} cam camera object from GET /api/cameras
    * @param {{onActivate: (name: string) => void, onState: () => void}} hooks
-   * @param {{transport?: string, single?: boolean}} opts transport is one of TRANSPORTS
+   * @param {{transport?: string, grid?: string, single?: boolean}} opts transport is one of
+   *   TRANSPORTS, grid one of GRID_MODES
    */
   constructor(cam, hooks, opts = {}) {
     this.name = cam.name;
     this.hooks = hooks;
     this.api = cam;
     this.mode = TRANSPORTS.includes(opts.transport) ? opts.transport : 'auto';
+    this.grid = GRID_MODES.includes(opts.grid) ? opts.grid : 'live';
     this.single = Boolean(opts.single); // shown full size: JPEG at full size
     this.fellBack = false; // auto gave up on WebRTC; stays until the mode changes
     this.webrtcWorked = false; // WebRTC was live here under the current mode
     this.fallbackReason = '';
     this.jpegInfo = null; // the server's info message of the current socket
     this.lastFrameAt = 0; // JPEG socket: last frame received
+    this.pictureAt = 0; // when the picture on screen last changed; 0: none shown
+    this.pictureOn = ''; // element showing that picture: 'video' | 'jpeg' | ''
+    this.stale = false; // data-stale: the picture is older than STALE_MS
+    this.snapKey = ''; // snapshot grid: the picture on screen, so it is not counted twice
+    this.serverDown = false; // the camera list cannot be fetched
     this.snapBusy = false;
     this.conn = 'connecting'; // our own view: connecting | live | reconnecting
     this.lastError = '';
@@ -71,7 +98,7 @@ export class Tile {
     this.gen = 0; // bumps on every attempt so stale callbacks can tell
     this.streamGen = -1; // gen whose stream the <video> shows
     this.stopped = true;
-    this.timers = { retry: 0, live: 0, grace: 0, stats: 0, fallback: 0, snapMsg: 0 };
+    this.timers = { retry: 0, live: 0, grace: 0, stats: 0, fallback: 0, snapMsg: 0, stale: 0 };
     this.frames = { count: 0, changedAt: 0 };
     this.build();
     this.render();
@@ -102,11 +129,20 @@ export class Tile {
     jpeg.className = 'cam-jpeg';
     jpeg.alt = '';
     jpeg.decoding = 'async';
+    // Over the picture, under the badges: says the picture is frozen.
+    const stale = document.createElement('div');
+    stale.className = 'stale';
+    stale.hidden = true;
+    const staleTitle = document.createElement('p');
+    staleTitle.className = 'stale-title';
+    const staleDetail = document.createElement('p');
+    staleDetail.className = 'stale-detail';
+    stale.append(staleTitle, staleDetail);
     const badge = document.createElement('span');
     badge.className = 'badge';
     const transport = document.createElement('span');
     transport.className = 'transport';
-    frame.append(video, jpeg, badge, transport);
+    frame.append(video, jpeg, stale, badge, transport);
 
     const meta = document.createElement('div');
     meta.className = 'meta';
@@ -138,6 +174,9 @@ export class Tile {
     this.video = video;
     this.view = new JpegView(jpeg);
     this.badge = badge;
+    this.staleBox = stale;
+    this.staleTitle = staleTitle;
+    this.staleDetail = staleDetail;
     this.transportLabel = transport;
     this.info = info;
     this.reason = reason;
@@ -161,7 +200,7 @@ export class Tile {
     });
 
     const maybeLive = () => {
-      if (this.streamGen === this.gen && this.transport === 'webrtc' && video.videoWidth > 0) this.markLive(this.gen);
+      if (this.streamGen === this.gen && this.transport === 'webrtc' && video.videoWidth > 0) this.sawFrame(this.gen);
     };
     for (const type of ['playing', 'resize', 'loadeddata']) video.addEventListener(type, maybeLive);
   }
@@ -173,6 +212,7 @@ export class Tile {
 
   /** transport is what the tile plays over now (data-transport). */
   get transport() {
+    if (this.grid === 'snapshots' && !this.single) return 'snapshot';
     if (this.mode === 'auto') return this.fellBack ? 'ws' : 'webrtc';
     return this.mode;
   }
@@ -194,10 +234,30 @@ export class Tile {
     }
   }
 
+  /**
+   * setServerDown says whether the page can reach the server. When it comes
+   * back (a daemon restart, a network blip) a tile waiting out its backoff
+   * tries again at once.
+   */
+  setServerDown(down) {
+    if (down === this.serverDown) return;
+    this.serverDown = down;
+    if (!down && !this.stopped && this.session === null && this.timers.retry) {
+      this.backoff = BACKOFF_MIN_MS;
+      this.connect();
+      return;
+    }
+    this.render();
+  }
+
   /** start begins (or resumes) connecting. */
   start() {
     if (!this.stopped) return;
     this.stopped = false;
+    // The picture left from before the pause is not stale yet: give the new
+    // session STALE_MS to replace it.
+    if (this.pictureAt) this.pictureAt = performance.now();
+    this.timers.stale = setInterval(() => this.checkStale(), STALE_TICK_MS);
     this.connect();
   }
 
@@ -211,10 +271,15 @@ export class Tile {
     this.gen++;
     this.teardown();
     clearTimeout(this.timers.retry);
+    clearInterval(this.timers.stale);
+    this.timers.retry = this.timers.stale = 0;
     this.failures = 0;
     this.backoff = BACKOFF_MIN_MS;
     this.lastError = '';
-    this.setConn('connecting');
+    this.stale = false;
+    this.conn = 'connecting';
+    this.render();
+    this.hooks.onState();
   }
 
   /** destroy stops the tile and removes it from the page. */
@@ -227,13 +292,15 @@ export class Tile {
   }
 
   /**
-   * setVisible shows and runs the tile, or hides and stops it. The
-   * single-camera view hides the others, which frees their viewer slots and
-   * the display machine's decoders for the one camera being watched.
+   * setVisible shows or hides the tile, and runs it or stops it (by default,
+   * exactly when it is shown). The single-camera view hides the others, which
+   * frees their viewer slots and the display machine's decoders for the one
+   * camera being watched; a hidden browser tab keeps its tiles shown but
+   * stopped.
    */
-  setVisible(visible) {
+  setVisible(visible, running = visible) {
     this.el.hidden = !visible;
-    if (visible) this.start();
+    if (running) this.start();
     else this.stop();
   }
 
@@ -243,21 +310,37 @@ export class Tile {
    */
   setTransport(mode) {
     if (!TRANSPORTS.includes(mode) || mode === this.mode) return;
+    const before = this.transport;
     this.mode = mode;
     this.fellBack = false;
     this.webrtcWorked = false;
     this.fallbackReason = '';
-    this.restart();
+    // A snapshot grid tile keeps its snapshots; the mode applies full size.
+    if (before === 'snapshot') this.render();
+    else this.restart();
+  }
+
+  /**
+   * setGrid switches between GRID_MODES. Only tiles in the grid change what
+   * they play; the full-size one keeps playing.
+   */
+  setGrid(grid) {
+    if (!GRID_MODES.includes(grid) || grid === this.grid) return;
+    const before = this.transport;
+    this.grid = grid;
+    if (this.transport !== before) this.restart();
   }
 
   /**
    * setSingle says whether the tile is the full-size view. JPEG streams are
-   * requested smaller in the grid, so they reconnect; WebRTC is unaffected.
+   * requested smaller in the grid and a snapshot grid plays live only full
+   * size, so those reconnect; WebRTC in both is unaffected.
    */
   setSingle(single) {
     if (single === this.single) return;
+    const before = this.transport;
     this.single = single;
-    if (this.transport !== 'webrtc') this.restart();
+    if (before !== 'webrtc' || this.transport !== 'webrtc') this.restart();
   }
 
   restart() {
@@ -281,12 +364,48 @@ export class Tile {
     const transport = this.transport;
     // Each element shows only its own transport's picture. Within one
     // transport the last picture stays up until the new session shows one.
-    if (transport === 'webrtc') this.view.clear();
+    const on = pictureElement(transport);
+    if (on === 'video') this.view.clear();
     else this.video.srcObject = null;
+    if (this.pictureOn !== on) this.dropPicture();
     this.render();
     if (transport === 'webrtc') this.connectWebRTC(gen);
     else if (transport === 'ws') this.connectSocket(gen);
+    else if (transport === 'snapshot') this.connectSnapshot(gen);
     else this.connectMjpeg(gen);
+  }
+
+  // dropPicture notes that no picture is on screen any more.
+  dropPicture() {
+    this.pictureAt = 0;
+    this.pictureOn = '';
+    this.checkStale();
+  }
+
+  /**
+   * sawFrame records a new picture on screen: it makes the tile live and
+   * restarts the stale clock.
+   */
+  sawFrame(gen) {
+    if (gen !== this.gen || this.stopped) return;
+    this.pictureAt = performance.now();
+    this.pictureOn = pictureElement(this.transport);
+    this.markLive(gen);
+    if (this.stale) this.checkStale();
+  }
+
+  // checkStale raises or clears the stale overlay and keeps its counter
+  // current. It runs every STALE_TICK_MS while the tile runs.
+  checkStale() {
+    const age = this.pictureAt ? performance.now() - this.pictureAt : 0;
+    const stale = !this.stopped && this.pictureAt > 0 && age >= STALE_MS;
+    if (stale !== this.stale) {
+      this.stale = stale;
+      this.render();
+      this.hooks.onState();
+    } else if (stale) {
+      this.renderStale();
+    }
   }
 
   connectWebRTC(gen) {
@@ -351,7 +470,7 @@ export class Tile {
         onReceive: () => {
           if (gen === this.gen) this.lastFrameAt = performance.now();
         },
-        onFrame: () => this.markLive(gen),
+        onFrame: () => this.sawFrame(gen),
         onEnd: (reason) => this.fail(gen, reason),
       });
     } catch (err) {
@@ -377,9 +496,31 @@ export class Tile {
     }
   }
 
+  // connectSnapshot shows a fresh snapshot every SNAPSHOT_EVERY_MS. A failed
+  // request (a 503 with its reason, say) ends the loop and the tile retries
+  // like any other session, no sooner than the server's Retry-After.
+  connectSnapshot(gen) {
+    // The server would answer 503 for a camera that is down; wait for the
+    // camera list to say it is back (update() reconnects then).
+    if (this.apiOffline()) {
+      this.fail(gen, 'camera offline');
+      return;
+    }
+    this.session = new SnapshotLoop(snapshotEndpoint(this.name, GRID_SNAPSHOT), this.view, {
+      everyMs: SNAPSHOT_EVERY_MS,
+      lastKey: this.pictureOn === 'jpeg' ? this.snapKey : '',
+      onFrame: (key) => {
+        if (gen !== this.gen) return;
+        this.snapKey = key;
+        this.sawFrame(gen);
+      },
+      onEnd: (reason, retryMs) => this.fail(gen, reason, retryMs),
+    });
+  }
+
   connectMjpeg(gen) {
     this.session = new MjpegStream(mjpegEndpoint(this.name, this.single ? SINGLE_JPEG : GRID_JPEG), this.view, {
-      onFrame: () => this.markLive(gen),
+      onFrame: () => this.sawFrame(gen),
       onEnd: (reason) => this.fail(gen, reason),
     });
     this.timers.live = setTimeout(() => {
@@ -396,8 +537,16 @@ export class Tile {
       // Autoplay of muted video is allowed; if a browser still refuses, the
       // stats check below notices decoded frames and marks the tile live.
     });
+    // Every presented frame restarts the stale clock; the stats check below
+    // backs this up where requestVideoFrameCallback is missing or idle.
     if (typeof this.video.requestVideoFrameCallback === 'function') {
-      this.video.requestVideoFrameCallback(() => this.markLive(gen));
+      const video = this.video;
+      const onFrame = () => {
+        if (gen !== this.gen || this.stopped) return;
+        this.sawFrame(gen);
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
     }
   }
 
@@ -442,7 +591,7 @@ export class Tile {
     const now = performance.now();
     if (decoded !== this.frames.count) {
       this.frames = { count: decoded, changedAt: now };
-      if (decoded > 0) this.markLive(gen);
+      if (decoded > 0) this.sawFrame(gen);
       return;
     }
     const watched = document.visibilityState === 'visible';
@@ -478,7 +627,11 @@ export class Tile {
     this.connect();
   }
 
-  fail(gen, reason) {
+  /**
+   * fail ends the current attempt and schedules the next with backoff, no
+   * sooner than retryMs (a server's Retry-After).
+   */
+  fail(gen, reason, retryMs = 0) {
     if (gen !== this.gen || this.stopped) return;
     // Auto mode: WebRTC that never played here while the camera streams is
     // blocked somewhere (network, browser); JPEG may still get through. Once
@@ -494,9 +647,12 @@ export class Tile {
     this.lastError = reason;
     this.setConn('reconnecting');
     // While the camera itself is offline a viewer cannot help it; poll slowly.
-    const delay = this.apiOffline() ? BACKOFF_MAX_MS : this.backoff;
+    const delay = Math.max(this.apiOffline() ? BACKOFF_MAX_MS : this.backoff, retryMs);
     this.backoff = Math.min(this.backoff * 2, BACKOFF_MAX_MS);
-    this.timers.retry = setTimeout(() => this.connect(), delay);
+    this.timers.retry = setTimeout(() => {
+      this.timers.retry = 0;
+      this.connect();
+    }, delay);
   }
 
   teardown() {
@@ -508,10 +664,11 @@ export class Tile {
     this.frames = { count: 0, changedAt: 0 };
     if (this.session) {
       this.session.close();
+      // The last frame stays on screen until the next session shows one,
+      // except for MJPEG: its <img> is its connection.
+      if (this.session instanceof MjpegStream) this.dropPicture();
       this.session = null;
     }
-    // The last frame stays on screen until the next session shows one
-    // (MJPEG excepted: its <img> is its connection).
   }
 
   async snapshot() {
@@ -555,8 +712,14 @@ export class Tile {
     if (this.el.dataset.transport !== transport) this.el.dataset.transport = transport;
     this.transportLabel.textContent = TRANSPORT_TEXT[transport];
     this.transportLabel.title = describeTransport(transport, this.jpegInfo, this.fellBack ? this.fallbackReason : '');
-    this.badge.textContent = BADGE_TEXT[state];
-    this.info.textContent = describeFormat(api);
+    // A live tile whose picture froze must not look live.
+    const frozen = this.stale && state === 'live';
+    setText(this.badge, frozen ? 'frozen' : BADGE_TEXT[state]);
+    if (this.stale) this.el.dataset.stale = 'true';
+    else delete this.el.dataset.stale;
+    this.staleBox.hidden = !this.stale;
+    if (this.stale) this.renderStale();
+    setText(this.info, describeFormat(api));
 
     let reason = '';
     if (state === 'offline') {
@@ -566,10 +729,50 @@ export class Tile {
     } else if (state === 'connecting' && api.state === 'idle') {
       reason = 'starting camera';
     }
-    this.reason.textContent = reason;
+    setText(this.reason, reason);
     this.reason.hidden = reason === '';
-    this.el.setAttribute('aria-label', `${this.name}: ${BADGE_TEXT[state]}${reason ? `, ${reason}` : ''}`);
+    const label = `${this.name}: ${BADGE_TEXT[state]}${this.stale ? ', picture frozen' : ''}${reason ? `, ${reason}` : ''}`;
+    if (this.el.getAttribute('aria-label') !== label) this.el.setAttribute('aria-label', label);
   }
+
+  // renderStale writes the overlay's counter and what the server says.
+  renderStale() {
+    const age = performance.now() - this.pictureAt;
+    setText(this.staleTitle, `No new picture for ${formatAge(age)}`);
+    setText(this.staleDetail, this.staleReason());
+  }
+
+  staleReason() {
+    const api = this.api;
+    if (this.serverDown) return 'Server unreachable';
+    if (api.state && api.state !== 'streaming') {
+      return `Camera ${api.state}${api.error ? `: ${api.error}` : ''}`;
+    }
+    if (this.conn === 'reconnecting') return `Reconnecting${this.lastError ? `: ${this.lastError}` : ''}`;
+    if (this.conn === 'connecting') return 'Connecting';
+    return 'No video arriving, though the server reports the camera streaming';
+  }
+}
+
+// pictureElement names the element a transport shows its picture in.
+function pictureElement(transport) {
+  return transport === 'webrtc' ? 'video' : 'jpeg';
+}
+
+// setText changes an element's text only when it differs, so that a render
+// every second does not churn the DOM or assistive tech.
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// formatAge says how long ago, readable from across a room: "7 s",
+// "2 min 5 s", "1 h 12 min".
+function formatAge(ms) {
+  const secs = Math.floor(ms / 1000);
+  if (secs < 60) return `${secs} s`;
+  const mins = Math.floor(secs / 60);
+  if (mins < 60) return `${mins} min ${secs % 60} s`;
+  return `${Math.floor(mins / 60)} h ${mins % 60} min`;
 }
 
 function describeTransport(transport, info, fallbackReason) {

@@ -6,6 +6,9 @@
 
 const ICE_GATHER_CAP_MS = 2000;
 const POST_TIMEOUT_MS = 10000;
+// close() waits this long at most for the server to answer its DELETE
+// before closing the peer connection anyway.
+const DELETE_WAIT_MS = 2000;
 const MAX_REASON_CHARS = 200;
 
 /** WhepError is a failed session set-up; status is the HTTP status or 0. */
@@ -87,20 +90,34 @@ export class WhepSession {
     }
   }
 
-  /** close ends the peer connection and DELETEs the server-side session. */
+  /** close DELETEs the server-side session and ends the peer connection. */
   close() {
     if (this.closed) return;
     this.closed = true;
-    this.pc.close();
-    this.deleteRemote();
+    const pc = this.pc;
+    const deleted = this.deleteRemote();
+    if (!deleted) {
+      pc.close();
+      return;
+    }
+    // A closed peer connection ends the server's session by itself, and a
+    // DELETE arriving after that is answered 404 (a console error in the
+    // browser): so DELETE first, then close.
+    const timer = setTimeout(() => pc.close(), DELETE_WAIT_MS);
+    deleted.finally(() => {
+      clearTimeout(timer);
+      pc.close();
+    });
   }
 
+  // deleteRemote ends the server-side session; it returns the request, or
+  // null when there is no session to end.
   deleteRemote() {
-    if (!this.location) return;
+    if (!this.location) return null;
     const url = this.location;
     this.location = null;
     // keepalive lets the request outlive the page on pagehide.
-    fetch(url, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
+    return fetch(url, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
   }
 }
 
