@@ -54,19 +54,16 @@ func (r *reader) handle(dec *rtph264.Decoder, pkt *rtp.Packet, pts int64, errs *
 
 func (r *reader) deliver(nalus [][]byte, pts int64) {
 	idr := false
-	hasSPS, hasPPS := false, false
 	for _, n := range nalus {
 		if len(n) == 0 {
 			continue
 		}
 		switch h264.NALUType(n[0] & 0x1f) {
 		case h264.NALUTypeSPS:
-			hasSPS = true
 			if r.params.setSPS(n) {
 				r.cam.onParams(r.params)
 			}
 		case h264.NALUTypePPS:
-			hasPPS = true
 			r.params.setPPS(n)
 		case h264.NALUTypeIDR:
 			idr = true
@@ -77,9 +74,10 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 			// An IDR without parameters cannot be decoded by anyone.
 			return
 		}
-		if !hasSPS || !hasPPS {
+		if !startsWithParams(nalus) {
 			// Browsers and ffmpeg need the parameters in-band before every
-			// IDR, and many cameras send them only in the SDP or once.
+			// IDR, and many cameras send them only in the SDP or once, or
+			// after an AUD or SEI.
 			r.nalus = append(r.nalus[:0], r.params.sps, r.params.pps)
 			for _, n := range nalus {
 				if len(n) == 0 {
@@ -111,6 +109,14 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 	r.lastUnit.Store(now.UnixNano())
 	r.cam.countUnit(now, size)
 	r.cam.sink.WriteAccessUnit(&r.au)
+}
+
+// startsWithParams reports whether nalus begins with an SPS and a PPS, which
+// is what Sink promises for every IDR.
+func startsWithParams(nalus [][]byte) bool {
+	return len(nalus) >= 2 && len(nalus[0]) > 0 && len(nalus[1]) > 0 &&
+		h264.NALUType(nalus[0][0]&0x1f) == h264.NALUTypeSPS &&
+		h264.NALUType(nalus[1][0]&0x1f) == h264.NALUTypePPS
 }
 
 // paramSet tracks the current SPS and PPS of a session.

@@ -4,9 +4,13 @@
 // It exists so that edgecam can be tried without hardware (`edgecam run --demo`)
 // and so that integration tests have a camera whose faults they control:
 // authentication, SDP without parameter sets, parameter sets only in the SDP, an
-// H.265-only camera, packet loss (SetDropEvery), a hung camera that keeps its
+// H.265-only camera, packet loss (SetDropEvery), jitter (SetJitter), garbage
+// RTP payloads (SetGarbageEvery), truncated NAL units (SetTruncateEvery), a
+// resolution change mid-stream (SetLowResolution), a hung camera that keeps its
 // sessions but stops sending (Pause) and a camera that goes away and comes back
-// on the same address (Close, then Start with the old Addr).
+// on the same address (Close, then Start with the old Addr). The command in
+// cmd/testcamera runs one as a separate process, so tests can also freeze it
+// with SIGSTOP.
 package testcamera
 
 import (
@@ -29,6 +33,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
 )
 
 // Options configure a Camera. The zero value serves the demo clip as H.264 over
@@ -71,8 +76,12 @@ type Camera struct {
 	media  *description.Media
 	addr   string // actual RTSP listen address
 
-	paused    atomic.Bool
-	dropEvery atomic.Int64
+	paused        atomic.Bool
+	dropEvery     atomic.Int64
+	garbageEvery  atomic.Int64
+	truncateEvery atomic.Int64
+	jitter        atomic.Int64 // nanoseconds
+	lowRes        atomic.Bool
 
 	mu      sync.Mutex
 	playing map[*gortsplib.ServerSession]struct{}
@@ -151,7 +160,7 @@ func Start(opts Options) (*Camera, error) {
 		c.server.Close()
 		return nil, fmt.Errorf("testcamera: %w", err)
 	}
-	go c.publish(clip, enc)
+	go c.publish(clip, h264Format, enc)
 	return c, nil
 }
 
@@ -236,9 +245,10 @@ func udpFree(addr string) bool {
 }
 
 // publish sends one access unit per frame period until Close. Frame n carries
-// RTP timestamp base + n*90000/FPS, so timestamps keep rising across clip loops
-// and across Pause, like a real encoder whose clock never stops.
-func (c *Camera) publish(clip *clip, enc *rtph264.Encoder) {
+// RTP timestamp base + n*90000/FPS, so timestamps keep rising across clip loops,
+// across Pause and across a resolution change, like a real encoder whose clock
+// never stops.
+func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 	defer close(c.done)
 
 	tsBase := rand.Uint32()
@@ -246,27 +256,38 @@ func (c *Camera) publish(clip *clip, enc *rtph264.Encoder) {
 	ticker := time.NewTicker(time.Second / FPS)
 	defer ticker.Stop()
 
+	cur, pos := main, 0
 	au := make([][]byte, 0, 8)
 	for frame := int64(0); ; frame++ {
+		if next := c.wantClip(main); next != cur {
+			// Switch at once, starting the new clip at its first IDR, as a
+			// camera does when its encoder is reconfigured.
+			cur, pos = next, 0
+			if !c.opts.InBandOnly {
+				// Clients that DESCRIBE from now on get the new
+				// parameters in the SDP too.
+				forma.SafeSetParams(cur.sps, cur.pps)
+			}
+		}
 		if !c.paused.Load() {
-			au = c.accessUnit(au[:0], clip, frame)
+			au = c.accessUnit(au[:0], cur.aus[pos])
 			pkts, err := enc.Encode(au)
 			if err != nil {
 				c.logf("encode frame %d: %v", frame, err)
 			}
 			ts := tsBase + uint32(frame*90000/FPS)
+			c.delay()
 			now := time.Now()
-			for _, pkt := range pkts {
-				pktCount++
-				if n := c.dropEvery.Load(); n > 0 && pktCount%n == 0 {
-					continue
-				}
+			for _, pkt := range c.damage(pkts, &pktCount) {
 				pkt.Timestamp = ts
 				if err := c.stream.WritePacketRTPWithNTP(c.media, pkt, now); err != nil {
 					c.logf("write RTP: %v", err)
 				}
 			}
 		}
+		// The clip position advances during Pause as well: a hung camera's
+		// encoder keeps running, and clients resume mid-GOP.
+		pos = (pos + 1) % len(cur.aus)
 
 		select {
 		case <-c.stop:
@@ -276,10 +297,71 @@ func (c *Camera) publish(clip *clip, enc *rtph264.Encoder) {
 	}
 }
 
-// accessUnit appends to dst the NALUs of the clip's access unit for frame,
-// without SPS/PPS if the camera must not send them in-band.
-func (c *Camera) accessUnit(dst [][]byte, clip *clip, frame int64) [][]byte {
-	for _, nalu := range clip.aus[frame%int64(len(clip.aus))] {
+// wantClip returns the clip the camera should be sending now.
+func (c *Camera) wantClip(main *clip) *clip {
+	if !c.lowRes.Load() {
+		return main
+	}
+	low, err := parsedLowClip()
+	if err != nil {
+		c.logf("low-resolution clip: %v", err)
+		return main
+	}
+	return low
+}
+
+// delay sleeps for a random part of the jitter set with SetJitter, so frames
+// leave the camera irregularly. It sleeps less than a frame period, so the
+// camera keeps its frame rate on average.
+func (c *Camera) delay() {
+	j := time.Duration(c.jitter.Load())
+	if j <= 0 {
+		return
+	}
+	select {
+	case <-c.stop:
+	case <-time.After(rand.N(j)):
+	}
+}
+
+// damage applies the faults set with SetDropEvery, SetGarbageEvery and
+// SetTruncateEvery to one frame's packets, counting packets in *count. It
+// never modifies a payload in place: single-NALU payloads share the clip's
+// memory.
+func (c *Camera) damage(pkts []*rtp.Packet, count *int64) []*rtp.Packet {
+	drop, garbage, truncate := c.dropEvery.Load(), c.garbageEvery.Load(), c.truncateEvery.Load()
+	if drop <= 0 && garbage <= 0 && truncate <= 0 {
+		*count += int64(len(pkts))
+		return pkts
+	}
+	out := pkts[:0]
+	for _, pkt := range pkts {
+		*count++
+		n := *count
+		switch {
+		case drop > 0 && n%drop == 0:
+			continue
+		case garbage > 0 && n%garbage == 0:
+			// Random bytes of a plausible size: any NALU type, including
+			// STAP-A and FU-A headers with nonsense lengths.
+			p := make([]byte, 1+rand.IntN(1400))
+			for i := range p {
+				p[i] = byte(rand.Uint32())
+			}
+			pkt.Payload = p
+		case truncate > 0 && n%truncate == 0 && len(pkt.Payload) > 1:
+			// Cut anywhere, down to a lone FU indicator or NALU header.
+			pkt.Payload = pkt.Payload[:1+rand.IntN(len(pkt.Payload)-1)]
+		}
+		out = append(out, pkt)
+	}
+	return out
+}
+
+// accessUnit appends to dst the NALUs of src, without SPS/PPS if the camera
+// must not send them in-band.
+func (c *Camera) accessUnit(dst [][]byte, src [][]byte) [][]byte {
+	for _, nalu := range src {
 		if c.opts.NoInBandParams {
 			typ := h264.NALUType(nalu[0] & 0x1f)
 			if typ == h264.NALUTypeSPS || typ == h264.NALUTypePPS {
@@ -356,6 +438,39 @@ func (c *Camera) SetDropEvery(n int) {
 		n = 0
 	}
 	c.dropEvery.Store(int64(n))
+}
+
+// SetGarbageEvery replaces the payload of every nth RTP packet with random
+// bytes of random length, as a buggy camera or a corrupting link would; n <= 0
+// turns it off. Headers (sequence numbers, timestamps) stay valid, so the
+// garbage reaches the client's H.264 depacketizer.
+func (c *Camera) SetGarbageEvery(n int) {
+	c.garbageEvery.Store(int64(max(n, 0)))
+}
+
+// SetTruncateEvery cuts every nth RTP packet's payload short at a random
+// point, leaving FU-A fragments and single NAL units truncated; n <= 0 turns it
+// off.
+func (c *Camera) SetTruncateEvery(n int) {
+	c.truncateEvery.Store(int64(max(n, 0)))
+}
+
+// SetJitter delays each frame's packets by a random time up to d before they
+// are sent, so frames arrive irregularly; d <= 0 turns it off. d is capped at
+// three quarters of a frame period, so the camera keeps its frame rate.
+func (c *Camera) SetJitter(d time.Duration) {
+	d = min(max(d, 0), time.Second/FPS*3/4)
+	c.jitter.Store(int64(d))
+}
+
+// SetLowResolution switches the camera, from its next frame, to a
+// LowWidth x LowHeight clip (on) or back to the Width x Height one (off). The
+// new clip starts with SPS, PPS and an IDR unless NoInBandParams is set;
+// timestamps continue. The SDP offered to later clients announces the new
+// parameters, as a reconfigured camera's would, while sessions already playing
+// keep the SDP they got.
+func (c *Camera) SetLowResolution(on bool) {
+	c.lowRes.Store(on)
 }
 
 func (c *Camera) logf(format string, args ...any) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -382,12 +383,27 @@ func readPart(br *bufio.Reader) ([]byte, error) {
 	if length < 0 {
 		return nil, errors.New("mpjpeg: part without Content-length")
 	}
-	jpg := make([]byte, length)
-	if _, err := io.ReadFull(br, jpg); err != nil {
-		return nil, err
+	// Allocate as the data arrives, beyond a first chunk that holds any
+	// real picture, so a bogus Content-length costs no more memory than the
+	// bytes that actually follow it.
+	jpg := make([]byte, min(length, firstPartChunk))
+	got := 0
+	for {
+		n, err := io.ReadFull(br, jpg[got:])
+		got += n
+		if err != nil {
+			return nil, err
+		}
+		if got == length {
+			return jpg, nil
+		}
+		more := min(length-got, got)
+		jpg = slices.Grow(jpg, more)[:got+more]
 	}
-	return jpg, nil
 }
+
+// firstPartChunk is what readPart allocates up front for a part.
+const firstPartChunk = 1 << 20
 
 // jpegSize returns the picture size from a JPEG's SOF marker.
 func jpegSize(b []byte) (width, height int, ok bool) {
