@@ -143,7 +143,7 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 	if err != nil {
 		return
 	}
-	ts := s.tl.next(pts, session)
+	ts := s.tl.next(pts, session, received)
 	for _, p := range pkts {
 		p.Timestamp = ts
 	}
@@ -321,6 +321,7 @@ type timeline struct {
 	offset   int64
 	lastIn   int64
 	lastOut  int64
+	lastWall time.Time
 	frameDur int64
 }
 
@@ -328,21 +329,31 @@ type timeline struct {
 // step backwards of that size) is a discontinuity in the camera's clock.
 const maxJump = 5 * 90000
 
-func (t *timeline) next(pts int64, session uint64) uint32 {
+func (t *timeline) next(pts int64, session uint64, wall time.Time) uint32 {
 	switch {
 	case !t.started:
 		t.started = true
 		t.frameDur = 90000 / 25
 		t.offset = -pts
 	case session != t.session || pts-t.lastIn > maxJump || t.lastIn-pts > maxJump:
-		// Continue one frame after the last unit so viewers see a smooth clock.
-		t.offset = t.lastOut + t.frameDur - pts
+		// Continue after the last unit by the real time that passed (at
+		// least one frame): a browser's jitter buffer maps RTP time to its
+		// clock, and a segment that starts "one frame later" after seconds
+		// of silence would be played late, then skipped through.
+		step := t.frameDur
+		if !wall.IsZero() && !t.lastWall.IsZero() {
+			if gap := int64(wall.Sub(t.lastWall) * 90000 / time.Second); gap > step {
+				step = gap
+			}
+		}
+		t.offset = t.lastOut + step - pts
 	default:
 		if d := pts - t.lastIn; d > 0 && d < 90000 {
 			t.frameDur = d
 		}
 	}
 	t.session = session
+	t.lastWall = wall
 	t.lastIn = pts
 	t.lastOut = pts + t.offset
 	return uint32(t.lastOut)

@@ -228,3 +228,16 @@ func TestDecoderReadersDoNotTakeViewerPlaces(t *testing.T) {
 		t.Fatalf("after the decoder left: viewers %d readers %d", s.Viewers(), s.Readers())
 	}
 }
+
+func TestTimestampsAfterAnOutageAdvanceByTheOutage(t *testing.T) {
+	s := New("cam", Options{})
+	r, _ := s.Subscribe()
+	start := time.Now()
+	s.WriteAccessUnit(au(true, 100), 0, true, 1, start)
+	// The camera comes back 3 s later with a new session.
+	s.WriteAccessUnit(au(true, 100), 777, true, 2, start.Add(3*time.Second))
+	a, b := <-r.C(), <-r.C()
+	if d := b.TS - a.TS; d != 3*90000 {
+		t.Fatalf("timestamps %d ticks apart after a 3 s outage, want %d", d, 3*90000)
+	}
+}

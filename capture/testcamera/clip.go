@@ -90,7 +90,8 @@ func Params() (sps, pps []byte) {
 }
 
 // parseClip splits a whole Annex-B stream into access units and checks that it
-// can be looped: it must start with an IDR and hold whole GOPs of gop frames.
+// can be looped: it must start with an IDR and, when gop > 0, hold whole
+// GOPs of gop frames.
 // It does not use
 // h264.AnnexB.Unmarshal because that parses a single access unit and caps the
 // number of NALUs it accepts.
@@ -134,7 +135,7 @@ func parseClip(buf []byte, gop int) (*clip, error) {
 	if len(c.aus) == 0 || !h264.IsRandomAccess(c.aus[0]) {
 		return nil, errors.New("testcamera: clip does not start with an IDR, so it cannot be looped")
 	}
-	if len(c.aus)%gop != 0 {
+	if gop > 0 && len(c.aus)%gop != 0 {
 		return nil, fmt.Errorf("testcamera: clip has %d access units, not a whole number of %d-frame GOPs", len(c.aus), gop)
 	}
 	return c, nil

@@ -63,6 +63,12 @@ type Options struct {
 	// default because UDP needs fixed ports and TCP-only cameras can be started
 	// by many parallel tests without any chance of a port clash.
 	UDP bool
+	// Clip, when set, is a raw Annex-B H.264 stream looped instead of the
+	// embedded clip (benchmarks at other resolutions, streams with B-frames
+	// or long GOPs). It must start with an IDR preceded by SPS and PPS.
+	Clip []byte
+	// FPS is the rate Clip is sent at; default the embedded clip's FPS.
+	FPS int
 	// Logf, when set, receives the camera's and gortsplib's diagnostics.
 	// nil keeps the camera silent; nothing is ever written through package log.
 	Logf func(format string, args ...any)
@@ -113,7 +119,13 @@ func Start(opts Options) (*Camera, error) {
 		return nil, fmt.Errorf("testcamera: unknown codec %q (want h264 or h265)", opts.Codec)
 	}
 
+	if opts.FPS <= 0 {
+		opts.FPS = FPS
+	}
 	clip, err := parsedClip()
+	if opts.Clip != nil {
+		clip, err = parseClip(opts.Clip, 0)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +265,8 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 
 	tsBase := rand.Uint32()
 	var pktCount int64
-	ticker := time.NewTicker(time.Second / FPS)
+	fps := int64(c.opts.FPS)
+	ticker := time.NewTicker(time.Second / time.Duration(fps))
 	defer ticker.Stop()
 
 	cur, pos := main, 0
@@ -275,7 +288,7 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 			if err != nil {
 				c.logf("encode frame %d: %v", frame, err)
 			}
-			ts := tsBase + uint32(frame*90000/FPS)
+			ts := tsBase + uint32(frame*90000/fps)
 			c.delay()
 			now := time.Now()
 			for _, pkt := range c.damage(pkts, &pktCount) {
@@ -459,7 +472,7 @@ func (c *Camera) SetTruncateEvery(n int) {
 // are sent, so frames arrive irregularly; d <= 0 turns it off. d is capped at
 // three quarters of a frame period, so the camera keeps its frame rate.
 func (c *Camera) SetJitter(d time.Duration) {
-	d = min(max(d, 0), time.Second/FPS*3/4)
+	d = min(max(d, 0), time.Second/time.Duration(c.opts.FPS)*3/4)
 	c.jitter.Store(int64(d))
 }
 

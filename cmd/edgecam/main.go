@@ -20,10 +20,12 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/term"
 
+	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
 )
@@ -39,6 +41,7 @@ SYNOPSIS
   edgecam run [--config PATH] [--demo]
   edgecam check [--config PATH]
   edgecam passwd [--token]
+  edgecam probe [--transport auto|tcp|udp] [--time 10s] rtsp://…
   edgecam version
   edgecam help
 
@@ -61,6 +64,13 @@ COMMANDS
             password from the terminal (twice) or from standard input.
             --token        instead, make a random API token and print it with
                            the sha256 for auth.tokens[]
+  probe     Connect to one camera URL and print what the configuration
+            needs: tracks and codecs, profile and level, resolution, fps,
+            keyframe interval, B-frames, bitrate, the transport that worked,
+            and whether edgecam can forward the video to browsers as it is.
+            Exit 1 when it cannot. Quote the URL for the shell.
+            --transport    auto (default), tcp or udp
+            --time D       listen at most this long (default 10s)
   version   Print the version.
 
 SIGNALS
@@ -111,6 +121,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdRun(args[1:], stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
+	case "probe":
+		return cmdProbe(args[1:], stdout, stderr)
 	case "passwd":
 		return cmdPasswd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
@@ -255,6 +267,54 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 			mode = "disabled"
 		}
 		fmt.Fprintf(stdout, "camera %-16s %s (%s, %s)\n", c.Name, c.RedactedURL(), c.Transport, mode)
+	}
+	return 0
+}
+
+func cmdProbe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	transport := fs.String("transport", "auto", "auto, tcp or udp")
+	d := fs.Duration("time", 10*time.Second, "how long to listen at most")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: edgecam probe [--transport auto|tcp|udp] [--time 10s] rtsp://user:pass@camera/path")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := capture.Probe(ctx, fs.Arg(0), *transport, *d)
+	if err != nil {
+		fmt.Fprintf(stderr, "probe %s: %v\n", capture.RedactURL(fs.Arg(0)), err)
+		return 1
+	}
+	p := func(k, f string, a ...any) { fmt.Fprintf(stdout, "%-18s "+f+"\n", append([]any{k + ":"}, a...)...) }
+	p("camera", "%s", r.URL)
+	p("tracks", "%s", strings.Join(r.Tracks, ", "))
+	if r.Width > 0 {
+		p("video", "H264 %s level %s, %dx%d, %.2f fps", r.Profile, r.Level, r.Width, r.Height, r.FPS)
+		if r.KeyframeInterval > 0 {
+			p("keyframe interval", "%s (%d frames)", r.KeyframeInterval.Round(10*time.Millisecond), r.GOPFrames)
+		} else {
+			p("keyframe interval", "not measured")
+		}
+		p("b-frames", "%s", map[bool]string{true: "yes", false: "no"}[r.BFrames])
+		p("bitrate", "%.0f kbit/s", r.Bitrate/1000)
+		p("transport", "%s", r.Transport)
+		p("frames received", "%d", r.Frames)
+	}
+	verdict := "yes: edgecam forwards this stream to browsers as it is"
+	if !r.Forwardable {
+		verdict = "no"
+	}
+	p("forwardable", "%s", verdict)
+	for _, pr := range r.Problems {
+		p("note", "%s", pr)
+	}
+	if !r.Forwardable {
+		return 1
 	}
 	return 0
 }

@@ -13,6 +13,10 @@ import {
  */
 export const STALE_MS = 5000;
 
+// requestVideoFrameCallback reports each picture as it is shown; where a
+// browser lacks it, decoded-frame statistics stand in.
+const HAS_RVFC = typeof HTMLVideoElement !== 'undefined' && 'requestVideoFrameCallback' in HTMLVideoElement.prototype;
+
 const LIVE_TIMEOUT_MS = 10000; // connect → first decoded frame, or start over
 const FALLBACK_MS = 5000; // auto: WebRTC not live this long → JPEG over WebSocket
 const DISCONNECT_GRACE_MS = 3000; // ICE may recover from 'disconnected' by itself
@@ -591,7 +595,10 @@ export class Tile {
     const now = performance.now();
     if (decoded !== this.frames.count) {
       this.frames = { count: decoded, changedAt: now };
-      if (decoded > 0) this.sawFrame(gen);
+      // Where requestVideoFrameCallback runs it is the picture clock: a
+      // count that changed at some point in the last 2 s must not make a
+      // frozen picture look fresh. The stats only make the tile live.
+      if (decoded > 0 && (this.conn !== 'live' || !HAS_RVFC)) this.sawFrame(gen);
       return;
     }
     const watched = document.visibilityState === 'visible';

@@ -1,0 +1,261 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/gortsplib/v4"
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/format"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtp"
+)
+
+// ProbeResult is what a plant engineer needs to know about one camera URL.
+type ProbeResult struct {
+	URL       string   // redacted
+	Tracks    []string // e.g. "video H264", "audio MPEG4-audio"
+	Transport string   // the RTSP transport that delivered media: udp or tcp
+	// Video facts; zero when the camera offers no H.264.
+	Profile          string
+	Level            string
+	Width, Height    int
+	FPS              float64       // from the SPS timing, else measured
+	KeyframeInterval time.Duration // measured between IDRs; 0 if fewer than two seen
+	GOPFrames        int           // frames from one IDR to the next
+	BFrames          bool          // the stream reorders frames (B-frames)
+	Bitrate          float64       // bits per second, measured
+	Frames           int           // access units received while probing
+	// Forwardable says whether edgecam can send the stream to browsers as
+	// it is; Problems says why not, or what will play badly.
+	Forwardable bool
+	Problems    []string
+}
+
+// Probe connects to rawURL, plays its video for up to d (stopping earlier
+// once two keyframe intervals were measured) and reports what it found.
+func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*ProbeResult, error) {
+	res := &ProbeResult{URL: RedactURL(rawURL)}
+	u, err := base.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse url: %w", err)
+	}
+	redact := func(err error) error {
+		return errors.New(RedactSecrets(err.Error(), rawURL))
+	}
+	var tr *gortsplib.Transport
+	res.Transport = "udp"
+	switch transport {
+	case TransportTCP:
+		v := gortsplib.TransportTCP
+		tr = &v
+		res.Transport = "tcp"
+	case TransportUDP:
+		v := gortsplib.TransportUDP
+		tr = &v
+	}
+	var mu sync.Mutex
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	c := &gortsplib.Client{
+		Scheme:            u.Scheme,
+		Host:              u.Host,
+		Transport:         tr,
+		ReadTimeout:       5 * time.Second,
+		DialContext:       dialer.DialContext,
+		UserAgent:         "edgecam-probe",
+		OnPacketsLost:     func(uint64) {},
+		OnDecodeError:     func(error) {},
+		OnTransportSwitch: func(error) { mu.Lock(); res.Transport = "tcp"; mu.Unlock() },
+	}
+	if err := c.Start2(); err != nil {
+		return nil, redact(fmt.Errorf("connect: %w", err))
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, c.Close)
+	defer stop()
+
+	desc, _, err := c.Describe(u)
+	if err != nil {
+		return nil, redact(describeError(err))
+	}
+	for _, m := range desc.Medias {
+		for _, f := range m.Formats {
+			res.Tracks = append(res.Tracks, fmt.Sprintf("%s %s", m.Type, f.Codec()))
+		}
+	}
+	var forma *format.H264
+	medi := desc.FindFormat(&forma)
+	if medi == nil {
+		res.Problems = append(res.Problems, (&UnsupportedCodecError{Offered: offeredCodecs(desc)}).Error())
+		return res, nil
+	}
+	dec, err := forma.CreateDecoder()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
+		return nil, redact(fmt.Errorf("setup: %w", err))
+	}
+
+	var (
+		st       probeStats
+		done     = make(chan struct{})
+		doneOnce sync.Once
+	)
+	st.params = newParamSet(forma.SafeParams())
+	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
+		pts, ok := c.PacketPTS2(medi, pkt)
+		if !ok {
+			return
+		}
+		nalus, err := dec.Decode(pkt)
+		if err != nil {
+			return
+		}
+		mu.Lock()
+		enough := st.add(nalus, pts, time.Now())
+		mu.Unlock()
+		if enough {
+			doneOnce.Do(func() { close(done) })
+		}
+	})
+	if _, err := c.Play(nil); err != nil {
+		return nil, redact(fmt.Errorf("play: %w", err))
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- c.Wait() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-ctx.Done():
+	case err := <-waitErr:
+		if st.frames == 0 {
+			return nil, redact(fmt.Errorf("stream: %w", err))
+		}
+	}
+	c.Close()
+
+	mu.Lock()
+	defer mu.Unlock()
+	st.fill(res)
+	return res, nil
+}
+
+// probeStats measures a stream while probing.
+type probeStats struct {
+	params      *paramSet
+	sps         h264.SPS
+	spsOK       bool
+	frames      int
+	bytes       int
+	first, last time.Time
+	firstPTS    int64
+	lastPTS     int64
+	idrs        []int64 // PTS of IDRs
+	idrFrames   []int   // frame index of IDRs
+	reordered   bool
+	prevPTS     int64
+	havePrev    bool
+}
+
+// add records one access unit and reports whether enough was seen.
+func (s *probeStats) add(nalus [][]byte, pts int64, now time.Time) bool {
+	idr := false
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			s.params.setSPS(n)
+		case h264.NALUTypeIDR:
+			idr = true
+		}
+		s.bytes += len(n)
+	}
+	if s.frames == 0 {
+		s.first, s.firstPTS = now, pts
+	}
+	s.last, s.lastPTS = now, pts
+	if s.havePrev && pts < s.prevPTS {
+		s.reordered = true
+	}
+	s.prevPTS, s.havePrev = pts, true
+	if idr {
+		s.idrs = append(s.idrs, pts)
+		s.idrFrames = append(s.idrFrames, s.frames)
+	}
+	s.frames++
+	// Two intervals make a reliable figure; one will do for a long GOP.
+	return len(s.idrs) >= 3 || (len(s.idrs) == 2 && s.frames > 50)
+}
+
+func (s *probeStats) fill(r *ProbeResult) {
+	r.Frames = s.frames
+	if s.params.sps != nil {
+		var sps h264.SPS
+		if err := sps.Unmarshal(s.params.sps); err == nil {
+			r.Width, r.Height = sps.Width(), sps.Height()
+			r.FPS = sps.FPS()
+			r.Profile = profileName(sps.ProfileIdc)
+			r.Level = fmt.Sprintf("%d.%d", sps.LevelIdc/10, sps.LevelIdc%10)
+			if sps.VUI != nil && sps.VUI.BitstreamRestriction != nil && sps.VUI.BitstreamRestriction.MaxNumReorderFrames > 0 {
+				r.BFrames = true
+			}
+		}
+	}
+	if s.reordered {
+		r.BFrames = true
+	}
+	if span := s.last.Sub(s.first); span > 0 && s.frames > 1 {
+		if r.FPS == 0 {
+			r.FPS = float64(s.frames-1) / span.Seconds()
+		}
+		r.Bitrate = float64(s.bytes*8) / span.Seconds()
+	}
+	if n := len(s.idrs); n >= 2 {
+		r.KeyframeInterval = time.Duration(s.idrs[n-1]-s.idrs[n-2]) * time.Second / 90000
+		r.GOPFrames = s.idrFrames[n-1] - s.idrFrames[n-2]
+	}
+
+	r.Forwardable = s.frames > 0 && s.params.sps != nil
+	if s.frames == 0 {
+		r.Problems = append(r.Problems, "no video arrived while probing")
+	}
+	if r.BFrames {
+		r.Forwardable = false
+		r.Problems = append(r.Problems, "the stream has B-frames, which browsers' WebRTC decoders do not reorder: turn them off in the camera's encoder settings")
+	}
+	if r.KeyframeInterval > 3*time.Second {
+		r.Problems = append(r.Problems, fmt.Sprintf("keyframe interval %s: JPEG snapshots and recovery after loss wait that long; set the camera's I-frame interval to 1–2 s", r.KeyframeInterval.Round(100*time.Millisecond)))
+	}
+	if len(s.idrs) < 2 && s.frames > 0 {
+		r.Problems = append(r.Problems, "fewer than two keyframes seen: the keyframe interval is longer than the probe, or unknown")
+	}
+}
+
+func profileName(idc uint8) string {
+	switch idc {
+	case 66:
+		return "Baseline"
+	case 77:
+		return "Main"
+	case 88:
+		return "Extended"
+	case 100:
+		return "High"
+	case 110:
+		return "High 10"
+	case 122:
+		return "High 4:2:2"
+	case 244:
+		return "High 4:4:4"
+	}
+	return fmt.Sprintf("profile_idc %d", idc)
+}
