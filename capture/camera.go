@@ -33,9 +33,12 @@ type Camera struct {
 
 	sessions atomic.Uint64
 
-	mu     sync.Mutex
-	status Status
-	rate   rateWindow
+	mu         sync.Mutex
+	status     Status
+	rate       rateWindow
+	lastIDRPTS *int64 // PTS of the last IDR in this session
+	sinceIDR   int    // frames since it
+	warned     map[string]bool
 }
 
 // New returns a Camera that will deliver access units to sink. log should
@@ -61,12 +64,52 @@ func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.status
+	now := time.Now()
 	if s.State == StateStreaming {
-		s.FPS, s.Bitrate = c.rate.read(time.Now())
+		s.FPS, s.Bitrate = c.rate.read(now)
+		if now.Sub(s.LastFrame) > c.cfg.StaleAfter {
+			s.State = StateStale
+			s.FPS, s.Bitrate = 0, 0
+		}
 	} else {
 		s.FPS, s.Bitrate = 0, 0
 	}
+	s.Warnings = warnings(s)
+	c.logNewWarnings(s.Warnings)
 	return s
+}
+
+// warnings lists what will make a flowing stream play badly.
+func warnings(s Status) []string {
+	var w []string
+	if s.BFrames {
+		w = append(w, "the stream has B-frames: browsers' WebRTC decoders do not reorder frames, so video stutters; turn B-frames off in the camera")
+	}
+	if s.KeyframeInterval > WarnKeyframeInterval {
+		w = append(w, fmt.Sprintf("keyframe interval %s: snapshots, on-demand starts and recovery after loss wait that long; set the camera's I-frame interval to 1–2 s",
+			s.KeyframeInterval.Round(100*time.Millisecond)))
+	}
+	if s.Bitrate > WarnBitrate {
+		w = append(w, fmt.Sprintf("bitrate %.0f Mbit/s is high for an edge box and Wi-Fi viewers; use the camera's sub stream or lower its bitrate", s.Bitrate/1e6))
+	}
+	return w
+}
+
+// logNewWarnings logs each kind of warning once per camera. c.mu is held.
+func (c *Camera) logNewWarnings(ws []string) {
+	for _, w := range ws {
+		key := w
+		if i := strings.IndexAny(w, ":0123456789"); i > 0 {
+			key = w[:i] // one line per kind, not per measured value
+		}
+		if c.warned == nil {
+			c.warned = map[string]bool{}
+		}
+		if !c.warned[key] {
+			c.warned[key] = true
+			c.log.Warn("camera stream will play badly", "warning", w)
+		}
+	}
 }
 
 // Run pulls the camera until ctx ends, reconnecting forever. It returns nil
@@ -156,8 +199,14 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 		UserAgent:    "edgecam",
 		// The defaults print through the standard logger; route them
 		// through slog, rate-limited, because a lossy link reports every packet.
-		OnPacketsLost: func(n uint64) { lost.add(n, "") },
-		OnDecodeError: func(err error) { decodeErrs.add(1, c.redact(err.Error())) },
+		OnPacketsLost: func(n uint64) {
+			c.addCounts(n, 0)
+			lost.add(n, "")
+		},
+		OnDecodeError: func(err error) {
+			c.addCounts(0, 1)
+			decodeErrs.add(1, c.redact(err.Error()))
+		},
 		OnTransportSwitch: func(err error) {
 			c.log.Info("switching rtsp transport to tcp", "reason", c.redact(err.Error()))
 		},
@@ -206,6 +255,9 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 	r.lastUnit.Store(time.Now().UnixNano())
 
 	c.onSessionStarted(r.params)
+	c.mu.Lock()
+	c.lastIDRPTS, c.sinceIDR = nil, 0 // PTS restart with each session
+	c.mu.Unlock()
 	client.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
 		pts, ok := client.PacketPTS2(medi, pkt)
 		if !ok {
@@ -280,12 +332,20 @@ func offeredCodecs(desc *description.Session) []string {
 	return out
 }
 
+func (c *Camera) addCounts(lost, decodeErrors uint64) {
+	c.mu.Lock()
+	c.status.PacketsLost += lost
+	c.status.DecodeErrors += decodeErrors
+	c.mu.Unlock()
+}
+
 func (c *Camera) onSessionStarted(p *paramSet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.status.Codec = "H264"
 	if p.width > 0 {
 		c.status.Width, c.status.Height = p.width, p.height
+		c.status.BFrames = p.reorders
 	}
 }
 

@@ -32,6 +32,10 @@ type Config struct {
 	ReadTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the wait between attempts. Defaults 1 s and 30 s.
 	MinBackoff, MaxBackoff time.Duration
+	// StaleAfter is how long a streaming camera may deliver no frame before
+	// its state reads stale (the RTSP session is up, the picture is not
+	// moving). Default 2 s.
+	StaleAfter time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -49,6 +53,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = 30 * time.Second
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 2 * time.Second
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff
@@ -88,6 +95,7 @@ const (
 	StateIdle        State = "idle"        // not pulled (on-demand camera with no viewer)
 	StateConnecting  State = "connecting"  // an RTSP session is being set up
 	StateStreaming   State = "streaming"   // video arrives
+	StateStale       State = "stale"       // the session is up but no frame came for StaleAfter
 	StateRetrying    State = "retrying"    // the last attempt failed; waiting to try again
 	StateUnsupported State = "unsupported" // the camera offers no H.264
 )
@@ -103,4 +111,27 @@ type Status struct {
 	Bitrate    float64 // bits per second, measured over the last second
 	Reconnects uint64  // sessions started after the first one
 	Since      time.Time
+
+	// Counters since the camera was created.
+	Frames       uint64 // access units delivered
+	Bytes        uint64 // bytes of those access units
+	PacketsLost  uint64 // RTP packets the camera sent that never arrived
+	DecodeErrors uint64 // frames dropped because their packets were broken
+
+	LastFrame        time.Time     // when the last access unit arrived
+	KeyframeInterval time.Duration // measured between the last two IDRs
+	GOPFrames        int           // frames from one IDR to the next
+	BFrames          bool          // the SPS allows frame reordering
+	// Warnings say why the stream will play badly even though it flows.
+	Warnings []string
 }
+
+// Thresholds for warnings about a stream that flows but plays badly.
+const (
+	// WarnKeyframeInterval: new viewers of an on-demand camera, JPEG
+	// snapshots and recovery after loss wait up to one keyframe interval.
+	WarnKeyframeInterval = 4 * time.Second
+	// WarnBitrate: more than an edge box's Wi-Fi viewers and CPU can carry
+	// for one camera.
+	WarnBitrate = 16e6
+)

@@ -40,6 +40,7 @@ func (r *reader) handle(dec *rtph264.Decoder, pkt *rtp.Packet, pts int64, errs *
 	nalus, err := dec.Decode(pkt)
 	if err != nil {
 		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
+			r.cam.addCounts(0, 1)
 			errs.add(1, r.cam.redact(err.Error()))
 		}
 		return
@@ -107,7 +108,7 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 		r.cam.log.Info("camera streaming", "width", r.params.width, "height", r.params.height)
 	}
 	r.lastUnit.Store(now.UnixNano())
-	r.cam.countUnit(now, size)
+	r.cam.countUnit(now, size, idr, pts)
 	r.cam.sink.WriteAccessUnit(&r.au)
 }
 
@@ -123,6 +124,7 @@ func startsWithParams(nalus [][]byte) bool {
 type paramSet struct {
 	sps, pps      []byte
 	width, height int
+	reorders      bool // the SPS allows B-frames (reordering)
 }
 
 func newParamSet(sps, pps []byte) *paramSet {
@@ -145,6 +147,7 @@ func (p *paramSet) setSPS(sps []byte) bool {
 	var s h264.SPS
 	if err := s.Unmarshal(p.sps); err == nil {
 		p.width, p.height = s.Width(), s.Height()
+		p.reorders = s.VUI != nil && s.VUI.BitstreamRestriction != nil && s.VUI.BitstreamRestriction.MaxNumReorderFrames > 0
 	}
 	return true
 }
@@ -160,6 +163,7 @@ func (c *Camera) onParams(p *paramSet) {
 	changed := c.status.Width != p.width || c.status.Height != p.height
 	old := [2]int{c.status.Width, c.status.Height}
 	c.status.Width, c.status.Height = p.width, p.height
+	c.status.BFrames = p.reorders
 	c.mu.Unlock()
 	if changed && old[0] != 0 {
 		c.log.Info("camera resolution changed", "from", resolution(old[0], old[1]), "to", resolution(p.width, p.height))
@@ -170,10 +174,24 @@ func resolution(w, h int) string {
 	return strconv.Itoa(w) + "x" + strconv.Itoa(h)
 }
 
-func (c *Camera) countUnit(now time.Time, size int) {
+func (c *Camera) countUnit(now time.Time, size int, idr bool, pts int64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.rate.add(now, size)
-	c.mu.Unlock()
+	c.status.Frames++
+	c.status.Bytes += uint64(size)
+	c.status.LastFrame = now
+	c.sinceIDR++
+	if idr {
+		if c.lastIDRPTS != nil {
+			if d := time.Duration(pts-*c.lastIDRPTS) * time.Second / 90000; d > 0 {
+				c.status.KeyframeInterval = d
+				c.status.GOPFrames = c.sinceIDR
+			}
+		}
+		c.lastIDRPTS = &pts
+		c.sinceIDR = 0
+	}
 }
 
 // rateWindow measures frames and bits per second over roughly the last second.

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -60,6 +61,9 @@ type Daemon struct {
 	set          atomic.Pointer[cameraSet]
 	authp        atomic.Pointer[authenticator]
 	sessionLimit *rateLimiter
+	events       *eventBus
+	metrics      *metrics
+	quit         chan struct{} // closed when the daemon starts to stop
 
 	ready    chan struct{}
 	httpAddr string
@@ -80,6 +84,8 @@ type cameraUnit struct {
 	cam  *capture.Camera
 	st   *stream.Stream
 	jpeg *jpeg.Hub
+
+	mjpegViewers, wsViewers atomic.Int64
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -106,7 +112,10 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		ready: make(chan struct{}),
 
 		sessionLimit: newRateLimiter(sessionsPerMinute, time.Minute),
+		events:       newEventBus(),
+		quit:         make(chan struct{}),
 	}
+	d.metrics = newMetrics(d)
 	d.authp.Store(newAuthenticator(cfg))
 	d.set.Store(d.buildSet(cfg, nil))
 	return d, nil
@@ -146,6 +155,7 @@ func (d *Daemon) newUnit(c config.Camera, jcfg config.JPEG) *cameraUnit {
 		Transport:      c.Transport,
 		ConnectTimeout: c.ConnectTimeout.D(),
 		ReadTimeout:    c.ReadTimeout.D(),
+		StaleAfter:     c.StaleAfter.D(),
 	}, streamSink{u.st}, log)
 	u.jpeg = jpeg.NewHub(u.st, jpegSettings(jcfg), log)
 	return u
@@ -153,6 +163,22 @@ func (d *Daemon) newUnit(c config.Camera, jcfg config.JPEG) *cameraUnit {
 
 // auth returns the current authenticator; a reload may replace it.
 func (d *Daemon) auth() *authenticator { return d.authp.Load() }
+
+// viewerCounts are a camera's viewers by transport.
+type viewerCounts struct {
+	WebRTC    int `json:"webrtc"`
+	MJPEG     int `json:"mjpeg"`
+	WebSocket int `json:"websocket"`
+}
+
+func (v viewerCounts) total() int { return v.WebRTC + v.MJPEG + v.WebSocket }
+
+func (u *cameraUnit) viewers() viewerCounts {
+	if u.cam == nil {
+		return viewerCounts{}
+	}
+	return viewerCounts{WebRTC: u.st.Viewers(), MJPEG: int(u.mjpegViewers.Load()), WebSocket: int(u.wsViewers.Load())}
+}
 
 // cameras returns the current camera set.
 func (d *Daemon) cameras() *cameraSet { return d.set.Load() }
@@ -222,6 +248,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	close(d.ready)
 	notifyReady(d.statusLine())
 	goRun(func() { d.superviseHealth(ctx) })
+	goRun(func() { d.watchEvents(ctx) })
+	if addr := d.cfg.Debug.PprofListen; addr != "" {
+		pln, err := net.Listen("tcp", addr)
+		if err != nil {
+			d.log.Error("pprof: cannot listen; continuing without it", "addr", addr, "error", err)
+		} else {
+			psrv := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 5 * time.Second}
+			goRun(func() { _ = psrv.Serve(pln) })
+			goRun(func() { <-ctx.Done(); _ = psrv.Close() })
+			d.log.Info("pprof listening", "addr", pln.Addr().String())
+		}
+	}
 
 	var runErr error
 loop:
@@ -240,6 +278,7 @@ loop:
 	}
 	notifyStopping()
 	d.log.Info("edgecam stopping")
+	close(d.quit) // long-lived responses (events) end now
 	cancel()
 	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownGrace)
 	_ = srv.Shutdown(shutdownCtx)
@@ -339,6 +378,18 @@ func (d *Daemon) reload(ctx context.Context) {
 	}
 	d.log.Info("configuration reloaded", "cameras", len(next.list),
 		"unchanged", kept, "added", added, "removed", removed, "restarted", changed)
+}
+
+// pprofMux serves Go's profiler on its own listener, never on the public
+// port: profiles reveal memory contents.
+func pprofMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }
 
 // loadTLS reads the certificate and key when TLS is configured, so a wrong

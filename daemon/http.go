@@ -31,6 +31,8 @@ func (d *Daemon) routes() http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /api/cameras", d.handleCameras)
+	mux.HandleFunc("GET /api/events", d.handleEvents)
+	mux.Handle("GET /metrics", d.metrics.handler())
 	mux.HandleFunc("GET /api/cameras/{name}", d.handleCamera)
 	mux.HandleFunc("POST /cameras/{name}/whep", d.limited(d.handleWHEPOffer))
 	mux.HandleFunc("OPTIONS /cameras/{name}/whep", d.handleWHEPOptions)
@@ -49,7 +51,7 @@ func (d *Daemon) routes() http.Handler {
 		httpError(w, http.StatusMethodNotAllowed, "WHEP: POST an SDP offer here")
 	})
 	mux.Handle("GET /", web.Handler())
-	return recoverPanics(d, securityHeaders(d.requireLogin(mux)))
+	return recoverPanics(d, d.metrics.countRequests(securityHeaders(d.requireLogin(mux))))
 }
 
 // requireLogin applies the current authenticator to every request.
@@ -115,13 +117,27 @@ type CameraJSON struct {
 	Reconnects uint64    `json:"reconnects"`
 	OnDemand   bool      `json:"on_demand"`
 	Since      time.Time `json:"since"`
+
+	ViewersByTransport viewerCounts `json:"viewers_by_transport"`
+	// LastFrameAge is seconds since the last frame; -1 before the first.
+	LastFrameAge     float64  `json:"last_frame_age"`
+	KeyframeInterval float64  `json:"keyframe_interval"` // seconds, measured
+	GOPFrames        int      `json:"gop_frames"`
+	BFrames          bool     `json:"b_frames"`
+	Frames           uint64   `json:"frames"`
+	Bytes            uint64   `json:"bytes"`
+	PacketsLost      uint64   `json:"packets_lost"`
+	DecodeErrors     uint64   `json:"decode_errors"`
+	Warnings         []string `json:"warnings"`
 }
 
 func (d *Daemon) cameraJSON(u *cameraUnit) CameraJSON {
 	j := CameraJSON{
-		Name:     u.cfg.Name,
-		URL:      u.cfg.RedactedURL(),
-		OnDemand: u.cfg.OnDemand,
+		Name:         u.cfg.Name,
+		URL:          u.cfg.RedactedURL(),
+		OnDemand:     u.cfg.OnDemand,
+		LastFrameAge: -1,
+		Warnings:     []string{},
 	}
 	if u.cam == nil {
 		j.State = "disabled"
@@ -134,20 +150,26 @@ func (d *Daemon) cameraJSON(u *cameraUnit) CameraJSON {
 	j.Width, j.Height = s.Width, s.Height
 	j.FPS = math.Round(s.FPS*10) / 10
 	j.Bitrate = int64(s.Bitrate)
-	j.Viewers = u.st.Viewers() + u.jpeg.Stats().Viewers
+	j.ViewersByTransport = u.viewers()
+	j.Viewers = j.ViewersByTransport.total()
 	j.Reconnects = s.Reconnects
 	j.Since = s.Since.UTC().Truncate(time.Second)
+	if !s.LastFrame.IsZero() {
+		j.LastFrameAge = math.Round(time.Since(s.LastFrame).Seconds()*10) / 10
+	}
+	j.KeyframeInterval = math.Round(s.KeyframeInterval.Seconds()*100) / 100
+	j.GOPFrames = s.GOPFrames
+	j.BFrames = s.BFrames
+	j.Frames, j.Bytes = s.Frames, s.Bytes
+	j.PacketsLost, j.DecodeErrors = s.PacketsLost, s.DecodeErrors
+	if s.Warnings != nil {
+		j.Warnings = s.Warnings
+	}
 	return j
 }
 
 func (d *Daemon) handleCameras(w http.ResponseWriter, r *http.Request) {
-	out := struct {
-		Cameras []CameraJSON `json:"cameras"`
-	}{Cameras: make([]CameraJSON, 0, len(d.cameras().list))}
-	for _, u := range d.cameras().list {
-		out.Cameras = append(out.Cameras, d.cameraJSON(u))
-	}
-	writeJSON(w, out)
+	writeJSON(w, d.cameraList())
 }
 
 func (d *Daemon) handleCamera(w http.ResponseWriter, r *http.Request) {

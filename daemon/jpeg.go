@@ -203,6 +203,8 @@ func (d *Daemon) handleMJPEG(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer v.Close()
+	u.mjpegViewers.Add(1)
+	defer u.mjpegViewers.Add(-1)
 	d.log.Info("viewer joined", "camera", u.cfg.Name, "transport", "mjpeg")
 	defer d.log.Info("viewer left", "camera", u.cfg.Name, "transport", "mjpeg")
 
@@ -264,6 +266,8 @@ func (d *Daemon) handleWS(w http.ResponseWriter, r *http.Request) {
 	// small limit ends the connection.
 	c.SetReadLimit(4096)
 	ctx := c.CloseRead(r.Context())
+	u.wsViewers.Add(1)
+	defer u.wsViewers.Add(-1)
 	d.log.Info("viewer joined", "camera", u.cfg.Name, "transport", "websocket")
 	defer d.log.Info("viewer left", "camera", u.cfg.Name, "transport", "websocket")
 

@@ -68,7 +68,7 @@ func (d *Daemon) statusLine() string {
 		if u.cam.Status().State == capture.StateStreaming {
 			streaming++
 		}
-		viewers += u.st.Viewers() + u.jpeg.Stats().Viewers
+		viewers += u.viewers().total()
 	}
 	return fmt.Sprintf("%d/%d cameras streaming, %d viewers", streaming, total, viewers)
 }

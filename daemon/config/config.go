@@ -49,7 +49,15 @@ type Config struct {
 	Log     Log      `yaml:"log"`
 	JPEG    JPEG     `yaml:"jpeg"`
 	Auth    Auth     `yaml:"auth"`
+	Debug   Debug    `yaml:"debug"`
 	Cameras []Camera `yaml:"cameras"`
+}
+
+// Debug holds settings for troubleshooting; all are off by default.
+type Debug struct {
+	// PprofListen serves Go's profiler (/debug/pprof/) on this address. It
+	// must be a loopback address: profiles expose memory contents.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // JPEG configures the JPEG fallbacks (MJPEG, WebSocket, snapshots). A
@@ -186,6 +194,9 @@ type Camera struct {
 	ReadTimeout Duration `yaml:"read_timeout"`
 	// MaxViewers caps WebRTC sessions on this camera; default 16.
 	MaxViewers int `yaml:"max_viewers"`
+	// StaleAfter is how long the camera may send no frame, with its RTSP
+	// session up, before it is shown as stale. Default 2s.
+	StaleAfter Duration `yaml:"stale_after"`
 	// JPEG overrides the global jpeg section for this camera.
 	JPEG JPEGOverride `yaml:"jpeg"`
 	// Line is the line of this camera's entry in the file, filled by Parse,
@@ -306,6 +317,9 @@ func (c *Config) ApplyDefaults() {
 		if cam.MaxViewers == 0 {
 			cam.MaxViewers = defaultCameraMaxViewers
 		}
+		if cam.StaleAfter == 0 {
+			cam.StaleAfter = Duration(2 * time.Second)
+		}
 	}
 }
 
@@ -376,6 +390,13 @@ func (c *Config) Validate() error {
 		add("http.tls", "set both cert and key, or neither")
 	}
 	c.validateAuth(add)
+	if p := c.Debug.PprofListen; p != "" {
+		if msg := checkListen(p); msg != "" {
+			add("debug.pprof_listen", "%s is not a valid listen address (%s)", quote(p), msg)
+		} else if !IsLoopback(p) {
+			add("debug.pprof_listen", "%s must be a loopback address such as \"127.0.0.1:6060\": profiles expose memory contents", quote(p))
+		}
+	}
 
 	firstByName := map[string]int{}
 	for i, cam := range c.Cameras {
@@ -408,6 +429,9 @@ func (c *Config) Validate() error {
 		}
 		if cam.MaxViewers < 1 {
 			add(p+".max_viewers", "%d must be at least 1", cam.MaxViewers)
+		}
+		if cam.StaleAfter <= 0 {
+			add(p+".stale_after", "%s must be greater than 0", cam.StaleAfter)
 		}
 		if cam.JPEG != (JPEGOverride{}) {
 			// Report only what the camera itself got wrong; the global

@@ -21,7 +21,7 @@ func TestParseReportsWhereTheFileIsWrong(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			yaml: "http:\n  listen: \":8080\"\nwebrtcc:\n  udp_port: 8189\n",
-			want: []string{`config.yaml:3: webrtcc: unknown key "webrtcc"`, "valid keys here are http, webrtc, log, jpeg, auth, cameras"},
+			want: []string{`config.yaml:3: webrtcc: unknown key "webrtcc"`, "valid keys here are http, webrtc, log, jpeg, auth, debug, cameras"},
 		},
 		{
 			name: "unknown key in a camera",
@@ -239,7 +239,7 @@ func TestParseFillsDefaults(t *testing.T) {
 		t.Errorf("top-level defaults not filled: %+v", cfg)
 	}
 	want := Camera{Name: "press-1", URL: "rtsp://cam/", Transport: "auto",
-		ConnectTimeout: Duration(5 * time.Second), ReadTimeout: Duration(5 * time.Second), MaxViewers: 16, Line: 2}
+		ConnectTimeout: Duration(5 * time.Second), ReadTimeout: Duration(5 * time.Second), MaxViewers: 16, StaleAfter: Duration(2 * time.Second), Line: 2}
 	if len(cfg.Cameras) != 1 || cfg.Cameras[0] != want {
 		t.Errorf("camera = %+v, want %+v", cfg.Cameras, want)
 	}

@@ -357,6 +357,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 			check{p + "connect_timeout", cam.ConnectTimeout == 0, "0s must be greater than 0; remove the key to use the default 5s"},
 			check{p + "read_timeout", cam.ReadTimeout == 0, "0s must be greater than 0; remove the key to use the default 5s"},
 			check{p + "max_viewers", cam.MaxViewers == 0, "0 must be at least 1; remove the key to use the default 16"},
+			check{p + "stale_after", cam.StaleAfter == 0, "0s must be greater than 0; remove the key to use the default 2s"},
 		)
 	}
 	var out []Problem
@@ -372,7 +373,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 // type in messages ("config.Camera").
 var sections = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
-	for _, v := range []any{Config{}, HTTP{}, TLS{}, WebRTC{}, Log{}, JPEG{}, JPEGOverride{}, Auth{}, User{}, Token{}, Camera{}} {
+	for _, v := range []any{Config{}, HTTP{}, TLS{}, WebRTC{}, Log{}, JPEG{}, JPEGOverride{}, Auth{}, User{}, Token{}, Debug{}, Camera{}} {
 		t := reflect.TypeOf(v)
 		m[t.String()] = t
 	}
