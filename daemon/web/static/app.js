@@ -7,6 +7,7 @@ import { GRID_MODES, TRANSPORTS, Tile } from './tile.js';
 import { browserDecodesH264, timeoutSignal } from './whep.js';
 
 const POLL_MS = 2000;
+const EVENTS_SILENCE_MS = 15000;
 const POLL_TIMEOUT_MS = 5000;
 const CAMERA_ROUTE = '#/camera/';
 const TRANSPORT_KEY = 'edgecam.transport';
@@ -260,7 +261,19 @@ function setApiStatus(err) {
   if (!loaded) ui.count.textContent = 'no camera list yet';
 }
 
-async function poll() {
+function applyList(body) {
+  const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
+  reconcile(cameras);
+  loaded = true;
+  setApiStatus(null);
+  applyRoute();
+  updateCount();
+}
+
+// pollOnce fetches the camera list once. It is the fallback while the event
+// stream is down, and it is what notices a missing login (EventSource cannot
+// see HTTP statuses).
+async function pollOnce() {
   try {
     const res = await fetch('/api/cameras', {
       cache: 'no-store',
@@ -274,18 +287,43 @@ async function poll() {
       return;
     }
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = await res.json();
-    const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
-    reconcile(cameras);
-    loaded = true;
-    setApiStatus(null);
-    applyRoute();
-    updateCount();
+    applyList(await res.json());
   } catch (err) {
     setApiStatus(err?.name === 'TimeoutError' ? 'no answer' : (err?.message || 'network error'));
-  } finally {
-    setTimeout(poll, POLL_MS);
   }
+}
+
+// listen follows /api/events: the server pushes the camera list on every
+// change (a camera offline, stale, back; viewers) and every 5 s, so the page
+// learns of a frozen camera within a quarter second instead of polling.
+// When the stream breaks, the page polls once, then listens again.
+function listen() {
+  if (typeof EventSource === 'undefined') {
+    pollOnce().finally(() => setTimeout(listen, POLL_MS));
+    return;
+  }
+  const es = new EventSource('/api/events');
+  let watchdog = 0;
+  const arm = () => {
+    clearTimeout(watchdog);
+    // The server sends the list at least every 5 s; silence means a dead
+    // connection that the browser has not noticed.
+    watchdog = setTimeout(() => es.dispatchEvent(new Event('error')), EVENTS_SILENCE_MS);
+  };
+  es.addEventListener('cameras', (ev) => {
+    arm();
+    try {
+      applyList(JSON.parse(ev.data));
+    } catch {
+      // A malformed event is skipped; the next one carries the whole list.
+    }
+  });
+  es.addEventListener('error', () => {
+    clearTimeout(watchdog);
+    es.close();
+    pollOnce().finally(() => setTimeout(listen, POLL_MS));
+  });
+  arm();
 }
 
 function onKeydown(ev) {
@@ -361,7 +399,7 @@ function init() {
   // A page opened in a background tab starts with nothing to release.
   tabAway = document.visibilityState === 'hidden';
   applyRoute();
-  poll();
+  listen();
 }
 
 init();

@@ -402,7 +402,10 @@ export class Tile {
   // current. It runs every STALE_TICK_MS while the tile runs.
   checkStale() {
     const age = this.pictureAt ? performance.now() - this.pictureAt : 0;
-    const stale = !this.stopped && this.pictureAt > 0 && age >= STALE_MS;
+    // The server says "stale" as soon as the camera stops sending
+    // (stale_after, 2 s by default): trust it before our own 5 s clock.
+    const serverStale = this.api?.state === 'stale' && age >= 1000;
+    const stale = !this.stopped && this.pictureAt > 0 && (age >= STALE_MS || serverStale);
     if (stale !== this.stale) {
       this.stale = stale;
       this.render();
