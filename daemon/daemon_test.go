@@ -333,7 +333,8 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	}
 
 	var bodies []string
-	for _, path := range []string{"/api/cameras", "/api/cameras/ok", "/api/cameras/badpass", "/"} {
+	for _, path := range []string{"/api/cameras", "/api/cameras/ok", "/api/cameras/badpass", "/", "/metrics",
+		"/cameras/badpass/snapshot.jpg", "/cameras/nope/mjpeg"} {
 		resp, err := http.Get(d.base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -342,6 +343,11 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		resp.Body.Close()
 		bodies = append(bodies, string(b))
 	}
+	// The event stream's first message is the camera list.
+	readEvents(t, d.base+"/api/events", 5*time.Second, func(name, data string) bool {
+		bodies = append(bodies, data)
+		return true
+	})
 	all := strings.Join(bodies, "\n") + d.logs.String()
 	if strings.Contains(all, pass) {
 		t.Fatalf("the camera password appears in the API, page or log:\n%s", all)
