@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +153,58 @@ func httpGet(url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+func TestSystemdSeesWatchdogAndReload(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "400000") // pings every 200 ms
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+
+	a := startCamera(t, testcamera.Options{})
+	r := startReloadable(t, reloadConfig("press-1", a.URL()))
+
+	msgs := make(chan string, 64)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	expect := func(what string, match func(string) bool) string {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case m, ok := <-msgs:
+				if !ok {
+					t.Fatalf("socket closed waiting for %s", what)
+				}
+				if match(m) {
+					return m
+				}
+			case <-deadline:
+				t.Fatalf("no %s within 5s", what)
+			}
+		}
+	}
+	expect("READY=1", func(m string) bool { return strings.Contains(m, "READY=1") })
+	expect("a watchdog ping", func(m string) bool { return m == "WATCHDOG=1" })
+
+	r.reload <- struct{}{}
+	m := expect("RELOADING=1", func(m string) bool { return strings.Contains(m, "RELOADING=1") })
+	if !strings.Contains(m, "MONOTONIC_USEC=") {
+		t.Errorf("RELOADING without MONOTONIC_USEC: %q", m)
+	}
+	expect("READY=1 after the reload", func(m string) bool { return strings.Contains(m, "READY=1") })
 }
