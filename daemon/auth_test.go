@@ -232,3 +232,22 @@ func mustParse(t *testing.T, der []byte) *x509.Certificate {
 	}
 	return c
 }
+
+func TestSessionsPerAddressAreLimited(t *testing.T) {
+	d := startDaemonWith(t, func(cfg *config.Config) {
+		cfg.HTTP.SessionsPerMinute = 2
+		cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" // answers at once; the limit comes first
+	}, cam("press-1", "rtsp://127.0.0.1:1/none"))
+	var codes []int
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[2] != http.StatusTooManyRequests || codes[0] == http.StatusTooManyRequests {
+		t.Fatalf("answers %v, want the third to be 429", codes)
+	}
+}

@@ -111,7 +111,8 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		log:   opts.Logger,
 		ready: make(chan struct{}),
 
-		sessionLimit: newRateLimiter(sessionsPerMinute, time.Minute),
+		// A runaway script from one address cannot exhaust the box.
+		sessionLimit: newRateLimiter(cfg.HTTP.SessionsPerMinute, time.Minute),
 		events:       newEventBus(),
 		quit:         make(chan struct{}),
 	}

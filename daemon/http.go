@@ -17,10 +17,6 @@ import (
 // maxOfferSize bounds a WHEP offer. Browser offers are 3–10 KB.
 const maxOfferSize = 64 << 10
 
-// sessionsPerMinute limits new viewer sessions (WHEP, MJPEG, WebSocket)
-// from one client address: a runaway script cannot exhaust the box.
-const sessionsPerMinute = 120
-
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/session", func(w http.ResponseWriter, r *http.Request) { d.auth().handleSession(w, r) })
@@ -66,7 +62,7 @@ func (d *Daemon) limited(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !d.sessionLimit.allow(clientIP(r)) {
 			w.Header().Set("Retry-After", "30")
-			httpError(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d new sessions a minute from this address", sessionsPerMinute))
+			httpError(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d new sessions a minute from this address (http.sessions_per_minute)", d.cfg.HTTP.SessionsPerMinute))
 			return
 		}
 		h(w, r)

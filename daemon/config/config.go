@@ -139,6 +139,9 @@ type HTTP struct {
 	// TLS, when both paths are set, serves HTTPS with this certificate and
 	// key (PEM files).
 	TLS TLS `yaml:"tls"`
+	// SessionsPerMinute caps new viewer sessions (WHEP, MJPEG, WebSocket)
+	// from one client address per minute. Default 300.
+	SessionsPerMinute int `yaml:"sessions_per_minute"`
 }
 
 // TLS names a certificate and its key.
@@ -258,7 +261,7 @@ func typeErrorf(n *yaml.Node, format string, args ...any) error {
 // Default returns the default configuration with no cameras.
 func Default() *Config {
 	return &Config{
-		HTTP:   HTTP{Listen: defaultListen},
+		HTTP:   HTTP{Listen: defaultListen, SessionsPerMinute: 300},
 		WebRTC: WebRTC{UDPPort: defaultUDPPort, MaxViewers: defaultWebRTCMaxViewers},
 		Log:    Log{Level: defaultLogLevel},
 		JPEG: JPEG{
@@ -278,6 +281,9 @@ func Default() *Config {
 func (c *Config) ApplyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = defaultListen
+	}
+	if c.HTTP.SessionsPerMinute == 0 {
+		c.HTTP.SessionsPerMinute = 300
 	}
 	if c.WebRTC.MaxViewers == 0 {
 		c.WebRTC.MaxViewers = defaultWebRTCMaxViewers
@@ -386,6 +392,9 @@ func (c *Config) Validate() error {
 		add("jpeg.idle_stop", "%s must be greater than 0", c.JPEG.IdleStop)
 	}
 	checkJPEG("jpeg", c.JPEG)
+	if c.HTTP.SessionsPerMinute < 1 {
+		add("http.sessions_per_minute", "%d must be at least 1", c.HTTP.SessionsPerMinute)
+	}
 	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
 		add("http.tls", "set both cert and key, or neither")
 	}

@@ -342,6 +342,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 	}
 	checks := []check{
 		{"http.listen", cfg.HTTP.Listen == "", `is empty; remove the key to use the default ":8080"`},
+		{"http.sessions_per_minute", cfg.HTTP.SessionsPerMinute == 0, "0 must be at least 1; remove the key to use the default 300"},
 		{"webrtc.max_viewers", cfg.WebRTC.MaxViewers == 0, "0 must be at least 1; remove the key to use the default 64"},
 		{"log.level", cfg.Log.Level == "", `is empty; use debug, info, warn or error, or remove the key for "info"`},
 		{"jpeg.ffmpeg", cfg.JPEG.FFmpeg == "", `is empty; remove the key to use "ffmpeg" from PATH`},
