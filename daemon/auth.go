@@ -111,10 +111,14 @@ func (a *authenticator) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		// The page asks with X-Requested-With so the browser does not pop
-		// up its own password dialog; scripts, ffmpeg and OpenCV get the
-		// Basic challenge they need to send credentials from the URL.
-		if r.Header.Get("X-Requested-With") == "" {
+		// Scripts, ffmpeg and OpenCV need the Basic challenge to send the
+		// credentials from their URL. The page's own requests (fetch,
+		// EventSource, img, WebSocket) must not get it: the browser would
+		// pop up its password dialog, or hold an EventSource waiting for
+		// one. Browsers mark those with Sec-Fetch-Mode; the page also
+		// sends X-Requested-With.
+		mode := r.Header.Get("Sec-Fetch-Mode")
+		if r.Header.Get("X-Requested-With") == "" && (mode == "" || mode == "navigate") {
 			w.Header().Set("WWW-Authenticate", `Basic realm="edgecam", charset="UTF-8"`)
 		}
 		httpError(w, http.StatusUnauthorized, "log in first: use the page's login, HTTP Basic, or a bearer token")

@@ -78,6 +78,12 @@ func TestLoginProtectsAPIAndStreams(t *testing.T) {
 	if code, h := status(req, nil); code != 401 || h.Get("WWW-Authenticate") != "" {
 		t.Errorf("page request: %d %q, want 401 without a challenge", code, h.Get("WWW-Authenticate"))
 	}
+	// Nor does an EventSource or <img>, which a challenge would stall.
+	req = get("/api/events")
+	req.Header.Set("Sec-Fetch-Mode", "cors")
+	if code, h := status(req, nil); code != 401 || h.Get("WWW-Authenticate") != "" {
+		t.Errorf("EventSource request: %d %q, want 401 without a challenge", code, h.Get("WWW-Authenticate"))
+	}
 	// Basic, as ffmpeg and OpenCV send it from user:pass@ in the URL.
 	req = get("/api/cameras")
 	req.SetBasicAuth("operator", "op-pass-1")
