@@ -8,10 +8,10 @@ package stream
 
 import (
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/rtp"
 )
 
@@ -76,7 +76,7 @@ type Stream struct {
 	changed chan struct{}
 
 	mu      sync.Mutex
-	enc     rtph264.Encoder
+	pk      packetizer
 	tl      timeline
 	gop     []*Unit
 	gopSize int
@@ -103,11 +103,7 @@ func New(name string, opts Options) *Stream {
 		opts:    opts,
 		changed: make(chan struct{}, 1),
 		readers: make(map[*Reader]struct{}),
-		enc:     rtph264.Encoder{PayloadType: 96, PayloadMaxSize: payloadMaxSize, PacketizationMode: 1},
-	}
-	if err := s.enc.Init(); err != nil {
-		// Init fails only for an unsupported packetization mode, which is a constant here.
-		panic(err)
+		pk:      packetizer{maxPayload: payloadMaxSize, ssrc: rand.Uint32(), seq: uint16(rand.Uint32())},
 	}
 	return s
 }
@@ -120,34 +116,23 @@ func (s *Stream) Name() string { return s.name }
 // source reconnected, which starts a new timestamp segment that continues the
 // previous one, so viewers keep playing across camera reconnects.
 func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session uint64, received time.Time) {
-	size := 0
-	for _, n := range nalus {
-		size += len(n)
-	}
-	// One copy per access unit: the packets reference it, and it outlives
-	// the caller's buffers.
-	buf := make([]byte, 0, size)
-	owned := make([][]byte, len(nalus))
-	for i, n := range nalus {
-		start := len(buf)
-		buf = append(buf, n...)
-		owned[i] = buf[start:len(buf):len(buf)]
-	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	pkts, err := s.enc.Encode(owned)
-	if err != nil {
+	// One copy per access unit, which the packets reference: it outlives
+	// the caller's buffers.
+	p := s.pk.packetize(nalus)
+	if len(p.packets) == 0 {
 		return
 	}
 	ts := s.tl.next(pts, session, received)
-	for _, p := range pkts {
-		p.Timestamp = ts
+	for _, pkt := range p.packets {
+		pkt.Timestamp = ts
 	}
-	u := &Unit{NALUs: owned, Packets: pkts, TS: ts, IDR: idr, Bytes: size, Received: received}
+	size := p.size
+	u := &Unit{NALUs: p.nalus, Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: received}
 	s.stats.Units++
 	s.stats.Bytes += uint64(size)
 	s.cache(u)

@@ -241,3 +241,60 @@ func TestTimestampsAfterAnOutageAdvanceByTheOutage(t *testing.T) {
 		t.Fatalf("timestamps %d ticks apart after a 3 s outage, want %d", d, 3*90000)
 	}
 }
+
+// TestPacketizerMatchesGortsplibEncoder checks the allocation-free packetizer
+// against the encoder it replaced: the same payloads for single NALUs,
+// STAP-A aggregates (SPS+PPS, small slices) and FU-A fragments, and a marker
+// on the last packet only.
+func TestPacketizerMatchesGortsplibEncoder(t *testing.T) {
+	units := [][][]byte{
+		au(true, 50000),
+		au(false, 20000),
+		au(false, 100),
+		{{0x09, 0xf0}, {0x06, 0x05, 0x01, 0x80}, make([]byte, 1186), {}, make([]byte, 1187), make([]byte, 1188), make([]byte, 2374), make([]byte, 2375)},
+		{make([]byte, 500), make([]byte, 500), make([]byte, 500)},
+	}
+	for _, u := range units[3:] {
+		for _, n := range u {
+			if len(n) > 0 && n[0] == 0 {
+				n[0] = 0x41
+			}
+		}
+	}
+	enc := &rtph264.Encoder{PayloadType: 96, PayloadMaxSize: payloadMaxSize, PacketizationMode: 1}
+	if err := enc.Init(); err != nil {
+		t.Fatal(err)
+	}
+	p := packetizer{maxPayload: payloadMaxSize}
+	for i, u := range units {
+		var nonEmpty [][]byte
+		for _, n := range u {
+			if len(n) > 0 {
+				nonEmpty = append(nonEmpty, n)
+			}
+		}
+		want, err := enc.Encode(nonEmpty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := p.packetize(u)
+		if len(got.packets) != len(want) {
+			t.Fatalf("unit %d: %d packets, want %d", i, len(got.packets), len(want))
+		}
+		for k := range want {
+			g, w := got.packets[k], want[k]
+			// STAP-A carries the highest NRI of its NALUs (RFC 6184); the
+			// old encoder left it 0.
+			gp := append([]byte(nil), g.Payload...)
+			if gp[0]&0x1f == naluTypeSTAPA {
+				gp[0] &^= 0x60
+			}
+			if string(gp) != string(w.Payload) || g.Marker != w.Marker {
+				t.Fatalf("unit %d packet %d differs (marker %v, want %v)", i, k, g.Marker, w.Marker)
+			}
+		}
+		if len(got.nalus) != len(nonEmpty) {
+			t.Fatalf("unit %d: %d NALUs kept, want %d", i, len(got.nalus), len(nonEmpty))
+		}
+	}
+}

@@ -142,12 +142,13 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	}
 	ir := &interceptor.Registry{}
 	// NACK lets the browser recover single lost packets from our send
-	// buffer; RTCP reports keep its statistics meaningful. Congestion
+	// history (nackResponder, which unlike pion's does not copy every
+	// packet); RTCP reports keep its statistics meaningful. Congestion
 	// control is left out: a pass-through relay cannot change the bitrate.
-	if err := webrtc.ConfigureNack(m, ir); err != nil {
-		_ = mux.Close()
-		return nil, err
-	}
+	// No NACK generator either: viewers send no media.
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+	ir.Add(nackResponderFactory{})
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		_ = mux.Close()
 		return nil, err
@@ -412,18 +413,29 @@ func (s *session) write() {
 	case <-s.done:
 		return
 	}
-	var seq uint16
-	var pkt rtp.Packet
+	var sw sessionWriter
 	for item := range s.reader.C() {
-		for _, p := range item.Unit.Packets {
-			pkt.Header = p.Header
-			pkt.Header.SequenceNumber = seq
-			pkt.Header.Timestamp = item.TS
-			pkt.Payload = p.Payload
-			seq++
-			// Errors only report a closed binding; the state callback ends the session.
-			_ = s.track.WriteRTP(&pkt)
-		}
+		sw.write(s.track, item)
+	}
+}
+
+// sessionWriter rewrites a viewer's packets: its own sequence numbers, and
+// the timestamp its Item carries. One packet header is reused for every
+// packet, so forwarding does not allocate.
+type sessionWriter struct {
+	seq uint16
+	pkt rtp.Packet
+}
+
+func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
+	for _, p := range item.Unit.Packets {
+		w.pkt.Header = p.Header
+		w.pkt.Header.SequenceNumber = w.seq
+		w.pkt.Header.Timestamp = item.TS
+		w.pkt.Payload = p.Payload
+		w.seq++
+		// Errors only report a closed binding; the state callback ends the session.
+		_ = track.WriteRTP(&w.pkt)
 	}
 }
 

@@ -69,6 +69,11 @@ type Options struct {
 	Clip []byte
 	// FPS is the rate Clip is sent at; default the embedded clip's FPS.
 	FPS int
+	// StampSendTime adds to every access unit, before its first slice, an
+	// SEI user_data_unregistered NAL unit carrying the time the unit is
+	// sent and its frame number, which ParseSendTime reads back. Benchmarks
+	// use it to measure a relay's latency and loss end to end.
+	StampSendTime bool
 	// Logf, when set, receives the camera's and gortsplib's diagnostics.
 	// nil keeps the camera silent; nothing is ever written through package log.
 	Logf func(format string, args ...any)
@@ -271,6 +276,7 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 
 	cur, pos := main, 0
 	au := make([][]byte, 0, 8)
+	var stamped [][]byte
 	for frame := int64(0); ; frame++ {
 		if next := c.wantClip(main); next != cur {
 			// Switch at once, starting the new clip at its first IDR, as a
@@ -283,14 +289,18 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 			}
 		}
 		if !c.paused.Load() {
+			c.delay()
+			now := time.Now()
 			au = c.accessUnit(au[:0], cur.aus[pos])
+			if c.opts.StampSendTime {
+				stamped = withSendTime(stamped, au, now, uint64(frame))
+				au, stamped = stamped, au
+			}
 			pkts, err := enc.Encode(au)
 			if err != nil {
 				c.logf("encode frame %d: %v", frame, err)
 			}
 			ts := tsBase + uint32(frame*90000/fps)
-			c.delay()
-			now := time.Now()
 			for _, pkt := range c.damage(pkts, &pktCount) {
 				pkt.Timestamp = ts
 				if err := c.stream.WritePacketRTPWithNTP(c.media, pkt, now); err != nil {

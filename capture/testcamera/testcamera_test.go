@@ -557,3 +557,23 @@ func (p *player) onPacket(medi *description.Media, dec *rtph264.Decoder, pkt *rt
 		p.havePTS, p.lastPTS = true, pts
 	}
 }
+
+func TestSendTimeSEIRoundTripsThroughEmulationPrevention(t *testing.T) {
+	for _, ns := range []int64{0, 1, 0x0000000300000000, time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC).UnixNano()} {
+		for _, frame := range []uint64{0, 3, 0x0000000100000000, ^uint64(0)} {
+			nalu := sendTimeSEI(time.Unix(0, ns), frame)
+			for i := 2; i < len(nalu); i++ {
+				if nalu[i-2] == 0 && nalu[i-1] == 0 && nalu[i] <= 2 {
+					t.Fatalf("start code emulation at %d in %x", i, nalu)
+				}
+			}
+			sent, f, ok := ParseSendTime(nalu)
+			if !ok || sent.UnixNano() != ns || f != frame {
+				t.Fatalf("ParseSendTime(%x) = %v, %d, %v; want %d, %d", nalu, sent.UnixNano(), f, ok, ns, frame)
+			}
+		}
+	}
+	if _, _, ok := ParseSendTime([]byte{0x06, 0x05, 0x01, 0x80}); ok {
+		t.Fatal("an encoder's own SEI was taken for a send-time stamp")
+	}
+}

@@ -1,0 +1,165 @@
+// Command edgecam-bench measures what edgecam costs: it starts simulated
+// RTSP cameras, the edgecam daemon as a separate process and WHEP viewers in
+// another process, all on loopback, and reports the daemon's CPU, memory and
+// goroutines, each viewer's wait for its first picture, the relay latency
+// and lost frames, and the cost of the JPEG fallbacks.
+//
+//	go run ./cmd/edgecam-bench                                # every scenario once, 10 s windows
+//	edgecam-bench -scenario all -repeat 3 -window 20s -json out.json
+//	edgecam-bench -scenario 1080p-1v -profile prof/           # also pprof CPU and allocs of the daemon
+//
+// The cameras run in the bench process and the viewers in a child process
+// (this binary with -viewers), so neither is counted in the daemon's CPU.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// scenario is one measured setup.
+type scenario struct {
+	Name      string
+	About     string
+	Cameras   int
+	Clip      clipSpec
+	PerCamera int  // WHEP viewers per camera
+	Churn     bool // replace one viewer per camera every second
+	// JPEG measures the fallbacks instead of WebRTC: snapshot latency,
+	// first JPEG, and CPU with 1 and 5 MJPEG readers.
+	JPEG          bool
+	KeyframesOnly bool
+}
+
+var scenarios = []scenario{
+	{Name: "1080p-1v", About: "1 camera 1080p30 4 Mbit/s, 1 viewer", Cameras: 1, Clip: res1080, PerCamera: 1},
+	{Name: "1080p-10v", About: "1 camera 1080p30 4 Mbit/s, 10 viewers", Cameras: 1, Clip: res1080, PerCamera: 10},
+	{Name: "8x360p-1v", About: "8 cameras 360p30 1 Mbit/s, 1 viewer each", Cameras: 8, Clip: res360, PerCamera: 1},
+	{Name: "16x720p-2v", About: "16 cameras 720p30 2.5 Mbit/s, 2 viewers each", Cameras: 16, Clip: res720, PerCamera: 2},
+	{Name: "8x360p-idle", About: "8 cameras 360p30 1 Mbit/s pulled, no viewer", Cameras: 8, Clip: res360},
+	{Name: "churn", About: "1 camera 720p30, 4 viewers, one leaves and one joins every second", Cameras: 1, Clip: res720, PerCamera: 4, Churn: true},
+	{Name: "jpeg", About: "1 camera 1080p30, JPEG fallback at default settings (5 fps, max width 1280)", Cameras: 1, Clip: res1080, JPEG: true},
+	{Name: "jpeg-kf", About: "1 camera 1080p30, JPEG fallback with keyframes_only", Cameras: 1, Clip: res1080, JPEG: true, KeyframesOnly: true},
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "edgecam-bench: "+format+"\n", args...)
+}
+
+func main() {
+	var (
+		which   = flag.String("scenario", "all", "comma-separated scenarios to run, or all: "+scenarioNames())
+		repeat  = flag.Int("repeat", 1, "runs of each scenario; figures are the median and min–max over them")
+		win     = flag.Duration("window", 10*time.Second, "measurement window of each run")
+		warmup  = flag.Duration("warmup", 3*time.Second, "time between the last viewer's first picture and the window")
+		jsonOut = flag.String("json", "", "write the results to this file as JSON")
+		profile = flag.String("profile", "", "directory for pprof CPU and allocs profiles of the daemon (first run of each scenario); the daemon then runs inside this binary with a pprof listener")
+		keep    = flag.Bool("keep", false, "keep the temporary directory (daemon logs, configs)")
+		denv    = flag.String("daemon-env", "", "comma-separated KEY=VALUE set for the daemon only, e.g. GOGC=50,GOMEMLIMIT=200MiB")
+		stagger = flag.Duration("stagger", 0, "space the viewers' joins by this much (default: all at once)")
+		edgecam = flag.String("edgecam", "", "the edgecam binary to measure; default: go build ./cmd/edgecam (needs the Go toolchain and the source tree)")
+		// Hidden modes: this binary re-executed as the viewer process, or
+		// as the daemon with a pprof listener.
+		viewers = flag.String("viewers", "", "")
+		daemonC = flag.String("daemon-config", "", "")
+		pprofA  = flag.String("pprof-addr", "", "")
+	)
+	flag.Parse()
+	switch {
+	case *viewers != "":
+		if err := runViewers(*viewers); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case *daemonC != "":
+		os.Exit(runProfiledDaemon(*daemonC, *pprofA))
+	}
+
+	var run []scenario
+	if *which == "all" {
+		run = scenarios
+	} else {
+		for _, n := range strings.Split(*which, ",") {
+			i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.Name == strings.TrimSpace(n) })
+			if i < 0 {
+				logf("unknown scenario %q; known: %s", n, scenarioNames())
+				os.Exit(2)
+			}
+			run = append(run, scenarios[i])
+		}
+	}
+	if *repeat < 1 || *win < time.Second {
+		logf("-repeat must be at least 1 and -window at least 1s")
+		os.Exit(2)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+
+	b, err := newBench(ctx, benchOptions{Window: *win, Warmup: *warmup, Profile: *profile, Keep: *keep, Edgecam: *edgecam, Stagger: *stagger, DaemonEnv: splitList(*denv)})
+	if err != nil {
+		logf("%v", err)
+		os.Exit(1)
+	}
+	defer b.cleanup()
+
+	rep := report{
+		Machine: machine{CPU: cpuModel(), Cores: runtime.NumCPU(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Go: runtime.Version()},
+		Command: "edgecam-bench " + strings.Join(os.Args[1:], " "),
+		Window:  win.String(), Repeat: *repeat, Started: time.Now().UTC(), DaemonEnv: splitList(*denv),
+	}
+	for _, sc := range run {
+		res := scenarioResult{Name: sc.Name, About: sc.About}
+		for r := 0; r < *repeat && ctx.Err() == nil; r++ {
+			logf("%s: run %d/%d", sc.Name, r+1, *repeat)
+			var err error
+			if sc.JPEG {
+				var jr jpegRun
+				jr, err = b.runJPEG(ctx, sc, r == 0)
+				res.JPEGRuns = append(res.JPEGRuns, jr)
+			} else {
+				var wr webrtcRun
+				wr, err = b.runWebRTC(ctx, sc, r == 0)
+				res.Runs = append(res.Runs, wr)
+			}
+			if err != nil {
+				logf("%s: %v", sc.Name, err)
+				res.Errors = append(res.Errors, err.Error())
+			}
+		}
+		res.summarize()
+		rep.Scenarios = append(rep.Scenarios, res)
+	}
+	rep.print(os.Stdout)
+	if *jsonOut != "" {
+		out, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(out, '\n'), 0o644); err != nil {
+			logf("%v", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func scenarioNames() string {
+	var n []string
+	for _, s := range scenarios {
+		n = append(n, s.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,159 @@
+package stream
+
+import (
+	"github.com/pion/rtp"
+)
+
+// NALU types the packetizer writes (RFC 6184).
+const (
+	naluTypeSTAPA = 24
+	naluTypeFUA   = 28
+)
+
+// packetizer turns access units into RTP/H.264 packets (packetization mode
+// 1: single NAL unit, STAP-A and FU-A), as gortsplib's rtph264.Encoder does,
+// but with a constant number of allocations per access unit instead of two
+// per packet: the copy of the NALUs and every payload that is not a whole
+// NALU share one buffer, and the packets are one array. The encoder's
+// allocations were the largest part of what the relay allocated per frame.
+type packetizer struct {
+	maxPayload int
+	ssrc       uint32
+	seq        uint16
+
+	// Scratch space reused between calls.
+	batches []batch
+	offsets []int // offset of each NALU's copy in the unit's buffer
+}
+
+// batch is a run of NALUs sent together: one STAP-A, or one NALU alone
+// (in one packet or fragmented).
+type batch struct {
+	start, end int // NALU index range, empty NALUs included
+	n          int // non-empty NALUs in the range
+	aggLen     int // STAP-A payload length if n > 1
+}
+
+// packetized is one access unit, owned by the Unit it becomes.
+type packetized struct {
+	nalus   [][]byte
+	packets []*rtp.Packet
+	size    int // NALU bytes
+}
+
+// packetize copies nalus and packetizes them; the result shares nothing
+// with the caller's slices. Empty NALUs are skipped.
+func (p *packetizer) packetize(nalus [][]byte) packetized {
+	// Plan: group NALUs that fit together into STAP-A batches, exactly as
+	// rtph264.Encoder does, and size the buffer and the packet array.
+	p.batches = p.batches[:0]
+	size := 0
+	for i, n := range nalus {
+		size += len(n)
+		if len(n) == 0 {
+			continue
+		}
+		if last := len(p.batches) - 1; last >= 0 && p.batches[last].aggLen+2+len(n) <= p.maxPayload {
+			b := &p.batches[last]
+			b.end, b.n, b.aggLen = i+1, b.n+1, b.aggLen+2+len(n)
+			continue
+		}
+		p.batches = append(p.batches, batch{start: i, end: i + 1, n: 1, aggLen: 1 + 2 + len(n)})
+	}
+	extra, count := 0, 0
+	for _, b := range p.batches {
+		switch n := len(nalus[b.start]); {
+		case b.n > 1:
+			count++
+			extra += b.aggLen
+		case n < p.maxPayload:
+			count++ // the NALU's copy is the payload
+		default:
+			f := fragments(n, p.maxPayload)
+			count += f
+			extra += n - 1 + 2*f
+		}
+	}
+
+	buf := make([]byte, size+extra)
+	out := packetized{nalus: make([][]byte, 0, len(nalus)), size: size}
+	pos := 0
+	// NALU copies first: the decoders and the GOP cache read these.
+	p.offsets = p.offsets[:0]
+	for _, n := range nalus {
+		p.offsets = append(p.offsets, pos)
+		pos += copy(buf[pos:], n)
+		if len(n) > 0 {
+			out.nalus = append(out.nalus, buf[pos-len(n):pos:pos])
+		}
+	}
+	pkts := make([]rtp.Packet, count)
+	out.packets = make([]*rtp.Packet, count)
+	k := 0
+	emit := func(payload []byte) {
+		pk := &pkts[k]
+		pk.Header = rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: p.seq, SSRC: p.ssrc}
+		pk.Payload = payload
+		out.packets[k] = pk
+		p.seq++
+		k++
+	}
+	for _, b := range p.batches {
+		if b.n == 1 {
+			off := p.offsets[b.start]
+			nalu := buf[off : off+len(nalus[b.start]) : off+len(nalus[b.start])]
+			if len(nalu) < p.maxPayload {
+				emit(nalu)
+				continue
+			}
+			// FU-A: the NALU header becomes the FU indicator (its NRI) and
+			// the FU header (its type, with start and end bits).
+			avail := p.maxPayload - 2
+			nri, typ := nalu[0]&0x60, nalu[0]&0x1f
+			body := nalu[1:]
+			for first := true; len(body) > 0; first = false {
+				chunk := min(avail, len(body))
+				fu := buf[pos : pos+2+chunk : pos+2+chunk]
+				fu[0] = nri | naluTypeFUA
+				fu[1] = typ
+				if first {
+					fu[1] |= 0x80
+				}
+				if chunk == len(body) {
+					fu[1] |= 0x40
+				}
+				copy(fu[2:], body[:chunk])
+				body = body[chunk:]
+				pos += len(fu)
+				emit(fu)
+			}
+			continue
+		}
+		// STAP-A, with the highest NRI of its NALUs (RFC 6184 5.7.1).
+		begin := pos
+		buf[pos] = naluTypeSTAPA
+		pos++
+		var nri byte
+		for _, n := range nalus[b.start:b.end] {
+			if len(n) == 0 {
+				continue
+			}
+			nri = max(nri, n[0]&0x60)
+			buf[pos], buf[pos+1] = byte(len(n)>>8), byte(len(n))
+			pos += 2
+			pos += copy(buf[pos:], n)
+		}
+		buf[begin] |= nri
+		emit(buf[begin:pos:pos])
+	}
+	if k > 0 {
+		pkts[k-1].Marker = true
+	}
+	return out
+}
+
+// fragments is how many FU-A packets a NALU of n bytes needs.
+func fragments(n, maxPayload int) int {
+	avail := maxPayload - 2
+	return (n - 1 + avail - 1) / avail
+}
