@@ -28,9 +28,9 @@ import (
 // back to whatever the browser listed first.
 const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
 
-// connectTimeout is how long a session may take to reach "connected" before
+// defaultConnectTimeout is how long a session may take to reach "connected" before
 // it is dropped (a client that posts an offer and never does ICE).
-const connectTimeout = 15 * time.Second
+const defaultConnectTimeout = 15 * time.Second
 
 // Errors from Offer, mapped to HTTP statuses by the caller.
 var (
@@ -55,17 +55,21 @@ type WebRTCConfig struct {
 	MaxSessions int
 	// Disconnected and Failed are the ICE timeouts; zero means 4 s and 8 s.
 	Disconnected, Failed time.Duration
+	// ConnectTimeout drops a session that has not connected this long after
+	// its offer (a client that posts and never does ICE); zero means 15 s.
+	ConnectTimeout time.Duration
 }
 
 // WebRTC serves Streams to WebRTC peers. Create it with NewWebRTC, call Run,
 // and hand it offers.
 type WebRTC struct {
-	log  *slog.Logger
-	api  *webrtc.API
-	mux  *ice.MultiUDPMuxDefault
-	max  int
-	ctx  context.Context
-	stop context.CancelFunc
+	log            *slog.Logger
+	api            *webrtc.API
+	mux            *ice.MultiUDPMuxDefault
+	max            int
+	connectTimeout time.Duration
+	ctx            context.Context
+	stop           context.CancelFunc
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -76,6 +80,9 @@ type WebRTC struct {
 func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = defaultConnectTimeout
 	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 64
@@ -156,13 +163,14 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	return &WebRTC{
-		log:      log,
-		api:      webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)),
-		mux:      mux,
-		max:      cfg.MaxSessions,
-		ctx:      ctx,
-		stop:     stop,
-		sessions: make(map[string]*session),
+		log:            log,
+		api:            webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)),
+		mux:            mux,
+		max:            cfg.MaxSessions,
+		connectTimeout: cfg.ConnectTimeout,
+		ctx:            ctx,
+		stop:           stop,
+		sessions:       make(map[string]*session),
 	}, nil
 }
 
@@ -443,7 +451,7 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
 // never connects (a client that posts an offer and does no ICE).
 func (s *session) watch() {
 	defer s.w.wg.Done()
-	t := time.NewTimer(connectTimeout)
+	t := time.NewTimer(s.w.connectTimeout)
 	defer t.Stop()
 	connected := s.connected
 	for {
@@ -457,7 +465,7 @@ func (s *session) watch() {
 		case <-s.done:
 			return
 		case <-t.C:
-			s.log.Info("viewer never connected", "after", connectTimeout)
+			s.log.Info("viewer never connected", "after", s.w.connectTimeout)
 			s.close()
 			return
 		}
