@@ -2,31 +2,56 @@ package capture
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
 
-// RedactURL returns raw with the password replaced by "***". Input that does
-// not parse as a URL is cut at the user-info so a password can never leak
-// through it.
+// secretQuery matches password-like query parameters, which some cameras
+// accept instead of userinfo.
+var secretQuery = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pass|pwd)=)[^&#;]*`)
+
+// RedactURL returns raw with its password replaced by "***", keeping the user
+// name so a wrong account is still recognisable. Password-like query
+// parameters are redacted too. Input that does not parse is redacted on a
+// best-effort basis that errs towards hiding too much: the password is never
+// returned.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
-		if at := strings.LastIndex(raw, "@"); at >= 0 {
-			if scheme := strings.Index(raw, "://"); scheme >= 0 && scheme < at {
-				return raw[:scheme+3] + "***@" + raw[at+1:]
-			}
-			return "***@" + raw[at+1:]
+	switch {
+	case err == nil && u.User != nil:
+		if _, has := u.User.Password(); has {
+			// url.Userinfo would escape "***" to "%2A%2A%2A"; a plain
+			// placeholder survives String unchanged and is then swapped.
+			const placeholder = "edgecamredacted"
+			u.User = url.UserPassword(u.User.Username(), placeholder)
+			raw = strings.Replace(u.String(), ":"+placeholder+"@", ":***@", 1)
 		}
+	case err == nil && !strings.Contains(raw, "@"):
+		// No userinfo at all; keep raw as written rather than re-encoding it.
+	default:
+		// Either unparsable, or an '@' the parser did not take as userinfo,
+		// as in "rtsp://admin:12?34@cam": there "12?34" is a password that
+		// url.Parse reads as a port and a query. Cut at the last '@'.
+		raw = redactLoose(raw)
+	}
+	return secretQuery.ReplaceAllString(raw, "${1}***")
+}
+
+func redactLoose(raw string) string {
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	rest := raw[start:]
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
 		return raw
 	}
-	if u.User == nil {
-		return raw
+	colon := strings.Index(rest[:at], ":")
+	if colon < 0 {
+		return raw // a user name without a password
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "***")
-	}
-	// url.String escapes "***"; undo that so the redaction reads plainly.
-	return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
+	return raw[:start] + rest[:colon] + ":***" + rest[at:]
 }
 
 // RedactSecrets removes the password of rawURL, in plain and URL-escaped

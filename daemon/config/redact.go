@@ -5,58 +5,15 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/edgecam/edgecam/capture"
 )
 
-// secretQuery matches password-like query parameters, which some cameras
-// accept instead of userinfo.
-var secretQuery = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pass|pwd)=)[^&#;]*`)
-
-// RedactURL returns raw with its password replaced by "***", keeping the user
-// name so a wrong account is still recognisable. Password-like query
-// parameters are redacted too. Input that does not parse is redacted on a
-// best-effort basis that errs towards hiding too much: the password is never
-// returned.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	switch {
-	case err == nil && u.User != nil:
-		if _, has := u.User.Password(); has {
-			// url.Userinfo would escape "***" to "%2A%2A%2A"; a plain
-			// placeholder survives String unchanged and is then swapped.
-			const placeholder = "edgecamredacted"
-			u.User = url.UserPassword(u.User.Username(), placeholder)
-			raw = strings.Replace(u.String(), ":"+placeholder+"@", ":***@", 1)
-		}
-	case err == nil && !strings.Contains(raw, "@"):
-		// No userinfo at all; keep raw as written rather than re-encoding it.
-	default:
-		// Either unparsable, or an '@' the parser did not take as userinfo,
-		// as in "rtsp://admin:12?34@cam": there "12?34" is a password that
-		// url.Parse reads as a port and a query. Cut at the last '@'.
-		raw = redactLoose(raw)
-	}
-	return secretQuery.ReplaceAllString(raw, "${1}***")
-}
-
-func redactLoose(raw string) string {
-	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 {
-		start = i + len("://")
-	}
-	rest := raw[start:]
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return raw
-	}
-	colon := strings.Index(rest[:at], ":")
-	if colon < 0 {
-		return raw // a user name without a password
-	}
-	return raw[:start] + rest[:colon] + ":***" + rest[at:]
-}
+// RedactURL returns raw with its password replaced by "***"; it is
+// capture.RedactURL, here so that config users need not import capture.
+func RedactURL(raw string) string { return capture.RedactURL(raw) }
 
 // checkCameraURL returns why raw is not a usable camera URL, or "". Messages
 // show the URL only through RedactURL.
