@@ -56,17 +56,7 @@ func startDaemon(t *testing.T, cams ...config.Camera) *testDaemon {
 // startDaemonWith is startDaemon with a hook to change the configuration.
 func startDaemonWith(t *testing.T, tweak func(*config.Config), cams ...config.Camera) *testDaemon {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.WebRTC.UDPPort = 0
-	cfg.WebRTC.Interfaces = []string{"lo"}
-	cfg.JPEG.IdleStop = config.Duration(500 * time.Millisecond)
-	cfg.Cameras = cams
-	for i := range cfg.Cameras {
-		if cfg.Cameras[i].ReadTimeout == 0 {
-			cfg.Cameras[i].ReadTimeout = config.Duration(2 * time.Second)
-		}
-	}
+	cfg := testConfig(cams...)
 	if tweak != nil {
 		tweak(cfg)
 	}
@@ -106,6 +96,37 @@ func startDaemonWith(t *testing.T, tweak func(*config.Config), cams ...config.Ca
 		}
 	})
 	return &testDaemon{Daemon: d, base: "http://" + d.HTTPAddr(), logs: logs}
+}
+
+// testConfig is a configuration for tests: loopback only, WebRTC on lo and
+// a free port, short timeouts. The caller applies defaults.
+func testConfig(cams ...config.Camera) *config.Config {
+	cfg := config.Default()
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.WebRTC.UDPPort = 0
+	cfg.WebRTC.Interfaces = []string{"lo"}
+	cfg.JPEG.IdleStop = config.Duration(500 * time.Millisecond)
+	cfg.Cameras = cams
+	for i := range cfg.Cameras {
+		if cfg.Cameras[i].ReadTimeout == 0 {
+			cfg.Cameras[i].ReadTimeout = config.Duration(2 * time.Second)
+		}
+	}
+	return cfg
+}
+
+// listenNotify plays systemd: it makes NOTIFY_SOCKET a datagram socket the
+// test reads.
+func listenNotify(t *testing.T) *net.UnixConn {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", sock)
+	return conn
 }
 
 func startCamera(t *testing.T, opts testcamera.Options) *testcamera.Camera {
@@ -458,11 +479,7 @@ func TestOnDemandCameraPulledOnlyWhileWatched(t *testing.T) {
 func TestDaemonStopsCleanly(t *testing.T) {
 	base := runtime.NumGoroutine()
 	c := startCamera(t, testcamera.Options{})
-	cfg := config.Default()
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.WebRTC.UDPPort = 0
-	cfg.WebRTC.Interfaces = []string{"lo"}
-	cfg.Cameras = []config.Camera{cam("press-1", c.URL())}
+	cfg := testConfig(cam("press-1", c.URL()))
 	cfg.ApplyDefaults()
 	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -538,28 +555,8 @@ func TestStalledCameraIsReconnected(t *testing.T) {
 
 func TestAnswerAnnouncesConfiguredHosts(t *testing.T) {
 	c := startCamera(t, testcamera.Options{})
-	cfg := config.Default()
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.WebRTC.UDPPort = 0
-	cfg.WebRTC.Interfaces = []string{"lo"}
-	cfg.WebRTC.Hosts = []string{"192.0.2.77"}
-	cfg.Cameras = []config.Camera{cam("press-1", c.URL())}
-	cfg.ApplyDefaults()
-	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	<-d.Ready()
-
-	v, err := whepclient.Dial(ctx, "http://"+d.HTTPAddr()+"/cameras/press-1/whep", whepclient.Options{Interfaces: []string{"lo"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	d := startDaemonWith(t, func(cfg *config.Config) { cfg.WebRTC.Hosts = []string{"192.0.2.77"} }, cam("press-1", c.URL()))
+	v := d.dial(t, "press-1")
 	port := d.rtc.LocalAddrs()[0].(*net.UDPAddr).Port
 	want := fmt.Sprintf("192.0.2.77 %d typ host", port)
 	if !strings.Contains(v.Answer(), want) {
@@ -571,14 +568,7 @@ func TestAnswerAnnouncesConfiguredHosts(t *testing.T) {
 }
 
 func TestSystemdNotifications(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
-
+	conn := listenNotify(t)
 	c := startCamera(t, testcamera.Options{})
 	startDaemon(t, cam("press-1", c.URL()))
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -156,13 +155,7 @@ func httpGet(url string) (int, error) {
 }
 
 func TestSystemdSeesWatchdogAndReload(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	t.Setenv("NOTIFY_SOCKET", sock)
+	conn := listenNotify(t)
 	t.Setenv("WATCHDOG_USEC", "400000") // pings every 200 ms
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
 
