@@ -373,8 +373,15 @@ func (c *Camera) damage(pkts []*rtp.Packet, count *int64) []*rtp.Packet {
 			}
 			pkt.Payload = p
 		case truncate > 0 && n%truncate == 0 && len(pkt.Payload) > 1:
-			// Cut anywhere, down to a lone FU indicator or NALU header.
-			pkt.Payload = pkt.Payload[:1+rand.IntN(len(pkt.Payload)-1)]
+			// Every other cut leaves a lone FU indicator or NALU header,
+			// which a depacketizer must reject, so damage is certain to be
+			// seen within a keyframe; the others cut anywhere, which only
+			// the decoder of the picture would notice.
+			cut := 1
+			if (n/truncate)%2 == 0 {
+				cut = 1 + rand.IntN(len(pkt.Payload)-1)
+			}
+			pkt.Payload = pkt.Payload[:cut]
 		}
 		out = append(out, pkt)
 	}
@@ -471,9 +478,9 @@ func (c *Camera) SetGarbageEvery(n int) {
 	c.garbageEvery.Store(int64(max(n, 0)))
 }
 
-// SetTruncateEvery cuts every nth RTP packet's payload short at a random
-// point, leaving FU-A fragments and single NAL units truncated; n <= 0 turns it
-// off.
+// SetTruncateEvery cuts every nth RTP packet's payload short, alternately at
+// a random point and down to its first byte, leaving FU-A fragments and single
+// NAL units truncated; n <= 0 turns it off.
 func (c *Camera) SetTruncateEvery(n int) {
 	c.truncateEvery.Store(int64(max(n, 0)))
 }
