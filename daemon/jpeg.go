@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -25,6 +26,7 @@ const (
 	// (an on-demand camera must connect first).
 	snapshotTimeout = 10 * time.Second
 	mjpegBoundary   = "edgecamframe"
+	mjpegDelimiter  = "--" + mjpegBoundary + "\r\n"
 )
 
 // jpegSettings turns a camera's configuration into decoder settings.
@@ -214,11 +216,19 @@ func (d *Daemon) handleMJPEG(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
+	// Each picture is followed at once by the next delimiter: multipart
+	// readers (Go's, browsers', OpenCV's) know a part is complete only when
+	// they see the delimiter after it, so a delimiter sent in front of the
+	// next picture would hold every picture back by one frame period, a
+	// whole GOP with keyframes_only.
+	if _, err := io.WriteString(w, mjpegDelimiter); err != nil {
+		return
+	}
 	_ = rc.Flush()
 	header := make([]byte, 0, 128)
 	_ = frames(r.Context(), v, req, func(f jpeg.Frame) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout))
-		header = append(header[:0], "--"+mjpegBoundary+"\r\nContent-Type: image/jpeg\r\nContent-Length: "...)
+		header = append(header[:0], "Content-Type: image/jpeg\r\nContent-Length: "...)
 		header = strconv.AppendInt(header, int64(len(f.JPEG)), 10)
 		header = append(header, "\r\n\r\n"...)
 		if _, err := w.Write(header); err != nil {
@@ -227,7 +237,7 @@ func (d *Daemon) handleMJPEG(w http.ResponseWriter, r *http.Request) {
 		if _, err := w.Write(f.JPEG); err != nil {
 			return err
 		}
-		if _, err := w.Write([]byte("\r\n")); err != nil {
+		if _, err := io.WriteString(w, "\r\n"+mjpegDelimiter); err != nil {
 			return err
 		}
 		return rc.Flush()

@@ -269,3 +269,39 @@ func TestWebSocketExplainsMissingFFmpeg(t *testing.T) {
 		t.Fatalf("close: %v, want status 1011", err)
 	}
 }
+
+// A multipart reader knows a part is complete only when it sees the
+// delimiter after it. With keyframes_only the next picture is a GOP away, so a
+// delimiter sent in front of each picture would hold every picture back by a
+// GOP; edgecam sends it right after each picture.
+func TestMJPEGPartEndsWithoutWaitingForTheNextPicture(t *testing.T) {
+	needFFmpeg(t)
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemonWith(t, func(cfg *config.Config) { cfg.JPEG.KeyframesOnly = true }, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+
+	resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(resp.Body, params["boundary"])
+	p, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := jpegSize(t, b); w != 640 || h != 360 {
+		t.Fatalf("first part is %dx%d, want 640x360", w, h)
+	}
+	if n := d.cameras().byName["press-1"].jpeg.Stats().Frames; n != 1 {
+		t.Fatalf("the first part ended after the decoder produced %d pictures, want 1 (it waited for the next picture)", n)
+	}
+}
