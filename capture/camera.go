@@ -32,6 +32,7 @@ type Camera struct {
 	log  *slog.Logger
 
 	sessions atomic.Uint64
+	pacer    *readPacer
 
 	mu         sync.Mutex
 	status     Status
@@ -53,8 +54,16 @@ func New(cfg Config, sink Sink, log *slog.Logger) *Camera {
 		sink:   sink,
 		log:    log,
 		status: Status{State: StateIdle, Since: time.Now()},
+		pacer:  newReadPacer(),
 	}
 }
+
+// SetUnwatched tells the camera whether anyone consumes its frames right
+// now. An unwatched camera over RTSP/TCP is read in batches every 100 ms
+// instead of at every packet, which is most of what pulling it costs; frames
+// still reach the Sink, at most that much later. A call with false ends a
+// batch wait at once.
+func (c *Camera) SetUnwatched(unwatched bool) { c.pacer.setIdle(unwatched) }
 
 // Name returns the camera's name.
 func (c *Camera) Name() string { return c.cfg.Name }
@@ -195,7 +204,7 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 		Transport:    transport,
 		ReadTimeout:  c.cfg.ReadTimeout,
 		WriteTimeout: c.cfg.ConnectTimeout,
-		DialContext:  dialer.DialContext,
+		DialContext:  dialReadAhead(dialer.DialContext, c.pacer),
 		UserAgent:    "edgecam",
 		// The defaults print through the standard logger; route them
 		// through slog, rate-limited, because a lossy link reports every packet.
@@ -233,9 +242,8 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 	if medi == nil {
 		return false, &UnsupportedCodecError{Offered: offeredCodecs(desc)}
 	}
-	dec, err := forma.CreateDecoder()
-	if err != nil {
-		return false, fmt.Errorf("h264 decoder: %w", err)
+	if forma.PacketizationMode >= 2 {
+		return false, fmt.Errorf("h264 packetization-mode %d is not supported", forma.PacketizationMode)
 	}
 	if _, err := client.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return false, fmt.Errorf("setup: %w", err)
@@ -263,11 +271,13 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 		if !ok {
 			return
 		}
-		r.handle(dec, pkt, pts, decodeErrs)
+		r.handle(pkt, pts, decodeErrs)
 	})
 	if _, err := client.Play(nil); err != nil {
 		return false, fmt.Errorf("play: %w", err)
 	}
+	c.pacer.playing.Store(true)
+	defer c.pacer.playing.Store(false)
 	c.log.Info("camera connected", "session", session, "transport", c.cfg.Transport)
 
 	// gortsplib's ReadTimeout catches a camera that sends nothing; this

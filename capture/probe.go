@@ -93,10 +93,11 @@ func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*Pro
 		res.Problems = append(res.Problems, (&UnsupportedCodecError{Offered: offeredCodecs(desc)}).Error())
 		return res, nil
 	}
-	dec, err := forma.CreateDecoder()
-	if err != nil {
-		return nil, err
+	if forma.PacketizationMode >= 2 {
+		res.Problems = append(res.Problems, fmt.Sprintf("h264 packetization-mode %d is not supported", forma.PacketizationMode))
+		return res, nil
 	}
+	var dec depacketizer
 	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return nil, redact(fmt.Errorf("setup: %w", err))
 	}
@@ -112,7 +113,7 @@ func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*Pro
 		if !ok {
 			return
 		}
-		nalus, err := dec.Decode(pkt)
+		nalus, err := dec.decode(pkt)
 		if err != nil {
 			return
 		}

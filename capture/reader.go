@@ -2,14 +2,12 @@ package capture
 
 import (
 	"bytes"
-	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 )
@@ -27,6 +25,7 @@ type reader struct {
 	// prevPTS is the PTS of the previous packet, which is the PTS of the
 	// unit the decoder returns when it splits on a timestamp change.
 	prevPTS int64
+	dec     depacketizer
 	au      AccessUnit
 	nalus   [][]byte
 
@@ -34,12 +33,12 @@ type reader struct {
 	lastUnit  atomic.Int64 // unix nanos of the last delivered unit
 }
 
-func (r *reader) handle(dec *rtph264.Decoder, pkt *rtp.Packet, pts int64, errs *rateLog) {
+func (r *reader) handle(pkt *rtp.Packet, pts int64, errs *rateLog) {
 	prev := r.prevPTS
 	r.prevPTS = pts
-	nalus, err := dec.Decode(pkt)
+	nalus, err := r.dec.decode(pkt)
 	if err != nil {
-		if !errors.Is(err, rtph264.ErrMorePacketsNeeded) && !errors.Is(err, rtph264.ErrNonStartingPacketAndNoPrevious) {
+		if err != errMorePacketsNeeded && err != errNonStartingNoPrevious {
 			r.cam.addCounts(0, 1)
 			errs.add(1, r.cam.redact(err.Error()))
 		}

@@ -38,10 +38,6 @@ func BenchmarkReaderHandle(b *testing.B) {
 	}
 	cam := New(Config{Name: "bench", URL: "rtsp://127.0.0.1/stream"}, discardSink{}, nil)
 	r := &reader{cam: cam, session: 1, params: newParamSet(sps, pps)}
-	dec := &rtph264.Decoder{}
-	if err := dec.Init(); err != nil {
-		b.Fatal(err)
-	}
 	errs := newRateLog(cam.log, "h264 frames dropped", 0)
 	b.SetBytes(int64(bytes / len(aus)))
 	b.ReportAllocs()
@@ -51,7 +47,7 @@ func BenchmarkReaderHandle(b *testing.B) {
 		pts := int64(i) * 3600
 		for _, p := range frames[k] {
 			p.Timestamp = uint32(pts)
-			r.handle(dec, p, pts, errs)
+			r.handle(p, pts, errs)
 		}
 	}
 }

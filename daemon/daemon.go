@@ -81,6 +81,9 @@ type cameraSet struct {
 type cameraUnit struct {
 	cfg  config.Camera
 	jcfg config.JPEG // effective JPEG settings
+	// url is cfg.URL without its password, made once: the API and the
+	// event scan show it many times a second.
+	url  string
 	cam  *capture.Camera
 	st   *stream.Stream
 	jpeg *jpeg.Hub
@@ -144,7 +147,7 @@ func (d *Daemon) buildSet(cfg *config.Config, old *cameraSet) *cameraSet {
 }
 
 func (d *Daemon) newUnit(c config.Camera, jcfg config.JPEG) *cameraUnit {
-	u := &cameraUnit{cfg: c, jcfg: jcfg}
+	u := &cameraUnit{cfg: c, jcfg: jcfg, url: c.RedactedURL()}
 	if c.Disabled {
 		return u
 	}
@@ -413,9 +416,22 @@ func equalWebRTC(a, b config.WebRTC) bool {
 
 // runCamera pulls a camera: always, or only while it has viewers.
 func (d *Daemon) runCamera(ctx context.Context, u *cameraUnit) {
+	u.cam.SetUnwatched(u.st.Readers() == 0)
 	if !u.cfg.OnDemand {
-		_ = u.cam.Run(ctx)
-		return
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = u.cam.Run(ctx)
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				<-done
+				return
+			case <-u.st.ReadersChanged():
+				u.cam.SetUnwatched(u.st.Readers() == 0)
+			}
+		}
 	}
 	var (
 		pullCancel context.CancelFunc
@@ -445,6 +461,7 @@ func (d *Daemon) runCamera(ctx context.Context, u *cameraUnit) {
 			continue
 		}
 		n := u.st.Readers()
+		u.cam.SetUnwatched(n == 0)
 		switch {
 		case n > 0 && pullCancel == nil:
 			pctx, cancel := context.WithCancel(ctx)

@@ -130,7 +130,7 @@ type CameraJSON struct {
 func (d *Daemon) cameraJSON(u *cameraUnit) CameraJSON {
 	j := CameraJSON{
 		Name:         u.cfg.Name,
-		URL:          u.cfg.RedactedURL(),
+		URL:          u.url,
 		OnDemand:     u.cfg.OnDemand,
 		LastFrameAge: -1,
 		Warnings:     []string{},

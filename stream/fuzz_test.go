@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // fuzzRTC is the WebRTC egress shared by all inputs of one fuzzing process:
@@ -23,37 +21,9 @@ var fuzzRTC = sync.OnceValues(func() (*WebRTC, error) {
 // receive-only H.264 video section with all candidates.
 func browserOffer(tb testing.TB) string {
 	tb.Helper()
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		tb.Fatal(err)
-	}
-	se := webrtc.SettingEngine{}
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	se.SetIncludeLoopbackCandidate(true)
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	pc := loopbackPeer(tb, nil)
 	defer pc.Close()
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
-		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		tb.Fatal(err)
-	}
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		tb.Fatal(err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(5 * time.Second):
-		tb.Fatal("offer: ICE gathering did not complete")
-	}
-	return pc.LocalDescription().SDP
+	return offerOf(tb, pc)
 }
 
 // staticOffer is a Chrome-style offer, kept as text so the seed does not

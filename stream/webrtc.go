@@ -16,6 +16,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -27,6 +28,10 @@ import (
 // the session is up, and matching the offer exactly keeps pion from falling
 // back to whatever the browser listed first.
 const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+// rtcpReadSize holds the largest RTCP compound packet a viewer sends: pion
+// reads one SRTCP datagram per call, and its default receive MTU is 1460.
+const rtcpReadSize = 1500
 
 // defaultConnectTimeout is how long a session may take to reach "connected" before
 // it is dropped (a client that posts an offer and never does ICE).
@@ -150,16 +155,20 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	ir := &interceptor.Registry{}
 	// NACK lets the browser recover single lost packets from our send
 	// history (nackResponder, which unlike pion's does not copy every
-	// packet); RTCP reports keep its statistics meaningful. Congestion
+	// packet); sender reports keep its statistics meaningful. Congestion
 	// control is left out: a pass-through relay cannot change the bitrate.
-	// No NACK generator either: viewers send no media.
+	// No NACK generator and no receiver reports either: viewers send no
+	// media, and pion's receiver-report interceptor would still run a
+	// goroutine and a ticker per session to report on nothing.
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	ir.Add(nackResponderFactory{})
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+	sr, err := report.NewSenderInterceptor()
+	if err != nil {
 		_ = mux.Close()
-		return nil, err
+		return nil, fmt.Errorf("webrtc: sender reports: %w", err)
 	}
+	ir.Add(sr)
 
 	ctx, stop := context.WithCancel(context.Background())
 	return &WebRTC{
@@ -391,13 +400,22 @@ func (s *session) close() {
 	})
 }
 
-// readRTCP drains RTCP; the NACK interceptor only works while someone reads.
+// readRTCP drains RTCP; the NACK interceptor only works while someone
+// reads, and unread RTCP would pile up in pion's receive buffer. Unlike
+// RTPSender.ReadRTCP it reuses one buffer and takes the packets the NACK
+// interceptor already parsed, so a viewer's RTCP is neither read into a
+// fresh buffer nor parsed twice.
 func (s *session) readRTCP() {
 	defer s.w.wg.Done()
+	buf := make([]byte, rtcpReadSize)
 	for {
-		pkts, _, err := s.sender.ReadRTCP()
+		n, a, err := s.sender.Read(buf)
 		if err != nil {
 			return
+		}
+		pkts, err := a.GetRTCPPackets(buf[:n])
+		if err != nil {
+			continue // one bad compound packet; the next may be fine
 		}
 		for _, p := range pkts {
 			switch p.(type) {

@@ -2,13 +2,9 @@ package stream
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -18,26 +14,7 @@ import (
 // can to what the benchmark measures.
 func benchViewer(b *testing.B, w *WebRTC, st *Stream) *session {
 	b.Helper()
-	se := webrtc.SettingEngine{LoggerFactory: &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}}
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		b.Fatal(err)
-	}
-	// No interceptors on the receiving side: their allocations would be
-	// counted as the sender's.
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(&interceptor.Registry{}))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = pc.Close() })
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		b.Fatal(err)
-	}
+	pc := loopbackPeer(b, nil)
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		buf := make([]byte, 1500)
 		for {
@@ -46,24 +23,9 @@ func benchViewer(b *testing.B, w *WebRTC, st *Stream) *session {
 			}
 		}
 	})
-	offer, err := pc.CreateOffer(nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(offer); err != nil {
-		b.Fatal(err)
-	}
-	<-gathered
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	answer, id, err := w.Offer(ctx, st, pc.LocalDescription().SDP)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		b.Fatal(err)
-	}
+	id := connectPeer(b, ctx, w, st, pc)
 	w.mu.Lock()
 	s := w.sessions[id]
 	w.mu.Unlock()
@@ -84,14 +46,7 @@ func benchViewer(b *testing.B, w *WebRTC, st *Stream) *session {
 // port. A peer on loopback receives it in the same process, without
 // interceptors, so allocations counted are the sender's.
 func BenchmarkSessionWrite(b *testing.B) {
-	w, err := NewWebRTC(WebRTCConfig{Interfaces: []string{"lo"}}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = w.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	w, _ := startWebRTC(b, WebRTCConfig{Interfaces: []string{"lo"}}, nil)
 
 	st := New("cam", Options{})
 	defer st.Close()

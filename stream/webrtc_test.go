@@ -1,20 +1,12 @@
 package stream
 
 import (
-	"context"
 	"testing"
 	"time"
 )
 
 func TestViewerThatNeverConnectsIsDropped(t *testing.T) {
-	w, err := NewWebRTC(WebRTCConfig{UDPPort: 0, Interfaces: []string{"lo"}, ConnectTimeout: time.Second}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	w, ctx := startWebRTC(t, WebRTCConfig{UDPPort: 0, Interfaces: []string{"lo"}, ConnectTimeout: time.Second}, nil)
 
 	st := New("cam", Options{})
 	// The offer's peer is gone before the answer: it will never do ICE.

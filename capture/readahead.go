@@ -1,0 +1,128 @@
+package capture
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+const (
+	// readAheadSize is what one read of a camera's TCP connection may take
+	// in. gortsplib reads the connection through a 4 KB bufio.Reader, so a
+	// frame of a 1080p camera (20-200 KB, sent back to back) would cost one
+	// read system call per 4 KB; with this buffer it costs one per wake-up.
+	readAheadSize = 64 << 10
+	// idleReadInterval is how often a camera nobody watches is read: its
+	// packets wait in the kernel's socket buffer and are taken in batches
+	// (100 ms of a 6 Mbit/s camera is 75 KB). Waking for every packet is
+	// most of what an unwatched camera costs; reading in batches keeps
+	// the GOP cache at most this far behind, and a viewer arriving ends the
+	// wait at once.
+	idleReadInterval = 100 * time.Millisecond
+	// idleLowWater is the SO_RCVLOWAT of an idle camera's socket while its
+	// reader pauses. Pausing the reader is not enough: the kernel would
+	// still wake the Go netpoller for every TCP segment that arrives. With
+	// a low-water mark it signals readability only once this much is
+	// queued.
+	idleLowWater = 32 << 10
+)
+
+// readPacer tells a camera's connection whether it may batch its reads.
+type readPacer struct {
+	idle atomic.Bool
+	// playing is set once the session plays: the RTSP handshake before it
+	// is never paced, so connecting stays as fast as it can be.
+	playing atomic.Bool
+	wake    chan struct{} // signalled when idle turns false
+}
+
+func newReadPacer() *readPacer { return &readPacer{wake: make(chan struct{}, 1)} }
+
+func (p *readPacer) setIdle(idle bool) {
+	if p.idle.Swap(idle) == idle || idle {
+		return
+	}
+	// A reader in the middle of a pause gets the news at once.
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// readAheadConn serves small reads from a larger buffer it fills with one
+// read of the connection, and paces those reads while its camera is idle.
+type readAheadConn struct {
+	net.Conn
+	raw   syscall.RawConn // nil if the connection has no file descriptor
+	buf   []byte
+	r, w  int
+	pacer *readPacer
+	timer *time.Timer
+	last  time.Time // when the last read of the connection returned
+	full  bool      // it filled buf: more may be waiting, do not pause
+}
+
+func (c *readAheadConn) Read(p []byte) (int, error) {
+	if c.r == c.w {
+		if len(p) >= len(c.buf) {
+			return c.Conn.Read(p)
+		}
+		c.pause()
+		n, err := c.Conn.Read(c.buf)
+		c.last, c.full = time.Now(), n == len(c.buf)
+		c.r, c.w = 0, n
+		if n == 0 {
+			return 0, err
+		}
+		// An error that came with data is returned by the next read,
+		// as io.Reader allows.
+	}
+	n := copy(p, c.buf[c.r:c.w])
+	c.r += n
+	return n, nil
+}
+
+// pause waits, while the camera is idle and the socket was drained last
+// time, until idleReadInterval has passed since the last read.
+func (c *readAheadConn) pause() {
+	if c.pacer == nil || c.full || !c.pacer.idle.Load() || !c.pacer.playing.Load() {
+		return
+	}
+	wait := idleReadInterval - time.Since(c.last)
+	if wait <= 0 {
+		return
+	}
+	// The mark is raised only for the pause: a reader parked with it
+	// raised would wait for 32 KB from a camera that sends one small frame
+	// a second, and time out.
+	c.setLowWater(true)
+	if c.timer == nil {
+		c.timer = time.NewTimer(wait)
+	} else {
+		c.timer.Reset(wait)
+	}
+	select {
+	case <-c.timer.C:
+	case <-c.pacer.wake:
+		c.timer.Stop()
+	}
+	c.setLowWater(false)
+}
+
+// dialReadAhead wraps a dial function so its connections read ahead, paced
+// by pacer.
+func dialReadAhead(dial func(ctx context.Context, network, addr string) (net.Conn, error), pacer *readPacer) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		c := &readAheadConn{Conn: conn, buf: make([]byte, readAheadSize), pacer: pacer}
+		if sc, ok := conn.(syscall.Conn); ok {
+			c.raw, _ = sc.SyscallConn()
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,131 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/edgecam/edgecam/capture/testcamera"
+)
+
+func TestReadAheadConnPassesBytesThroughUnchanged(t *testing.T) {
+	want := make([]byte, 3*readAheadSize+123)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	a, b := net.Pipe()
+	defer a.Close()
+	go func() {
+		// Writes of odd sizes, so reads straddle them.
+		for rest := want; len(rest) > 0; {
+			n := min(len(rest), 5000)
+			if _, err := b.Write(rest[:n]); err != nil {
+				return
+			}
+			rest = rest[n:]
+		}
+		b.Close()
+	}()
+	c := &readAheadConn{Conn: a, buf: make([]byte, readAheadSize)}
+	got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(c, int64(len(want)/2))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(c) // large reads bypass the buffer once it is empty
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got = append(got, rest...); !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, not the %d written", len(got), len(want))
+	}
+}
+
+// arrivalSink records when each access unit reaches it.
+type arrivalSink struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (s *arrivalSink) WriteAccessUnit(au *AccessUnit) {
+	s.mu.Lock()
+	s.times = append(s.times, au.Received)
+	s.mu.Unlock()
+}
+
+// since returns the arrivals after t.
+func (s *arrivalSink) since(t time.Time) []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []time.Time
+	for _, a := range s.times {
+		if a.After(t) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// bursts counts groups of arrivals separated by more than gap.
+func bursts(times []time.Time, gap time.Duration) int {
+	n := 0
+	for i, t := range times {
+		if i == 0 || t.Sub(times[i-1]) > gap {
+			n++
+		}
+	}
+	return n
+}
+
+// An unwatched camera is read in batches, which is what makes pulling it
+// cheap, yet loses no frame; once watched, frames arrive one by one again.
+func TestUnwatchedCameraIsReadInBatchesWithoutLosingFrames(t *testing.T) {
+	tc, err := testcamera.Start(testcamera.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+
+	sink := &arrivalSink{}
+	cam := New(Config{Name: "press-1", URL: tc.URL(), Transport: TransportTCP}, sink, nil)
+	cam.SetUnwatched(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = cam.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	for deadline := time.Now().Add(10 * time.Second); len(sink.since(time.Time{})) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no access unit within 10 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	const window = 2 * time.Second
+	frameGap := time.Second / testcamera.FPS / 2
+
+	start := time.Now()
+	time.Sleep(window)
+	idle := sink.since(start)
+	// 25 fps for 2 s, read every 100 ms: about 20 batches of 2-3 frames.
+	if n := len(idle); n < 40 {
+		t.Errorf("unwatched: %d frames in %v, want about 50: frames were lost or delayed", n, window)
+	}
+	if b := bursts(idle, frameGap); b > len(idle)*2/3 {
+		t.Errorf("unwatched: %d frames arrived in %d separate bursts, want them batched", len(idle), b)
+	}
+
+	cam.SetUnwatched(false)
+	start = time.Now()
+	time.Sleep(window)
+	watched := sink.since(start)
+	if n := len(watched); n < 40 {
+		t.Errorf("watched: %d frames in %v, want about 50", n, window)
+	}
+	if b := bursts(watched, frameGap); b < len(watched)*2/3 {
+		t.Errorf("watched: %d frames arrived in only %d bursts, want them one by one", len(watched), b)
+	}
+}
