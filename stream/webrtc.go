@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -71,6 +73,7 @@ type WebRTC struct {
 	log            *slog.Logger
 	api            *webrtc.API
 	mux            *ice.MultiUDPMuxDefault
+	batches        *batches
 	max            int
 	connectTimeout time.Duration
 	ctx            context.Context
@@ -100,7 +103,13 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	}
 	quiet := &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}
 
+	stdNet, err := stdnet.NewNet()
+	if err != nil {
+		return nil, fmt.Errorf("webrtc: network: %w", err)
+	}
+	bt := newBatches()
 	opts := []ice.UDPMuxFromPortOption{
+		ice.UDPMuxFromPortWithNet(transportNet{Net: stdNet, b: bt}),
 		ice.UDPMuxFromPortWithLogger(quiet.NewLogger("udpmux")),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
 		ice.UDPMuxFromPortWithLoopback(),
@@ -175,6 +184,7 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 		log:            log,
 		api:            webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)),
 		mux:            mux,
+		batches:        bt,
 		max:            cfg.MaxSessions,
 		connectTimeout: cfg.ConnectTimeout,
 		ctx:            ctx,
@@ -439,21 +449,46 @@ func (s *session) write() {
 	case <-s.done:
 		return
 	}
-	var sw sessionWriter
+	sw := sessionWriter{batches: s.w.batches, batch: s.batch()}
+	if sw.batch != nil {
+		defer s.w.batches.remove(sw.batch)
+	}
 	for item := range s.reader.C() {
 		sw.write(s.track, item)
 	}
 }
 
+// batch registers a send batch for the viewer's address, so each access
+// unit leaves in a few GSO sends (udpbatch.go); nil if the address is
+// unknown.
+func (s *session) batch() *udpBatch {
+	pair, err := s.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Remote == nil {
+		return nil
+	}
+	ip, err := netip.ParseAddr(pair.Remote.Address)
+	if err != nil {
+		return nil
+	}
+	return s.w.batches.add(netip.AddrPortFrom(ip, pair.Remote.Port))
+}
+
 // sessionWriter rewrites a viewer's packets: its own sequence numbers, and
 // the timestamp its Item carries. One packet header is reused for every
-// packet, so forwarding does not allocate.
+// packet, so forwarding does not allocate. With a batch, each access unit's
+// packets leave together when it is written.
 type sessionWriter struct {
-	seq uint16
-	pkt rtp.Packet
+	seq     uint16
+	pkt     rtp.Packet
+	batches *batches
+	batch   *udpBatch
 }
 
 func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
+	if w.batch != nil {
+		w.batches.begin(w.batch)
+		defer w.batches.send(w.batch)
+	}
 	for _, p := range item.Unit.Packets {
 		w.pkt.Header = p.Header
 		w.pkt.Header.SequenceNumber = w.seq

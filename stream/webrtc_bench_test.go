@@ -42,8 +42,9 @@ func benchViewer(b *testing.B, w *WebRTC, st *Stream) *session {
 // BenchmarkSessionWrite measures one viewer's per-packet path: the session
 // rewrites sequence number and timestamp and hands each packet of a 20 KB
 // access unit (a 1080p P-frame at 4 Mbit/s) to pion, which runs the NACK and
-// RTCP-report interceptors, encrypts it with SRTP and writes it to the UDP
-// port. A peer on loopback receives it in the same process, without
+// RTCP-report interceptors, encrypts it with SRTP and queues it in the
+// viewer's send batch, which leaves in GSO sends once the unit is written
+// (udpbatch.go). A peer on loopback receives it in the same process, without
 // interceptors, so allocations counted are the sender's.
 func BenchmarkSessionWrite(b *testing.B) {
 	w, _ := startWebRTC(b, WebRTCConfig{Interfaces: []string{"lo"}}, nil)
@@ -53,7 +54,10 @@ func BenchmarkSessionWrite(b *testing.B) {
 	s := benchViewer(b, w, st)
 
 	unit := benchUnit(au(false, 20000))
-	var sw sessionWriter
+	sw := sessionWriter{batches: w.batches, batch: s.batch()}
+	if sw.batch == nil {
+		b.Fatal("no send batch for the viewer's address")
+	}
 	b.SetBytes(int64(unit.Bytes))
 	b.ReportAllocs()
 	b.ResetTimer()
