@@ -13,17 +13,15 @@ const (
 // packetizer turns access units into RTP/H.264 packets (packetization mode
 // 1: single NAL unit, STAP-A and FU-A), as gortsplib's rtph264.Encoder does,
 // but with a constant number of allocations per access unit instead of two
-// per packet: the copy of the NALUs and every payload that is not a whole
-// NALU share one buffer, and the packets are one array. The encoder's
-// allocations were the largest part of what the relay allocated per frame.
+// per packet: every payload lives in one buffer, and the packets are one
+// array. The packets are the only copy of the unit: decoders read its NALUs
+// back out of them (Unit.AppendAnnexB), so a cached GOP costs its size once.
 type packetizer struct {
 	maxPayload int
 	ssrc       uint32
 	seq        uint16
 
-	// Scratch space reused between calls.
-	batches []batch
-	offsets []int // offset of each NALU's copy in the unit's buffer
+	batches []batch // scratch reused between calls
 }
 
 // batch is a run of NALUs sent together: one STAP-A, or one NALU alone
@@ -36,13 +34,12 @@ type batch struct {
 
 // packetized is one access unit, owned by the Unit it becomes.
 type packetized struct {
-	nalus   [][]byte
 	packets []*rtp.Packet
 	size    int // NALU bytes
 }
 
-// packetize copies nalus and packetizes them; the result shares nothing
-// with the caller's slices. Empty NALUs are skipped.
+// packetize copies nalus into packets; the result shares nothing with the
+// caller's slices. Empty NALUs are skipped.
 func (p *packetizer) packetize(nalus [][]byte) packetized {
 	// Plan: group NALUs that fit together into STAP-A batches, exactly as
 	// rtph264.Encoder does, and size the buffer and the packet array.
@@ -60,36 +57,27 @@ func (p *packetizer) packetize(nalus [][]byte) packetized {
 		}
 		p.batches = append(p.batches, batch{start: i, end: i + 1, n: 1, aggLen: 1 + 2 + len(n)})
 	}
-	extra, count := 0, 0
+	total, count := 0, 0
 	for _, b := range p.batches {
 		switch n := len(nalus[b.start]); {
 		case b.n > 1:
 			count++
-			extra += b.aggLen
+			total += b.aggLen
 		case n < p.maxPayload:
-			count++ // the NALU's copy is the payload
+			count++
+			total += n
 		default:
 			f := fragments(n, p.maxPayload)
 			count += f
-			extra += n - 1 + 2*f
+			total += n - 1 + 2*f
 		}
 	}
 
-	buf := make([]byte, size+extra)
-	out := packetized{nalus: make([][]byte, 0, len(nalus)), size: size}
-	pos := 0
-	// NALU copies first: the decoders and the GOP cache read these.
-	p.offsets = p.offsets[:0]
-	for _, n := range nalus {
-		p.offsets = append(p.offsets, pos)
-		pos += copy(buf[pos:], n)
-		if len(n) > 0 {
-			out.nalus = append(out.nalus, buf[pos-len(n):pos:pos])
-		}
-	}
+	buf := make([]byte, total)
+	out := packetized{size: size}
 	pkts := make([]rtp.Packet, count)
 	out.packets = make([]*rtp.Packet, count)
-	k := 0
+	pos, k := 0, 0
 	emit := func(payload []byte) {
 		pk := &pkts[k]
 		pk.Header = rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: p.seq, SSRC: p.ssrc}
@@ -100,10 +88,11 @@ func (p *packetizer) packetize(nalus [][]byte) packetized {
 	}
 	for _, b := range p.batches {
 		if b.n == 1 {
-			off := p.offsets[b.start]
-			nalu := buf[off : off+len(nalus[b.start]) : off+len(nalus[b.start])]
+			nalu := nalus[b.start]
 			if len(nalu) < p.maxPayload {
-				emit(nalu)
+				copy(buf[pos:], nalu)
+				emit(buf[pos : pos+len(nalu) : pos+len(nalu)])
+				pos += len(nalu)
 				continue
 			}
 			// FU-A: the NALU header becomes the FU indicator (its NRI) and
@@ -151,6 +140,45 @@ func (p *packetizer) packetize(nalus [][]byte) packetized {
 	}
 	return out
 }
+
+// AppendAnnexB appends the unit's NALUs to dst in Annex-B form (each after a
+// 4-byte start code), read back out of its packets, and returns the result.
+func (u *Unit) AppendAnnexB(dst []byte) []byte {
+	for _, pkt := range u.Packets {
+		p := pkt.Payload
+		if len(p) == 0 {
+			continue
+		}
+		switch p[0] & 0x1f {
+		case naluTypeSTAPA:
+			for rest := p[1:]; len(rest) >= 2; {
+				n := int(rest[0])<<8 | int(rest[1])
+				rest = rest[2:]
+				if n == 0 || n > len(rest) {
+					break
+				}
+				dst = append(dst, annexBStart...)
+				dst = append(dst, rest[:n]...)
+				rest = rest[n:]
+			}
+		case naluTypeFUA:
+			if len(p) < 2 {
+				continue
+			}
+			if p[1]&0x80 != 0 {
+				dst = append(dst, annexBStart...)
+				dst = append(dst, p[0]&0xe0|p[1]&0x1f)
+			}
+			dst = append(dst, p[2:]...)
+		default:
+			dst = append(dst, annexBStart...)
+			dst = append(dst, p...)
+		}
+	}
+	return dst
+}
+
+var annexBStart = []byte{0, 0, 0, 1}
 
 // fragments is how many FU-A packets a NALU of n bytes needs.
 func fragments(n, maxPayload int) int {

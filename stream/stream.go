@@ -49,11 +49,9 @@ type Options struct {
 }
 
 // Unit is one access unit, packetized. Its fields and packets are shared by
-// all readers and must not be modified.
+// all readers and must not be modified. An IDR unit starts with SPS and PPS;
+// decoders (the JPEG path) read the NALUs with AppendAnnexB.
 type Unit struct {
-	// NALUs of the access unit, without start codes; an IDR unit starts
-	// with SPS and PPS. Decoders (the JPEG path) read these.
-	NALUs    [][]byte
 	Packets  []*rtp.Packet
 	TS       uint32 // 90 kHz, continuous across camera reconnects
 	IDR      bool
@@ -132,7 +130,7 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 		pkt.Timestamp = ts
 	}
 	size := p.size
-	u := &Unit{NALUs: p.nalus, Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: received}
+	u := &Unit{Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: received}
 	s.stats.Units++
 	s.stats.Bytes += uint64(size)
 	s.cache(u)

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"strconv"
 	"testing"
 	"time"
@@ -293,8 +294,12 @@ func TestPacketizerMatchesGortsplibEncoder(t *testing.T) {
 				t.Fatalf("unit %d packet %d differs (marker %v, want %v)", i, k, g.Marker, w.Marker)
 			}
 		}
-		if len(got.nalus) != len(nonEmpty) {
-			t.Fatalf("unit %d: %d NALUs kept, want %d", i, len(got.nalus), len(nonEmpty))
+		var annexB []byte
+		for _, n := range nonEmpty {
+			annexB = append(append(annexB, 0, 0, 0, 1), n...)
+		}
+		if back := (&Unit{Packets: got.packets}).AppendAnnexB(nil); !bytes.Equal(back, annexB) {
+			t.Fatalf("unit %d: the NALUs read back from the packets differ from the camera's", i)
 		}
 	}
 }

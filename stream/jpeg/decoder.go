@@ -288,11 +288,7 @@ func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int6
 		if kfOnly && !u.IDR {
 			continue
 		}
-		buf = buf[:0]
-		for _, n := range u.NALUs {
-			buf = append(buf, annexBStart...)
-			buf = append(buf, n...)
-		}
+		buf = u.AppendAnnexB(buf[:0])
 		if kfOnly {
 			// ffmpeg outputs a picture only once the next access unit
 			// has begun, which for IDRs alone is a GOP later. Repeating
