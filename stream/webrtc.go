@@ -2,6 +2,8 @@ package stream
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -70,10 +72,14 @@ type WebRTCConfig struct {
 // WebRTC serves Streams to WebRTC peers. Create it with NewWebRTC, call Run,
 // and hand it offers.
 type WebRTC struct {
-	log            *slog.Logger
-	api            *webrtc.API
-	mux            *ice.MultiUDPMuxDefault
-	batches        *batches
+	log     *slog.Logger
+	api     *webrtc.API
+	mux     *ice.MultiUDPMuxDefault
+	batches *batches
+	// cert is the DTLS certificate of new sessions (see certificate).
+	certMu sync.Mutex
+	cert   *webrtc.Certificate
+
 	max            int
 	connectTimeout time.Duration
 	ctx            context.Context
@@ -251,6 +257,29 @@ func (w *WebRTC) Sessions() int {
 	return len(w.sessions)
 }
 
+// certificate returns the DTLS certificate for a new session. pion would
+// make a new ECDSA key and certificate per PeerConnection, which is most of
+// the CPU a join costs when many viewers open the page at once; one is
+// shared instead, and sessions still get their own keys from the ephemeral
+// ECDHE handshake. pion refuses an expired certificate (they last a month),
+// so it is replaced a week before.
+func (w *WebRTC) certificate() (webrtc.Certificate, error) {
+	w.certMu.Lock()
+	defer w.certMu.Unlock()
+	if w.cert == nil || time.Until(w.cert.Expires()) < 7*24*time.Hour {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls key: %w", err)
+		}
+		cert, err := webrtc.GenerateCertificate(key)
+		if err != nil {
+			return webrtc.Certificate{}, fmt.Errorf("dtls certificate: %w", err)
+		}
+		w.cert = cert
+	}
+	return *w.cert, nil
+}
+
 // SessionInfo describes an open session.
 type SessionInfo struct {
 	ID     string
@@ -275,7 +304,11 @@ func (w *WebRTC) Offer(ctx context.Context, st *Stream, offer string) (answer, i
 		return "", "", ErrTooManySessions
 	}
 
-	pc, err := w.api.NewPeerConnection(webrtc.Configuration{})
+	cert, err := w.certificate()
+	if err != nil {
+		return "", "", err
+	}
+	pc, err := w.api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return "", "", fmt.Errorf("new peer connection: %w", err)
 	}

@@ -1,8 +1,16 @@
 package stream
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/pion/webrtc/v4"
 )
 
 func TestViewerThatNeverConnectsIsDropped(t *testing.T) {
@@ -22,5 +30,55 @@ func TestViewerThatNeverConnectsIsDropped(t *testing.T) {
 	}
 	if w.Sessions() != 0 || st.Readers() != 0 {
 		t.Fatalf("a session that never connected is still there: sessions %d readers %d", w.Sessions(), st.Readers())
+	}
+}
+
+// Sessions share one DTLS certificate (a join then costs no key generation),
+// and one about to expire is replaced before pion would refuse it.
+func TestSessionsShareACertificateThatIsRenewedBeforeItExpires(t *testing.T) {
+	w, ctx := startWebRTC(t, WebRTCConfig{Interfaces: []string{"lo"}}, nil)
+	st := New("cam", Options{})
+	defer st.Close()
+	fingerprint := func() string {
+		answer, id, err := w.Offer(ctx, st, browserOffer(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close("cam", id)
+		for _, line := range strings.Split(answer, "\r\n") {
+			if strings.HasPrefix(line, "a=fingerprint:") {
+				return line
+			}
+		}
+		t.Fatal("answer without a DTLS fingerprint")
+		return ""
+	}
+	first := fingerprint()
+	if second := fingerprint(); second != first {
+		t.Fatalf("two sessions have different certificates: %s, %s", first, second)
+	}
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	soon, err := webrtc.NewCertificate(key, x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.certMu.Lock()
+	w.cert = soon
+	w.certMu.Unlock()
+	if renewed := fingerprint(); renewed == first {
+		t.Fatal("a certificate expiring in a day was not replaced")
+	}
+	w.certMu.Lock()
+	defer w.certMu.Unlock()
+	if w.cert == soon || time.Until(w.cert.Expires()) < 7*24*time.Hour {
+		t.Fatalf("certificate expires %v", w.cert.Expires())
 	}
 }
