@@ -37,6 +37,16 @@ const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-i
 // reads one SRTCP datagram per call, and its default receive MTU is 1460.
 const rtcpReadSize = 1500
 
+// A new viewer's cached GOP is sent in slices of burstSlice bytes with
+// burstPause between them (about 250 Mbit/s): a megabyte takes 35 ms, and a
+// viewer's UDP receive buffer (200 KB by default on Linux) is not flooded.
+// Units older than burstAge when written are taken for the cached ones.
+const (
+	burstSlice = 32 << 10
+	burstPause = time.Millisecond
+	burstAge   = 20 * time.Millisecond
+)
+
 // defaultConnectTimeout is how long a session may take to reach "connected" before
 // it is dropped (a client that posts an offer and never does ICE).
 const defaultConnectTimeout = 15 * time.Second
@@ -511,6 +521,7 @@ func (s *session) batch() *udpBatch {
 // packet, so forwarding does not allocate. With a batch, each access unit's
 // packets leave together when it is written.
 type sessionWriter struct {
+	burst   int // bytes sent since the last pause of a paced burst
 	seq     uint16
 	pkt     rtp.Packet
 	batches *batches
@@ -522,6 +533,10 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
 		w.batches.begin(w.batch)
 		defer w.batches.send(w.batch)
 	}
+	// The cached GOP a viewer starts with (up to a megabyte at 1080p)
+	// would otherwise leave at once and overflow the viewer's socket
+	// buffer, IDR included; live units are small and go unpaced.
+	paced := w.batch != nil && time.Since(item.Unit.Received) > burstAge
 	for _, p := range item.Unit.Packets {
 		w.pkt.Header = p.Header
 		w.pkt.Header.SequenceNumber = w.seq
@@ -530,6 +545,15 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
 		w.seq++
 		// Errors only report a closed binding; the state callback ends the session.
 		_ = track.WriteRTP(&w.pkt)
+		if w.burst += len(p.Payload); paced && w.burst >= burstSlice {
+			w.batches.send(w.batch)
+			time.Sleep(burstPause)
+			w.batches.begin(w.batch)
+			w.burst = 0
+		}
+	}
+	if !paced {
+		w.burst = 0
 	}
 }
 
