@@ -125,7 +125,9 @@ func TestUnwatchedCameraIsReadInBatchesWithoutLosingFrames(t *testing.T) {
 	if n := len(watched); n < 40 {
 		t.Errorf("watched: %d frames in %v, want about 50", n, window)
 	}
-	if b := bursts(watched, frameGap); b < len(watched)*2/3 {
+	// Unwatched, about 0.4 bursts per frame; watched, about one. The
+	// thresholds leave room for a busy machine bunching a few frames.
+	if b := bursts(watched, frameGap); b < len(watched)/2 {
 		t.Errorf("watched: %d frames arrived in only %d bursts, want them one by one", len(watched), b)
 	}
 }
