@@ -64,6 +64,9 @@ type Unit struct {
 type Item struct {
 	Unit *Unit
 	TS   uint32
+	// Cached marks the units of the cached GOP a reader starts with, which
+	// it receives all at once; live units follow.
+	Cached bool
 }
 
 // Stream is one camera's fan-out. Its methods are safe for concurrent use.
@@ -198,7 +201,7 @@ func (s *Stream) subscribe(viewer bool) (*Reader, error) {
 	if n := len(s.gop); n > 0 {
 		last := s.gop[n-1].TS
 		for k, u := range s.gop {
-			r.ch <- Item{Unit: u, TS: last - uint32(n-1-k)*squeezeStep}
+			r.ch <- Item{Unit: u, TS: last - uint32(n-1-k)*squeezeStep, Cached: true}
 		}
 	} else {
 		r.waitIDR = true

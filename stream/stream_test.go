@@ -303,3 +303,22 @@ func TestPacketizerMatchesGortsplibEncoder(t *testing.T) {
 		}
 	}
 }
+
+// A new reader's cached GOP is marked as such (the WebRTC writer paces it),
+// and the live units after it are not.
+func TestCachedUnitsAreMarkedLiveOnesAreNot(t *testing.T) {
+	s := New("cam", Options{})
+	defer s.Close()
+	s.WriteAccessUnit(au(true, 100), 0, true, 1, time.Now())
+	s.WriteAccessUnit(au(false, 100), 3000, false, 1, time.Now())
+	r, err := s.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.WriteAccessUnit(au(false, 100), 6000, false, 1, time.Now())
+	for i, want := range []bool{true, true, false} {
+		if it := <-r.C(); it.Cached != want {
+			t.Fatalf("item %d: Cached %v, want %v", i, it.Cached, want)
+		}
+	}
+}
