@@ -167,17 +167,8 @@ type probeStats struct {
 
 // add records one access unit and reports whether enough was seen.
 func (s *probeStats) add(nalus [][]byte, pts int64, now time.Time) bool {
-	idr := false
+	idr, _ := s.params.scan(nalus)
 	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			s.params.setSPS(n)
-		case h264.NALUTypeIDR:
-			idr = true
-		}
 		s.bytes += len(n)
 	}
 	if s.frames == 0 {

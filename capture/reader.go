@@ -53,21 +53,9 @@ func (r *reader) handle(pkt *rtp.Packet, pts int64, errs *rateLog) {
 }
 
 func (r *reader) deliver(nalus [][]byte, pts int64) {
-	idr := false
-	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			if r.params.setSPS(n) {
-				r.cam.onParams(r.params)
-			}
-		case h264.NALUTypePPS:
-			r.params.setPPS(n)
-		case h264.NALUTypeIDR:
-			idr = true
-		}
+	idr, spsChanged := r.params.scan(nalus)
+	if spsChanged {
+		r.cam.onParams(r.params)
 	}
 	if idr {
 		if r.params.sps == nil || r.params.pps == nil {
@@ -135,6 +123,25 @@ func newParamSet(sps, pps []byte) *paramSet {
 		p.setPPS(pps)
 	}
 	return p
+}
+
+// scan takes in the SPS and PPS among nalus and reports whether they hold
+// an IDR slice and whether the SPS changed.
+func (p *paramSet) scan(nalus [][]byte) (idr, spsChanged bool) {
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			spsChanged = p.setSPS(n) || spsChanged
+		case h264.NALUTypePPS:
+			p.setPPS(n)
+		case h264.NALUTypeIDR:
+			idr = true
+		}
+	}
+	return idr, spsChanged
 }
 
 // setSPS stores a copy of sps and reports whether it changed.
