@@ -61,11 +61,17 @@ func startDaemonWith(t *testing.T, tweak func(*config.Config), cams ...config.Ca
 		tweak(cfg)
 	}
 	cfg.ApplyDefaults()
+	return runDaemon(t, cfg, Options{OnDemandLinger: 500 * time.Millisecond})
+}
+
+// runDaemon runs a daemon on cfg until the test ends, logging at debug
+// level into a buffer that is printed if the test fails; opts.Logger is
+// set here.
+func runDaemon(t *testing.T, cfg *config.Config, opts Options) *testDaemon {
+	t.Helper()
 	logs := &syncBuffer{}
-	d, err := New(cfg, Options{
-		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		OnDemandLinger: 500 * time.Millisecond,
-	})
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,17 @@ func needFFmpeg(t *testing.T) {
 	}
 }
 
+// jpegDaemon runs a daemon, its config changed by tweak if not nil, with one
+// streaming test camera "press-1"; the test is skipped without ffmpeg.
+func jpegDaemon(t *testing.T, tweak func(*config.Config)) *testDaemon {
+	t.Helper()
+	needFFmpeg(t)
+	c := startCamera(t, testcamera.Options{})
+	d := startDaemonWith(t, tweak, cam("press-1", c.URL()))
+	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	return d
+}
+
 func jpegSize(t *testing.T, b []byte) (int, int) {
 	t.Helper()
 	cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
@@ -40,10 +51,7 @@ func jpegSize(t *testing.T, b []byte) (int, int) {
 }
 
 func TestSnapshotIsAJPEGOfTheCamera(t *testing.T) {
-	needFFmpeg(t)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := jpegDaemon(t, nil)
 	for _, tc := range []struct {
 		query string
 		w, h  int
@@ -71,10 +79,7 @@ func TestSnapshotIsAJPEGOfTheCamera(t *testing.T) {
 }
 
 func TestMJPEGReadableByFFprobeAndMultipart(t *testing.T) {
-	needFFmpeg(t)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := jpegDaemon(t, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -115,10 +120,7 @@ func TestMJPEGReadableByFFprobeAndMultipart(t *testing.T) {
 }
 
 func TestWebSocketSendsInfoThenJPEGs(t *testing.T) {
-	needFFmpeg(t)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := jpegDaemon(t, nil)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -148,10 +150,7 @@ func TestWebSocketSendsInfoThenJPEGs(t *testing.T) {
 }
 
 func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
-	needFFmpeg(t)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := jpegDaemon(t, nil)
 	hub := d.cameras().byName["press-1"].jpeg
 	if n := hub.Stats().Decoders; n != 0 {
 		t.Fatalf("%d decoders with no JPEG viewer", n)
@@ -182,10 +181,7 @@ func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
 }
 
 func TestStuckMJPEGViewerDoesNotStallAnother(t *testing.T) {
-	needFFmpeg(t)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := jpegDaemon(t, nil)
 
 	// A client that asks and then never reads.
 	stuck, err := net.Dial("tcp", d.HTTPAddr())
@@ -275,10 +271,7 @@ func TestWebSocketExplainsMissingFFmpeg(t *testing.T) {
 // delimiter sent in front of each picture would hold every picture back by a
 // GOP; edgecam sends it right after each picture.
 func TestMJPEGPartEndsWithoutWaitingForTheNextPicture(t *testing.T) {
-	needFFmpeg(t)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemonWith(t, func(cfg *config.Config) { cfg.JPEG.KeyframesOnly = true }, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := jpegDaemon(t, func(cfg *config.Config) { cfg.JPEG.KeyframesOnly = true })
 
 	resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
 	if err != nil {

@@ -1,9 +1,7 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -33,32 +31,12 @@ func startReloadable(t *testing.T, yaml string) *reloadable {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
 	reload := make(chan struct{})
-	d, err := New(cfg, Options{
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	d := runDaemon(t, cfg, Options{
 		Reload: reload,
 		Load:   func() (*config.Config, error) { return config.Load(path) },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	<-d.Ready()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("daemon did not stop within 5s")
-		}
-		if t.Failed() {
-			t.Logf("daemon log:\n%s", logs.String())
-		}
-	})
-	return &reloadable{testDaemon: &testDaemon{Daemon: d, base: "http://" + d.HTTPAddr(), logs: logs}, path: path, reload: reload}
+	return &reloadable{testDaemon: d, path: path, reload: reload}
 }
 
 // apply writes the new configuration and reloads, waiting until the daemon

@@ -89,6 +89,17 @@ func startCamera(t *testing.T) *stream.Stream {
 
 // startHub runs a Hub for st until the test ends, then checks that it left
 // no ffmpeg behind.
+// subscribe adds a viewer of variant v, closed when the test ends.
+func subscribe(t *testing.T, h *Hub, v Variant) *Viewer {
+	t.Helper()
+	w, err := h.Subscribe(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
 func startHub(t *testing.T, st *stream.Stream, s Settings) *Hub {
 	t.Helper()
 	h := NewHub(st, s, slog.New(slog.NewTextHandler(logWriter{t}, nil)).With("camera", st.Name()))
@@ -205,11 +216,7 @@ func TestViewerGetsJPEGsOfTheRequestedSize(t *testing.T) {
 		{Variant{Width: 1920}, 640, 360}, // never upscaled
 	} {
 		t.Run(fmt.Sprintf("width=%d", tc.v.Width), func(t *testing.T) {
-			w, err := h.Subscribe(tc.v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			w := subscribe(t, h, tc.v)
 			var seq uint64
 			for range 3 {
 				f := next(t, w, seq, 5*time.Second)
@@ -298,11 +305,7 @@ func TestViewersOfOneVariantShareOneFFmpeg(t *testing.T) {
 		if i == 2 {
 			v = Variant{Quality: defaultQuality}
 		}
-		w, err := h.Subscribe(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
+		w := subscribe(t, h, v)
 		ws = append(ws, w)
 	}
 	for _, w := range ws {
@@ -317,11 +320,7 @@ func TestViewerGetsFramesAgainAfterFFmpegIsKilled(t *testing.T) {
 	needFFmpeg(t)
 	st := startCamera(t)
 	h := startHub(t, st, Settings{})
-	w, err := h.Subscribe(Variant{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribe(t, h, Variant{})
 	f := next(t, w, 0, 5*time.Second)
 	pids := h.ffmpegPIDs()
 	if len(pids) != 1 {
@@ -356,16 +355,8 @@ func TestViewerThatNeverReadsDoesNotStallOthers(t *testing.T) {
 	needFFmpeg(t)
 	st := startCamera(t)
 	h := startHub(t, st, Settings{})
-	idle, err := h.Subscribe(Variant{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
-	w, err := h.Subscribe(Variant{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	subscribe(t, h, Variant{}) // a viewer that never asks for a frame
+	w := subscribe(t, h, Variant{})
 	start := time.Now()
 	var seq uint64
 	for range 15 { // 3 s at 5 fps
@@ -382,11 +373,7 @@ func TestSlowViewerGetsNewestFrame(t *testing.T) {
 	needFFmpeg(t)
 	st := startCamera(t)
 	h := startHub(t, st, Settings{})
-	w, err := h.Subscribe(Variant{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribe(t, h, Variant{})
 	f := next(t, w, 0, 5*time.Second)
 	time.Sleep(time.Second) // about 5 frames are made meanwhile
 	g := next(t, w, f.Seq, time.Second)
@@ -400,11 +387,7 @@ func TestKeyframesOnlyGivesOnePicturePerGOPAtOnce(t *testing.T) {
 	st := startCamera(t)
 	h := startHub(t, st, Settings{KeyframesOnly: true})
 	start := time.Now()
-	w, err := h.Subscribe(Variant{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribe(t, h, Variant{})
 	f := next(t, w, 0, 5*time.Second)
 	first := time.Since(start)
 	t.Logf("first keyframe picture after %v", first)
@@ -467,11 +450,7 @@ func TestRunEndsViewersAndLeavesNothingBehind(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
-	w, err := h.Subscribe(Variant{Width: 320})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribe(t, h, Variant{Width: 320})
 	f := next(t, w, 0, 5*time.Second)
 
 	cancel()
@@ -510,11 +489,7 @@ func TestDecoderEndsWhenStreamCloses(t *testing.T) {
 	needFFmpeg(t)
 	st := startCamera(t)
 	h := startHub(t, st, Settings{})
-	w, err := h.Subscribe(Variant{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := subscribe(t, h, Variant{})
 	f := next(t, w, 0, 5*time.Second)
 	st.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
