@@ -521,7 +521,8 @@ func (s *session) batch() *udpBatch {
 // packet, so forwarding does not allocate. With a batch, each access unit's
 // packets leave together when it is written.
 type sessionWriter struct {
-	burst   int // bytes sent since the last pause of a paced burst
+	burst   int                 // bytes sent since the last pause of a paced burst
+	sleep   func(time.Duration) // time.Sleep if nil; tests count the pauses
 	seq     uint16
 	pkt     rtp.Packet
 	batches *batches
@@ -547,7 +548,7 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
 		_ = track.WriteRTP(&w.pkt)
 		if w.burst += len(p.Payload); paced && w.burst >= burstSlice {
 			w.batches.send(w.batch)
-			time.Sleep(burstPause)
+			w.pause(burstPause)
 			w.batches.begin(w.batch)
 			w.burst = 0
 		}
@@ -555,6 +556,14 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
 	if !paced {
 		w.burst = 0
 	}
+}
+
+func (w *sessionWriter) pause(d time.Duration) {
+	if w.sleep != nil {
+		w.sleep(d)
+		return
+	}
+	time.Sleep(d)
 }
 
 // watch ends the session when its connection fails or closes, or when it
