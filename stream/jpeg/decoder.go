@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +109,12 @@ func (d *decoder) run() {
 			if h.hwFailed.CompareAndSwap(false, true) {
 				log.Warn("ffmpeg hardware decoding failed; falling back to software decoding",
 					"hwaccel", h.s.HWAccel, "err", err, "stderr", tail)
+			}
+			continue
+		}
+		if !h.oldFFmpeg.Load() && frames == 0 && rejectedOption(tail) {
+			if h.oldFFmpeg.CompareAndSwap(false, true) {
+				log.Info("ffmpeg is older than 5.1; using the options it knows", "stderr", tail)
 			}
 			continue
 		}
@@ -233,6 +240,7 @@ loop:
 // was read while probing, so the first picture comes a GOP late.
 func (d *decoder) args(hw bool) []string {
 	s := d.h.s
+	old := d.h.oldFFmpeg.Load()
 	a := []string{
 		"-hide_banner", "-loglevel", "error", "-nostdin",
 		"-probesize", "32", "-analyzeduration", "0",
@@ -241,19 +249,49 @@ func (d *decoder) args(hw bool) []string {
 	}
 	if hw {
 		a = append(a, "-c:v", "h264_"+s.HWAccel)
+	} else if !old {
+		// Probing decodes the first IDR once more before the real
+		// decode starts: 15-20 ms of a cold snapshot at 1080p. The
+		// software decoder needs nothing it finds; a hardware decoder
+		// may want the picture size when it opens, so it keeps it.
+		a = append(a, "-nofind_stream_info")
+	}
+	// select passes each picture on as soon as it is decoded, and the
+	// pictures keep their own timestamps; the constant-rate default would
+	// fill the gaps between them with copies.
+	vsync := "-fps_mode"
+	if old {
+		vsync = "-vsync"
 	}
 	return append(a,
-		"-i", "pipe:0", "-an",
+		"-i", "pipe:0", "-map", "0:v",
+		vsync, "passthrough",
 		"-vf", d.filters(),
-		"-c:v", "mjpeg", "-q:v", strconv.Itoa(qscale(d.v.Quality)),
+		// One encoder thread: with frame threads the mjpeg encoder
+		// holds each picture until the next one arrives, which is a
+		// frame period late at full rate and a whole GOP late with
+		// keyframes only.
+		"-c:v", "mjpeg", "-threads", "1", "-q:v", strconv.Itoa(qscale(d.v.Quality)),
 		"-f", "mpjpeg", "pipe:1",
 	)
+}
+
+// rejectedOption tells whether ffmpeg's stderr says it does not know one of
+// its options, as versions before 5.1 say of -fps_mode.
+func rejectedOption(stderr string) bool {
+	return strings.Contains(stderr, "Unrecognized option") || strings.Contains(stderr, "Option not found")
 }
 
 func (d *decoder) filters() string {
 	var f []byte
 	if !d.h.s.KeyframesOnly {
-		f = fmt.Appendf(f, "fps=%s,", formatFloat(d.h.s.FPS))
+		// Rather than the fps filter, which holds every picture until
+		// it has seen the next one to choose between them, take a
+		// picture once 1/fps has passed since the last one taken, with
+		// half an input frame of slack so 25 fps input gives exactly
+		// every fifth picture at 5 fps.
+		gap := 1/d.h.s.FPS - 0.5/d.h.s.InputFPS
+		f = fmt.Appendf(f, `select='isnan(prev_selected_t)+gte(t-prev_selected_t\,%s)',`, strconv.FormatFloat(max(gap, 0), 'f', 4, 64))
 	}
 	if d.v.Width > 0 {
 		// min() keeps the camera's size when it is smaller: upscaling
@@ -290,17 +328,11 @@ func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int6
 		}
 		buf = u.AppendAnnexB(buf[:0])
 		if kfOnly {
-			// ffmpeg outputs a picture only once the next access unit
-			// has begun, which for IDRs alone is a GOP later. Repeating
-			// the IDR pushes the first copy out at once. Two copies (as
-			// in STACK.md) were measured to fail now and then, shortly
-			// after ffmpeg starts, when it holds back two pictures; a
-			// third copy costs one more IDR decode per GOP and makes the
-			// picture come 5-10 ms after the write every time. The
-			// copies' pictures are byte-identical and read drops them.
-			n := len(buf)
-			buf = append(buf, buf[:n]...)
-			buf = append(buf, buf[:n]...)
+			// ffmpeg's H.264 parser ends an access unit only when the
+			// next one begins, which for IDRs alone is a GOP later. An
+			// access unit delimiter begins one at once, so the picture
+			// comes a decode after the write, and each IDR is decoded
+			// once.
 			buf = append(buf, annexBStart...)
 			buf = append(buf, aud...)
 		}
@@ -318,20 +350,12 @@ const maxJPEG = 32 << 20
 // read parses ffmpeg's multipart JPEG output and publishes each picture.
 func (d *decoder) read(r io.Reader, pendingFrom *atomic.Int64, produced *atomic.Uint64) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	var prev []byte
 	for {
 		jpg, err := readPart(br)
 		if err != nil {
 			return
 		}
 		pendingFrom.Store(0)
-		// In keyframes-only mode every IDR is decoded three times; the
-		// repeats are byte-identical to the first picture and would only
-		// make viewers redraw an old picture.
-		if d.h.s.KeyframesOnly && bytes.Equal(jpg, prev) {
-			continue
-		}
-		prev = jpg
 		w, h, _ := jpegSize(jpg)
 		produced.Add(1)
 		d.h.frames.Add(1)

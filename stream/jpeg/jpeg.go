@@ -64,7 +64,7 @@ type Settings struct {
 	// default 5s.
 	IdleStop time.Duration
 	// InputFPS is the camera's frame rate, given to ffmpeg as the raw
-	// H.264 input's -framerate; default 25. The fps filter counts time by
+	// H.264 input's -framerate; default 25. The picture selection counts time by
 	// it, so a wrong value scales the output rate by the same factor.
 	InputFPS float64
 }
@@ -143,6 +143,9 @@ type Hub struct {
 	restarts atomic.Uint64
 	frames   atomic.Uint64
 	hwFailed atomic.Bool
+	// oldFFmpeg is set once ffmpeg rejected an option newer than 5.1;
+	// decoders then use options every version has.
+	oldFFmpeg atomic.Bool
 	// exited, if set, is called with every ffmpeg's final state; the CPU
 	// benchmark reads the child's rusage from it.
 	exited func(*os.ProcessState)

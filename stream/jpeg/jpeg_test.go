@@ -397,8 +397,7 @@ func TestKeyframesOnlyGivesOnePicturePerGOPAtOnce(t *testing.T) {
 	}
 	checkJPEG(t, f, 640, 360)
 
-	// Count pictures over 4 GOPs: one each, the repeats of every IDR
-	// being dropped.
+	// Count pictures over 4 GOPs: one each, every IDR decoded once.
 	counted := time.Now()
 	seq, n := f.Seq, 0
 	for time.Since(counted) < 4*gop {
@@ -515,9 +514,11 @@ func TestFFmpegArguments(t *testing.T) {
 		v    Variant
 		want string
 	}{
-		{Settings{}, Variant{}, "-framerate 25 -i pipe:0 -an -vf fps=5,format=yuvj420p -c:v mjpeg -q:v 9 "},
-		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -i pipe:0 -an -vf fps=5,scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -q:v 2 "},
-		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -an -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -q:v 31 "},
+		{Settings{}, Variant{}, "-framerate 25 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode passthrough -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p -c:v mjpeg -threads 1 -q:v 9 "},
+		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode passthrough -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 2 "},
+		{Settings{FPS: 30, InputFPS: 25}, Variant{}, "gte(t-prev_selected_t\\,0.0133)"},
+		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode passthrough -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 31 "},
+		{Settings{KeyframesOnly: true}, Variant{}, "-nofind_stream_info -i pipe:0 -map 0:v -fps_mode passthrough -vf format=yuvj420p "},
 	} {
 		h := NewHub(st, tc.s, nil)
 		d := newDecoder(h, h.normalize(tc.v))
@@ -712,4 +713,58 @@ func runDecoderOnce(b *testing.B, aus [][][]byte, fps int, s Settings, viewers i
 	mu.Lock()
 	defer mu.Unlock()
 	return cpu, goCPU, input, frames
+}
+
+// An ffmpeg older than 5.1 rejects -fps_mode; the Hub notices, switches to
+// options every version knows and the viewer gets its picture without a
+// restart backoff.
+func TestOlderFFmpegGetsOptionsItKnows(t *testing.T) {
+	needFFmpeg(t)
+	real, _ := exec.LookPath("ffmpeg")
+	old := filepath.Join(t.TempDir(), "ffmpeg")
+	script := `#!/bin/sh
+for a in "$@"; do
+	case "$a" in
+	-fps_mode|-nofind_stream_info) echo "Unrecognized option '${a#-}'." >&2; echo "Error splitting the argument list: Option not found" >&2; exit 1;;
+	esac
+done
+exec ` + real + ` "$@"
+`
+	if err := os.WriteFile(old, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st := startCamera(t)
+	h := startHub(t, st, Settings{FFmpeg: old})
+	w := subscribe(t, h, Variant{})
+	start := time.Now()
+	f := next(t, w, 0, 5*time.Second)
+	checkJPEG(t, f, 640, 360)
+	if took := time.Since(start); took >= minBackoff {
+		t.Errorf("first picture after %v: the retry with older options waited for the restart backoff", took)
+	}
+	if !h.oldFFmpeg.Load() {
+		t.Error("the Hub did not switch to the older options")
+	}
+	// The older options still give pictures at the configured rate.
+	g := next(t, w, f.Seq, 2*time.Second)
+	h2 := next(t, w, g.Seq, 2*time.Second)
+	if gap := h2.Time.Sub(g.Time); gap < 100*time.Millisecond || gap > 400*time.Millisecond {
+		t.Errorf("pictures %v apart, want about 200 ms (5 fps)", gap)
+	}
+}
+
+// A board without a working hardware decoder (here: no V4L2 M2M device at
+// all) falls back to software decoding once and stays there.
+func TestFailingHardwareDecoderFallsBackToSoftware(t *testing.T) {
+	needFFmpeg(t)
+	if _, err := os.Stat("/dev/video10"); err == nil {
+		t.Skip("this machine has a V4L2 M2M decoder; the fallback cannot be provoked")
+	}
+	st := startCamera(t)
+	h := startHub(t, st, Settings{HWAccel: "v4l2m2m"})
+	w := subscribe(t, h, Variant{})
+	checkJPEG(t, next(t, w, 0, 5*time.Second), 640, 360)
+	if !h.hwFailed.Load() {
+		t.Error("pictures came, but the Hub did not record the hardware decoder as failed")
+	}
 }
