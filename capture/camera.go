@@ -59,10 +59,10 @@ func New(cfg Config, sink Sink, log *slog.Logger) *Camera {
 }
 
 // SetUnwatched tells the camera whether anyone consumes its frames right
-// now. An unwatched camera over RTSP/TCP is read in batches every 100 ms
-// instead of at every packet, which is most of what pulling it costs; frames
-// still reach the Sink, at most that much later. A call with false ends a
-// batch wait at once.
+// now. An unwatched camera over RTSP/TCP is read in batches of about 32 KB,
+// at most 100 ms apart, instead of at every packet, which is most of what
+// pulling it costs; frames still reach the Sink, at most that much later. A
+// call with false ends a batch wait at once.
 func (c *Camera) SetUnwatched(unwatched bool) { c.pacer.setIdle(unwatched) }
 
 // Name returns the camera's name.
@@ -288,19 +288,24 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(time.Second / 2)
-		defer t.Stop()
+		// One timer, re-armed for the newest unit's deadline whenever it
+		// fires: it wakes once per limit while frames flow, where a
+		// ticker would wake several times a second for every camera.
 		limit := 2 * c.cfg.ReadTimeout
+		t := time.NewTimer(limit)
+		defer t.Stop()
 		for {
 			select {
 			case <-watchDone:
 				return
 			case <-t.C:
-				if idle := time.Since(time.Unix(0, r.lastUnit.Load())); idle > limit {
+				idle := time.Since(time.Unix(0, r.lastUnit.Load()))
+				if idle > limit {
 					stalled.Store(fmt.Errorf("no decodable video for %s", idle.Round(time.Second)))
 					client.Close()
 					return
 				}
+				t.Reset(limit - idle + time.Millisecond)
 			}
 		}
 	}()

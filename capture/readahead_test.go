@@ -110,7 +110,8 @@ func TestUnwatchedCameraIsReadInBatchesWithoutLosingFrames(t *testing.T) {
 	start := time.Now()
 	time.Sleep(window)
 	idle := sink.since(start)
-	// 25 fps for 2 s, read every 100 ms: about 20 batches of 2-3 frames.
+	// 25 fps for 2 s of a 250 kbit/s camera, read every 100 ms: about 20
+	// batches of 2-3 frames.
 	if n := len(idle); n < 40 {
 		t.Errorf("unwatched: %d frames in %v, want about 50: frames were lost or delayed", n, window)
 	}
@@ -129,5 +130,27 @@ func TestUnwatchedCameraIsReadInBatchesWithoutLosingFrames(t *testing.T) {
 	// thresholds leave room for a busy machine bunching a few frames.
 	if b := bursts(watched, frameGap); b < len(watched)/2 {
 		t.Errorf("watched: %d frames arrived in only %d bursts, want them one by one", len(watched), b)
+	}
+}
+
+// An idle camera is read once about 32 KB have queued, so a fast camera
+// never fills the socket buffer, and at least ten times a second.
+func TestIdleWaitKeepsBatchesNearTheLowWaterMark(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rate float64 // bytes a second
+		want time.Duration
+	}{
+		{"rate unknown", 0, 100 * time.Millisecond},
+		{"250 kbit/s", 250e3 / 8, 100 * time.Millisecond},
+		{"1 Mbit/s", 1e6 / 8, 100 * time.Millisecond},
+		{"4 Mbit/s", 4e6 / 8, 65 * time.Millisecond},
+		{"6 Mbit/s", 6e6 / 8, 43 * time.Millisecond},
+		{"16 Mbit/s", 16e6 / 8, 16 * time.Millisecond},
+	} {
+		got := idleWait(tc.rate)
+		if d := got - tc.want; d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("%s: read again after %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -31,15 +31,24 @@ type event struct {
 type eventBus struct {
 	mu   sync.Mutex
 	subs map[chan event]struct{}
+	// joined is signalled when a subscriber arrives, so the scanner can
+	// sleep while nobody listens.
+	joined chan struct{}
 }
 
-func newEventBus() *eventBus { return &eventBus{subs: make(map[chan event]struct{})} }
+func newEventBus() *eventBus {
+	return &eventBus{subs: make(map[chan event]struct{}), joined: make(chan struct{}, 1)}
+}
 
 func (b *eventBus) subscribe() (<-chan event, func()) {
 	ch := make(chan event, eventQueue)
 	b.mu.Lock()
 	b.subs[ch] = struct{}{}
 	b.mu.Unlock()
+	select {
+	case b.joined <- struct{}{}:
+	default:
+	}
 	return ch, func() {
 		b.mu.Lock()
 		if _, ok := b.subs[ch]; ok {
@@ -48,6 +57,13 @@ func (b *eventBus) subscribe() (<-chan event, func()) {
 		}
 		b.mu.Unlock()
 	}
+}
+
+// listened tells whether anyone is subscribed.
+func (b *eventBus) listened() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.subs) > 0
 }
 
 func (b *eventBus) publish(name string, v any) {
@@ -104,6 +120,19 @@ func (d *Daemon) watchEvents(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if !d.events.listened() {
+			// Nobody to tell: stop scanning until someone subscribes.
+			// Forgetting what was seen means no stale changes are
+			// reported then; a subscriber starts from the full list.
+			t.Stop()
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.events.joined:
+			}
+			seen, lastSet = map[string]cameraSeen{}, d.cameras()
+			t.Reset(eventScan)
 		}
 		set := d.cameras()
 		changed := set != lastSet
