@@ -249,23 +249,20 @@ func (d *decoder) args(hw bool) []string {
 	}
 	if hw {
 		a = append(a, "-c:v", "h264_"+s.HWAccel)
-	} else if !old {
-		// Probing decodes the first IDR once more before the real
-		// decode starts: 15-20 ms of a cold snapshot at 1080p. The
-		// software decoder needs nothing it finds; a hardware decoder
-		// may want the picture size when it opens, so it keeps it.
-		a = append(a, "-nofind_stream_info")
 	}
-	// select passes each picture on as soon as it is decoded, and the
-	// pictures keep their own timestamps; the constant-rate default would
-	// fill the gaps between them with copies.
+	// select passes each picture on as soon as it is decoded, and vfr
+	// keeps their own timestamps; the constant-rate default would fill
+	// the gaps between them with copies. (passthrough would too, but
+	// stops ffmpeg at a repeated timestamp where vfr drops the picture;
+	// -nofind_stream_info, which would save decoding the first IDR twice,
+	// makes such repeats, so it is not used.)
 	vsync := "-fps_mode"
 	if old {
 		vsync = "-vsync"
 	}
 	return append(a,
 		"-i", "pipe:0", "-map", "0:v",
-		vsync, "passthrough",
+		vsync, "vfr",
 		"-vf", d.filters(),
 		// One encoder thread: with frame threads the mjpeg encoder
 		// holds each picture until the next one arrives, which is a

@@ -415,6 +415,11 @@ func TestKeyframesOnlyGivesOnePicturePerGOPAtOnce(t *testing.T) {
 	if n < 3 || n > 5 {
 		t.Fatalf("%d pictures in 4 GOPs, want about 4", n)
 	}
+	// ffmpeg once stopped at the fourth IDR over a repeated timestamp;
+	// the restart hid it from the count above.
+	if r := h.Stats().Restarts; r != 0 {
+		t.Fatalf("ffmpeg was restarted %d times while fed keyframes", r)
+	}
 }
 
 func TestMissingFFmpegIsReportedAtSubscribe(t *testing.T) {
@@ -514,11 +519,11 @@ func TestFFmpegArguments(t *testing.T) {
 		v    Variant
 		want string
 	}{
-		{Settings{}, Variant{}, "-framerate 25 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode passthrough -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p -c:v mjpeg -threads 1 -q:v 9 "},
-		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode passthrough -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 2 "},
+		{Settings{}, Variant{}, "-framerate 25 -i pipe:0 -map 0:v -fps_mode vfr -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p -c:v mjpeg -threads 1 -q:v 9 "},
+		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -i pipe:0 -map 0:v -fps_mode vfr -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 2 "},
 		{Settings{FPS: 30, InputFPS: 25}, Variant{}, "gte(t-prev_selected_t\\,0.0133)"},
-		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode passthrough -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 31 "},
-		{Settings{KeyframesOnly: true}, Variant{}, "-nofind_stream_info -i pipe:0 -map 0:v -fps_mode passthrough -vf format=yuvj420p "},
+		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode vfr -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 31 "},
+		{Settings{KeyframesOnly: true}, Variant{}, "-i pipe:0 -map 0:v -fps_mode vfr -vf format=yuvj420p "},
 	} {
 		h := NewHub(st, tc.s, nil)
 		d := newDecoder(h, h.normalize(tc.v))
@@ -725,7 +730,7 @@ func TestOlderFFmpegGetsOptionsItKnows(t *testing.T) {
 	script := `#!/bin/sh
 for a in "$@"; do
 	case "$a" in
-	-fps_mode|-nofind_stream_info) echo "Unrecognized option '${a#-}'." >&2; echo "Error splitting the argument list: Option not found" >&2; exit 1;;
+	-fps_mode) echo "Unrecognized option '${a#-}'." >&2; echo "Error splitting the argument list: Option not found" >&2; exit 1;;
 	esac
 done
 exec ` + real + ` "$@"
@@ -766,5 +771,46 @@ func TestFailingHardwareDecoderFallsBackToSoftware(t *testing.T) {
 	checkJPEG(t, next(t, w, 0, 5*time.Second), 640, 360)
 	if !h.hwFailed.Load() {
 		t.Error("pictures came, but the Hub did not record the hardware decoder as failed")
+	}
+}
+
+// A 30 fps x264 stream fed keyframes only once made ffmpeg (with
+// -nofind_stream_info) repeat a timestamp at the fourth IDR, and
+// -fps_mode passthrough then stopped it; every IDR must give a picture
+// with no restart.
+func TestKeyframesOnlyRunsOnWithoutRestarts(t *testing.T) {
+	needFFmpeg(t)
+	const fps, seconds = 30, 6
+	clip := filepath.Join(t.TempDir(), "clip.h264")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=%d", fps), "-t", strconv.Itoa(seconds),
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-bf", "0",
+		"-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps), "-sc_threshold", "0",
+		"-f", "h264", clip).CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot make an x264 clip (%v): %s", err, out)
+	}
+	raw, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := stream.New("test", stream.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		feed(ctx, st, splitAccessUnits(raw), fps)
+	}()
+	t.Cleanup(func() { cancel(); <-fed; st.Close() })
+
+	h := startHub(t, st, Settings{KeyframesOnly: true, InputFPS: fps})
+	w := subscribe(t, h, Variant{})
+	var seq uint64
+	n := 0
+	for deadline := time.Now().Add(seconds * time.Second); time.Now().Before(deadline); n++ {
+		seq = next(t, w, seq, 3*time.Second).Seq
+	}
+	if r := h.Stats().Restarts; r != 0 {
+		t.Fatalf("ffmpeg was restarted %d times in %d keyframe pictures", r, n)
 	}
 }
