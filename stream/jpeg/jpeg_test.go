@@ -587,29 +587,37 @@ func splitAccessUnits(b []byte) [][][]byte {
 	return aus
 }
 
+// x264Clip makes a testsrc2 clip with libx264 (no B-frames, plus args) and
+// returns its access units, skipping the test where ffmpeg cannot.
+func x264Clip(tb testing.TB, size string, fps, seconds int, args ...string) [][][]byte {
+	tb.Helper()
+	clip := filepath.Join(tb.TempDir(), "clip.h264")
+	cmd := append([]string{"-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", size, fps), "-t", strconv.Itoa(seconds),
+		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0"}, args...)
+	out, err := exec.Command("ffmpeg", append(cmd, "-f", "h264", clip)...).CombinedOutput()
+	if err != nil {
+		tb.Skipf("cannot make an x264 clip (%v): %s", err, out)
+	}
+	raw, err := os.ReadFile(clip)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	aus := splitAccessUnits(raw)
+	if len(aus) != fps*seconds {
+		tb.Fatalf("clip has %d access units, want %d", len(aus), fps*seconds)
+	}
+	return aus
+}
+
 // BenchmarkDecoderCPU reports the CPU ffmpeg spends per minute of real-time
 // 1080p30 input (GOP 60, no B-frames, 4 Mbit/s), for each decoding mode.
 func BenchmarkDecoderCPU(b *testing.B) {
 	needFFmpeg(b)
 	const fps, seconds = 30, 10
-	clip := filepath.Join(b.TempDir(), "clip.h264")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1920x1080:rate=%d", fps), "-t", strconv.Itoa(seconds),
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-bf", "0",
+	aus := x264Clip(b, "1920x1080", fps, seconds,
 		"-b:v", "4M", "-maxrate", "4M", "-bufsize", "4M",
-		"-x264-params", "keyint=60:min-keyint=60:scenecut=0:repeat-headers=1",
-		"-f", "h264", clip).CombinedOutput()
-	if err != nil {
-		b.Fatalf("making the clip: %v\n%s", err, out)
-	}
-	raw, err := os.ReadFile(clip)
-	if err != nil {
-		b.Fatal(err)
-	}
-	aus := splitAccessUnits(raw)
-	if len(aus) != fps*seconds {
-		b.Fatalf("clip has %d access units, want %d", len(aus), fps*seconds)
-	}
+		"-x264-params", "keyint=60:min-keyint=60:scenecut=0:repeat-headers=1")
 
 	for _, mode := range []struct {
 		name    string
@@ -781,25 +789,14 @@ func TestFailingHardwareDecoderFallsBackToSoftware(t *testing.T) {
 func TestKeyframesOnlyRunsOnWithoutRestarts(t *testing.T) {
 	needFFmpeg(t)
 	const fps, seconds = 30, 6
-	clip := filepath.Join(t.TempDir(), "clip.h264")
-	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-		"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=320x180:rate=%d", fps), "-t", strconv.Itoa(seconds),
-		"-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-bf", "0",
-		"-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps), "-sc_threshold", "0",
-		"-f", "h264", clip).CombinedOutput()
-	if err != nil {
-		t.Skipf("cannot make an x264 clip (%v): %s", err, out)
-	}
-	raw, err := os.ReadFile(clip)
-	if err != nil {
-		t.Fatal(err)
-	}
+	aus := x264Clip(t, "320x180", fps, seconds, "-profile:v", "high",
+		"-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps), "-sc_threshold", "0")
 	st := stream.New("test", stream.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	fed := make(chan struct{})
 	go func() {
 		defer close(fed)
-		feed(ctx, st, splitAccessUnits(raw), fps)
+		feed(ctx, st, aus, fps)
 	}()
 	t.Cleanup(func() { cancel(); <-fed; st.Close() })
 
