@@ -249,20 +249,26 @@ func (d *decoder) args(hw bool) []string {
 	}
 	if hw {
 		a = append(a, "-c:v", "h264_"+s.HWAccel)
+	} else if !old {
+		// The stream probe decodes the first IDR once more before the
+		// real decode: 15-20 ms of a cold 1080p snapshot. The software
+		// decoder needs nothing it finds; a hardware decoder may want the
+		// picture size when it opens, so it keeps the probe.
+		a = append(a, "-nofind_stream_info")
 	}
+	a = append(a, "-i", "pipe:0", "-map", "0:v")
 	// select passes each picture on as soon as it is decoded, and vfr
 	// keeps their own timestamps; the constant-rate default would fill
-	// the gaps between them with copies. (passthrough would too, but
-	// stops ffmpeg at a repeated timestamp where vfr drops the picture;
-	// -nofind_stream_info, which would save decoding the first IDR twice,
-	// makes such repeats, so it is not used.)
-	vsync := "-fps_mode"
+	// the gaps between them with copies. Unprobed, the encoder gets a
+	// default time base that folds some 30 fps timestamps onto their
+	// neighbours; vfr would drop those pictures (passthrough stops
+	// ffmpeg), so the encoder counts in milliseconds.
 	if old {
-		vsync = "-vsync"
+		a = append(a, "-vsync", "vfr")
+	} else {
+		a = append(a, "-fps_mode", "vfr", "-enc_time_base", "1/1000")
 	}
 	return append(a,
-		"-i", "pipe:0", "-map", "0:v",
-		vsync, "vfr",
 		"-vf", d.filters(),
 		// One encoder thread: with frame threads the mjpeg encoder
 		// holds each picture until the next one arrives, which is a

@@ -519,11 +519,11 @@ func TestFFmpegArguments(t *testing.T) {
 		v    Variant
 		want string
 	}{
-		{Settings{}, Variant{}, "-framerate 25 -i pipe:0 -map 0:v -fps_mode vfr -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p -c:v mjpeg -threads 1 -q:v 9 "},
-		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -i pipe:0 -map 0:v -fps_mode vfr -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 2 "},
+		{Settings{}, Variant{}, "-framerate 25 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p -c:v mjpeg -threads 1 -q:v 9 "},
+		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 2 "},
 		{Settings{FPS: 30, InputFPS: 25}, Variant{}, "gte(t-prev_selected_t\\,0.0133)"},
-		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode vfr -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 31 "},
-		{Settings{KeyframesOnly: true}, Variant{}, "-i pipe:0 -map 0:v -fps_mode vfr -vf format=yuvj420p "},
+		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 31 "},
+		{Settings{KeyframesOnly: true}, Variant{}, "-nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf format=yuvj420p "},
 	} {
 		h := NewHub(st, tc.s, nil)
 		d := newDecoder(h, h.normalize(tc.v))
@@ -738,7 +738,7 @@ func TestOlderFFmpegGetsOptionsItKnows(t *testing.T) {
 	script := `#!/bin/sh
 for a in "$@"; do
 	case "$a" in
-	-fps_mode) echo "Unrecognized option '${a#-}'." >&2; echo "Error splitting the argument list: Option not found" >&2; exit 1;;
+	-fps_mode|-nofind_stream_info|-enc_time_base) echo "Unrecognized option '${a#-}'." >&2; echo "Error splitting the argument list: Option not found" >&2; exit 1;;
 	esac
 done
 exec ` + real + ` "$@"
@@ -782,11 +782,11 @@ func TestFailingHardwareDecoderFallsBackToSoftware(t *testing.T) {
 	}
 }
 
-// A 30 fps x264 stream fed keyframes only once made ffmpeg (with
-// -nofind_stream_info) repeat a timestamp at the fourth IDR, and
-// -fps_mode passthrough then stopped it; every IDR must give a picture
-// with no restart.
-func TestKeyframesOnlyRunsOnWithoutRestarts(t *testing.T) {
+// A 30 fps x264 stream fed keyframes only, unprobed, once gave the fourth
+// IDR's picture the third one's timestamp at the encoder, and -fps_mode
+// passthrough then stopped ffmpeg; every IDR must give a picture with no
+// restart.
+func TestKeyframesOnlyPicturesEveryIDRWithoutRestart(t *testing.T) {
 	needFFmpeg(t)
 	const fps, seconds = 30, 6
 	aus := x264Clip(t, "320x180", fps, seconds, "-profile:v", "high",
@@ -809,5 +809,10 @@ func TestKeyframesOnlyRunsOnWithoutRestarts(t *testing.T) {
 	}
 	if r := h.Stats().Restarts; r != 0 {
 		t.Fatalf("ffmpeg was restarted %d times in %d keyframe pictures", r, n)
+	}
+	// The cached IDR's picture, then one for each IDR that came before
+	// the deadline, the last call to next having started before it.
+	if n < seconds+1 {
+		t.Fatalf("%d pictures for %d IDRs: ffmpeg dropped some", n, seconds+1)
 	}
 }
