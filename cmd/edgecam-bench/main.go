@@ -64,14 +64,30 @@ func main() {
 		denv    = flag.String("daemon-env", "", "comma-separated KEY=VALUE set for the daemon only, e.g. GOGC=50,GOMEMLIMIT=200MiB")
 		stagger = flag.Duration("stagger", 0, "space the viewers' joins by this much (default: all at once)")
 		edgecam = flag.String("edgecam", "", "the edgecam binary to measure; default: go build ./cmd/edgecam (needs the Go toolchain and the source tree)")
+		floor   = flag.Bool("floor", false, "instead of the scenarios, measure what a bare Go relay costs on this machine (woken per packet, one send per frame, no RTP), for -window each")
 		// Hidden modes: this binary re-executed as the viewer process, or
 		// as the daemon with a pprof listener.
 		viewers = flag.String("viewers", "", "")
 		daemonC = flag.String("daemon-config", "", "")
 		pprofA  = flag.String("pprof-addr", "", "")
+		floorC  = flag.String("floor-cameras", "", "")
 	)
 	flag.Parse()
 	switch {
+	case *floorC != "":
+		if err := runFloorCameras(*floorC); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	case *floor:
+		ctx, stop := signalContext()
+		defer stop()
+		if err := runFloor(ctx, *win); err != nil {
+			logf("floor: %v", err)
+			os.Exit(1)
+		}
+		return
 	case *viewers != "":
 		if err := runViewers(*viewers); err != nil {
 			fmt.Fprintln(os.Stderr, err)
