@@ -131,7 +131,9 @@ func (d *Daemon) watchEvents(ctx context.Context) {
 				return
 			case <-d.events.joined:
 			}
-			seen, lastSet = map[string]cameraSeen{}, d.cameras()
+			// The subscriber starts with the full list; the next one
+			// is due eventRefresh later.
+			seen, lastSet, lastFull = map[string]cameraSeen{}, d.cameras(), time.Now()
 			t.Reset(eventScan)
 		}
 		set := d.cameras()
