@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"github.com/edgecam/edgecam/stream"
 )
 
@@ -37,6 +39,11 @@ const (
 
 // errStalled is the reason for killing an ffmpeg that stopped producing.
 var errStalled = fmt.Errorf("no picture for %v while being fed", stallTimeout)
+
+// errNewSize ends an ffmpeg whose camera changed its picture size: ffmpeg
+// would go on scaling every picture to the first size, stretching them if
+// the aspect ratio changed too.
+var errNewSize = errors.New("the camera changed its picture size")
 
 // annexBStart is the 4-byte start code written before every NALU.
 var annexBStart = []byte{0, 0, 0, 1}
@@ -101,6 +108,10 @@ func (d *decoder) run() {
 		if errors.Is(err, stream.ErrClosed) {
 			log.Info("jpeg decoder stopped: camera stream closed")
 			return
+		}
+		if errors.Is(err, errNewSize) {
+			log.Info("restarting ffmpeg for the camera's new picture size")
+			continue
 		}
 		h.restarts.Add(1)
 		if hw && frames == 0 {
@@ -176,12 +187,16 @@ func (d *decoder) runOnce(hw bool) (frames uint64, stderrTail string, err error)
 		pendingFrom atomic.Int64 // unix ns of the first unit fed since the last picture, 0 if none
 		produced    atomic.Uint64
 		streamEnd   = make(chan struct{})
+		newSize     = make(chan struct{})
 	)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		if d.feed(sub, inW, &pendingFrom) {
+		switch d.feed(sub, inW, &pendingFrom) {
+		case feedQueueClosed:
 			close(streamEnd)
+		case feedNewSize:
+			close(newSize)
 		}
 	}()
 	go func() {
@@ -199,6 +214,9 @@ loop:
 			break loop
 		case <-streamEnd:
 			err = stream.ErrClosed
+			break loop
+		case <-newSize:
+			err = errNewSize
 			break loop
 		case exitErr = <-exited:
 			waited = true
@@ -314,22 +332,40 @@ func qscale(quality int) int {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
+// feedEnd is why feed returned.
+type feedEnd int
+
+const (
+	feedWriteFailed feedEnd = iota // ffmpeg's stdin was closed
+	feedQueueClosed                // the stream or the reader was closed
+	feedNewSize                    // an IDR declares another picture size; not written
+)
+
 // feed writes the stream's units to ffmpeg's stdin as Annex-B until the
-// write fails or the reader's queue is closed. It reports whether the queue
-// was closed, which happens only when the stream or the reader is closed.
+// write fails, the reader's queue is closed or an IDR changes the picture
+// size.
 //
 // If ffmpeg is slower than the camera, the write blocks, the reader's queue
 // fills and the stream drops units up to the next IDR: ffmpeg then skips
 // ahead instead of falling behind.
-func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int64) (queueClosed bool) {
+func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int64) feedEnd {
 	kfOnly := d.h.s.KeyframesOnly
 	var buf []byte
+	var size [2]int
 	for it := range sub.C() {
 		u := it.Unit
 		if kfOnly && !u.IDR {
 			continue
 		}
 		buf = u.AppendAnnexB(buf[:0])
+		if u.IDR {
+			if width, height, ok := pictureSize(buf); ok {
+				if size != [2]int{} && size != [2]int{width, height} {
+					return feedNewSize
+				}
+				size = [2]int{width, height}
+			}
+		}
 		if kfOnly {
 			// ffmpeg's H.264 parser ends an access unit only when the
 			// next one begins, which for IDRs alone is a GOP later. An
@@ -340,11 +376,37 @@ func (d *decoder) feed(sub *stream.Reader, w io.Writer, pendingFrom *atomic.Int6
 			buf = append(buf, aud...)
 		}
 		if _, err := w.Write(buf); err != nil {
-			return false
+			return feedWriteFailed
 		}
 		pendingFrom.CompareAndSwap(0, time.Now().UnixNano())
 	}
-	return true
+	return feedQueueClosed
+}
+
+// pictureSize returns the picture size declared by the first SPS in an
+// Annex-B access unit, if it has one that parses.
+func pictureSize(annexB []byte) (width, height int, ok bool) {
+	startCode := annexBStart[1:]
+	for rest := annexB; ; {
+		i := bytes.Index(rest, startCode)
+		if i < 0 || i+len(startCode) >= len(rest) {
+			return 0, 0, false
+		}
+		rest = rest[i+len(startCode):]
+		if h264.NALUType(rest[0]&0x1f) != h264.NALUTypeSPS {
+			continue
+		}
+		end := bytes.Index(rest, startCode)
+		if end < 0 {
+			end = len(rest)
+		}
+		var sps h264.SPS
+		// A 4-byte start code leaves a zero byte at the end.
+		if err := sps.Unmarshal(bytes.TrimRight(rest[:end], "\x00")); err != nil {
+			return 0, 0, false
+		}
+		return sps.Width(), sps.Height(), true
+	}
 }
 
 // maxJPEG bounds the Content-length accepted from ffmpeg.

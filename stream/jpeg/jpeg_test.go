@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -814,5 +815,44 @@ func TestKeyframesOnlyPicturesEveryIDRWithoutRestart(t *testing.T) {
 	// the deadline, the last call to next having started before it.
 	if n < seconds+1 {
 		t.Fatalf("%d pictures for %d IDRs: ffmpeg dropped some", n, seconds+1)
+	}
+}
+
+// A camera that changes resolution (a new SPS at an IDR) keeps its JPEG
+// viewers: pictures come at the new size from the same ffmpeg, in both
+// modes.
+func TestResolutionChangeKeepsPicturesComing(t *testing.T) {
+	needFFmpeg(t)
+	const fps, seconds = 30, 2
+	gop := []string{"-g", strconv.Itoa(fps), "-keyint_min", strconv.Itoa(fps), "-sc_threshold", "0"}
+	big := x264Clip(t, "320x180", fps, seconds, gop...)
+	small := x264Clip(t, "192x108", fps, seconds, gop...)
+	for _, kf := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keyframes_only=%v", kf), func(t *testing.T) {
+			st := stream.New("test", stream.Options{})
+			ctx, cancel := context.WithCancel(context.Background())
+			fed := make(chan struct{})
+			go func() {
+				defer close(fed)
+				feed(ctx, st, append(slices.Clone(big), small...), fps)
+			}()
+			defer func() { cancel(); <-fed; st.Close() }()
+
+			h := startHub(t, st, Settings{KeyframesOnly: kf, InputFPS: fps})
+			w := subscribe(t, h, Variant{})
+			seen := map[[2]int]bool{}
+			var seq uint64
+			for deadline := time.Now().Add(3 * seconds * time.Second); len(seen) < 2 && time.Now().Before(deadline); {
+				f := next(t, w, seq, 3*time.Second)
+				seq = f.Seq
+				seen[[2]int{f.Width, f.Height}] = true
+			}
+			if !seen[[2]int{320, 180}] || !seen[[2]int{192, 108}] {
+				t.Fatalf("picture sizes %v, want both 320x180 and 192x108", seen)
+			}
+			if r := h.Stats().Restarts; r != 0 {
+				t.Fatalf("ffmpeg was restarted %d times across the resolution change", r)
+			}
+		})
 	}
 }
