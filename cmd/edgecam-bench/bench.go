@@ -274,9 +274,10 @@ func (b *bench) goroutines(d *daemonProc) int {
 // cpuWindow measures the daemon (and its children) over the window,
 // sampling RSS twice a second.
 type cpuSample struct {
-	daemonCPU, childCPU      float64 // % of one core
-	rssMax, rssStart, rssEnd float64 // MB
-	children                 int     // child processes at the end
+	daemonCPU, childCPU      float64   // % of one core
+	rssMax, rssStart, rssEnd float64   // MB
+	rssMinutes               []float64 // MB at the end of each whole minute of the window
+	children                 int       // child processes at the end
 }
 
 func (b *bench) measure(ctx context.Context, d *daemonProc, window time.Duration) (cpuSample, error) {
@@ -298,7 +299,13 @@ func (b *bench) measure(ctx context.Context, d *daemonProc, window time.Duration
 		case <-d.exited:
 			return s, fmt.Errorf("daemon exited during the window; log %s", d.logPath)
 		case <-tick.C:
-			s.rssMax = max(s.rssMax, rssMB(pid))
+			rss := rssMB(pid)
+			s.rssMax = max(s.rssMax, rss)
+			// A long run also keeps RSS minute by minute, so growth shows
+			// as a trend rather than only as start and end.
+			if time.Since(start) >= time.Duration(len(s.rssMinutes)+1)*time.Minute {
+				s.rssMinutes = append(s.rssMinutes, rss)
+			}
 		}
 	}
 	t1, _, _ := cpuTicks(pid)
@@ -445,6 +452,7 @@ type webrtcRun struct {
 	RSSMB       float64   `json:"rss_mb_max"`
 	RSSStartMB  float64   `json:"rss_mb_start"`
 	RSSEndMB    float64   `json:"rss_mb_end"`
+	RSSMinutes  []float64 `json:"rss_mb_each_minute,omitempty"`
 	Goroutines  int       `json:"goroutines"` // -1: not available
 	Viewers     int       `json:"viewer_sessions"`
 	Failed      int       `json:"viewers_failed"`
@@ -518,7 +526,10 @@ func (b *bench) runWebRTC(ctx context.Context, sc scenario, first bool) (webrtcR
 	if err != nil {
 		return r, err
 	}
-	r.DaemonCPU, r.RSSMB, r.RSSStartMB, r.RSSEndMB = s.daemonCPU, s.rssMax, s.rssStart, s.rssEnd
+	r.DaemonCPU, r.RSSMB, r.RSSStartMB, r.RSSEndMB, r.RSSMinutes = s.daemonCPU, s.rssMax, s.rssStart, s.rssEnd, s.rssMinutes
+	if len(s.rssMinutes) > 0 {
+		logf("%s: RSS MB at the start and after each minute: %.1f %s", sc.Name, s.rssStart, fmtList(s.rssMinutes))
+	}
 	r.Viewers, r.Failed, r.TTFFms, r.Frames, r.Lost = vr.Sessions, vr.Failed, vr.TTFFms, vr.Frames, vr.Lost
 	r.TTFFMedian = percentile(vr.TTFFms, 50)
 	r.TTFFMax = percentile(vr.TTFFms, 100)
@@ -732,4 +743,12 @@ func runProfiledDaemon(path, pprofAddr string) int {
 		return 1
 	}
 	return 0
+}
+
+func fmtList(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 1, 64)
+	}
+	return strings.Join(parts, " ")
 }
