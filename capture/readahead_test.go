@@ -154,3 +154,32 @@ func TestIdleWaitKeepsBatchesNearTheLowWaterMark(t *testing.T) {
 		}
 	}
 }
+
+// Idle cameras are read on ticks shared by all of them, so several cameras
+// cost one wake-up of the daemon per tick, and never later than idleWait
+// after their last read.
+func TestIdleDeadlinesOfCamerasCoincide(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		rate float64
+		last time.Duration // after base
+		want time.Duration // after base
+	}{
+		{"slow camera, read at a tick", 1e6 / 8, 0, 100 * time.Millisecond},
+		{"slow camera, read between ticks", 1e6 / 8, 37 * time.Millisecond, 100 * time.Millisecond},
+		{"another slow camera, same tick", 250e3 / 8, 91 * time.Millisecond, 100 * time.Millisecond},
+		{"4 Mbit/s, 50 ms ticks", 4e6 / 8, 37 * time.Millisecond, 50 * time.Millisecond},
+		{"6 Mbit/s, 25 ms ticks", 6e6 / 8, 37 * time.Millisecond, 50 * time.Millisecond},
+		{"16 Mbit/s, 12.5 ms ticks", 16e6 / 8, 37 * time.Millisecond, 37500 * time.Microsecond},
+		{"faster still, no shorter than 12.5 ms", 64e6 / 8, 0, 12500 * time.Microsecond},
+	} {
+		got := idleDeadline(base.Add(tc.last), tc.rate).Sub(base)
+		if got != tc.want {
+			t.Errorf("%s: next read at +%v, want +%v", tc.name, got, tc.want)
+		}
+		if tc.rate < 20e6/8 && got-tc.last > idleWait(tc.rate) {
+			t.Errorf("%s: next read %v after the last, more than %v", tc.name, got-tc.last, idleWait(tc.rate))
+		}
+	}
+}

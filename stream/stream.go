@@ -142,6 +142,11 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 		if r.waitIDR && !idr {
 			continue
 		}
+		if r.direct != nil {
+			r.waitIDR = false
+			r.direct(Item{Unit: u, TS: ts})
+			continue
+		}
 		select {
 		case r.ch <- Item{Unit: u, TS: ts}:
 			r.waitIDR = false
@@ -276,12 +281,36 @@ type Reader struct {
 	viewer bool
 	ch     chan Item
 	// Guarded by s.mu.
+	direct  func(Item)
 	waitIDR bool
 	dropped uint64
 }
 
 // C returns the reader's queue. It is closed when the reader or the stream is closed.
 func (r *Reader) C() <-chan Item { return r.ch }
+
+// Direct asks that from now on each unit be handed to write as it arrives,
+// on the goroutine writing the stream, instead of being queued. It refuses
+// (false) while units are queued: the reader's goroutine takes those first
+// and asks again. Once it accepts, nothing more is queued; C is closed as
+// before when the reader or the stream is, and after Close returns write is
+// not called again.
+//
+// Handing a unit over costs one goroutine wake-up per viewer and frame less
+// (the queue's consumer no longer wakes for each unit), which is most of
+// what relaying costs on a small board. write must not block: it is for
+// consumers whose writes never wait on their viewer, like a WebRTC session
+// sending UDP datagrams. It runs with the stream locked.
+func (r *Reader) Direct(write func(Item)) bool {
+	s := r.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.readers[r]; !ok || len(r.ch) > 0 {
+		return false
+	}
+	r.direct = write
+	return true
+}
 
 // Close removes the reader from its stream. It is safe to call more than once.
 func (r *Reader) Close() {

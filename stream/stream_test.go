@@ -322,3 +322,73 @@ func TestCachedUnitsAreMarkedLiveOnesAreNot(t *testing.T) {
 		}
 	}
 }
+
+// A reader that has caught up takes live units straight from the writer,
+// in order, and only after its queue is empty; after Close it gets nothing.
+func TestDirectReaderTakesUnitsInOrderOnceCaughtUp(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cached    int // units fed before subscribing (0: the reader waits for an IDR)
+		wantFirst bool
+	}{
+		{"with a cached GOP", 30, false},
+		{"waiting for the first IDR", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New("cam", Options{})
+			feed(s, 0, tc.cached, 25, 1)
+			r, err := s.Subscribe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Item
+			write := func(it Item) { got = append(got, it) }
+			if tc.cached > 0 {
+				if r.Direct(write) {
+					t.Fatal("Direct accepted with units still queued")
+				}
+				for len(r.C()) > 0 {
+					<-r.C()
+				}
+			}
+			if !r.Direct(write) {
+				t.Fatal("Direct refused with an empty queue")
+			}
+			// Units 30..54 when cached (IDR at 50), else 0..24 with the
+			// IDR first; a reader without cache must skip none of them but
+			// the P-frames before its first IDR.
+			from := tc.cached
+			if !tc.wantFirst {
+				feed(s, from, 25, 25, 1)
+			} else {
+				feed(s, 1, 3, 25, 1) // P-frames: not for a reader waiting for an IDR
+				feed(s, 25, 25, 25, 1)
+			}
+			if len(r.C()) != 0 {
+				t.Fatalf("%d units queued for a direct reader", len(r.C()))
+			}
+			if len(got) != 25 {
+				t.Fatalf("direct reader got %d units, want 25", len(got))
+			}
+			if tc.wantFirst && !got[0].Unit.IDR {
+				t.Fatal("a reader waiting for an IDR got a P-frame first")
+			}
+			for i := 1; i < len(got); i++ {
+				if d := got[i].TS - got[i-1].TS; d != 3600 {
+					t.Fatalf("units %d and %d are %d ticks apart, want 3600 (in order, none missing)", i-1, i, d)
+				}
+			}
+			r.Close()
+			feed(s, 100, 5, 25, 1)
+			if len(got) != 25 {
+				t.Fatalf("closed direct reader got %d more units", len(got)-25)
+			}
+			if _, ok := <-r.C(); ok {
+				t.Fatal("queue of a closed reader is still open")
+			}
+			if r.Direct(write) {
+				t.Fatal("Direct accepted on a closed reader")
+			}
+		})
+	}
+}

@@ -16,10 +16,12 @@ import (
 // was most of the daemon's CPU. Instead, the session writer opens a batch for
 // its viewer's address, pion's writes to that address while it is open are
 // queued by the socket, and closing the batch sends runs of equal-sized
-// packets with UDP generic segmentation offload (GSO, Linux 4.18+): one
-// system call and one trip down the stack per run, split into datagrams by
-// the kernel or the NIC. Where GSO is refused, the packets go one by one as
-// before.
+// packets with UDP generic segmentation offload (GSO, Linux 4.18+): one trip
+// down the stack per run, split into datagrams by the kernel or the NIC. All
+// the runs of a unit (an SEI or a parameter STAP-A in front of the slice's
+// fragments makes two or three) leave in one sendmmsg system call. Where GSO
+// is refused, the packets still leave in one sendmmsg, each its own message;
+// elsewhere than Linux, one by one.
 
 // maxGSOSegments and maxGSOBytes bound one GSO send (the kernel's
 // UDP_MAX_SEGMENTS is 64 on older kernels; a datagram is at most 64 KB).
@@ -45,6 +47,9 @@ type udpBatch struct {
 	data   []byte     // the packets back to back
 	sizes  []int
 	closed bool
+	// scratch is the send's bookkeeping, reused: only the batch's writer
+	// sends it.
+	scratch sendScratch
 }
 
 // add registers a batch for a viewer's address.
@@ -82,7 +87,7 @@ func (b *batches) send(bt *udpBatch) {
 	bt.conn = nil
 	b.mu.Unlock()
 	if conn != nil && len(sizes) > 0 {
-		conn.sendQueued(data, sizes, bt.addr)
+		conn.sendQueued(&bt.scratch, data, sizes, bt.addr)
 	}
 	// Only this batch's writer reaches here, and nothing is queued while
 	// the batch is not open: the buffers are reused.
@@ -135,30 +140,47 @@ func (c *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return c.UDPConn.WriteTo(p, addr)
 }
 
+// sendRun is a run of packets of one batch that leaves as one datagram
+// send: count packets of seg bytes (the last may be shorter), total bytes
+// from off.
+type sendRun struct {
+	off, total, seg, count int
+}
+
 // sendQueued sends packets laid out back to back in data: runs of equal
-// sizes (the last may be shorter) as one GSO send each. Errors are dropped
-// like a lost datagram's, as pion drops them.
-func (c *batchConn) sendQueued(data []byte, sizes []int, addr netip.AddrPort) {
+// sizes (the last may be shorter) as one GSO send each, and all the runs of
+// the batch in one system call where the platform allows (sendRuns). Errors
+// are dropped like a lost datagram's, as pion drops them.
+func (c *batchConn) sendQueued(s *sendScratch, data []byte, sizes []int, addr netip.AddrPort) {
+	runs := s.runs[:0]
+	noGSO := c.noGSO.Load()
 	off := 0
 	for i := 0; i < len(sizes); {
 		seg := sizes[i]
 		j, total := i+1, seg
-		for j < len(sizes) && j-i < maxGSOSegments && total+sizes[j] <= maxGSOBytes && sizes[j] <= seg {
+		for !noGSO && j < len(sizes) && j-i < maxGSOSegments && total+sizes[j] <= maxGSOBytes && sizes[j] <= seg {
 			total += sizes[j]
 			j++
 			if sizes[j-1] < seg {
 				break // a shorter segment can only end a run
 			}
 		}
-		run := data[off : off+total]
-		if j-i == 1 || c.noGSO.Load() || !c.sendGSO(run, seg, addr) {
-			for k := i; k < j; k++ {
-				_, _ = c.UDPConn.WriteToUDPAddrPort(run[:sizes[k]], addr)
-				run = run[sizes[k]:]
-			}
-		}
+		runs = append(runs, sendRun{off: off, total: total, seg: seg, count: j - i})
 		off += total
 		i = j
+	}
+	s.runs = runs
+	c.sendRuns(s, data, runs, addr)
+}
+
+// sendEach sends runs packet by packet.
+func (c *batchConn) sendEach(data []byte, runs []sendRun, addr netip.AddrPort) {
+	for _, r := range runs {
+		for k := 0; k < r.count; k++ {
+			start := r.off + k*r.seg
+			end := min(start+r.seg, r.off+r.total)
+			_, _ = c.UDPConn.WriteToUDPAddrPort(data[start:end], addr)
+		}
 	}
 }
 

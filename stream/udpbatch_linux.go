@@ -9,40 +9,104 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sendGSO sends run, packets of seg bytes (the last may be shorter), as one
-// UDP GSO send. It reports false, having sent nothing, when the kernel
-// refuses GSO (too old, or the route's device cannot checksum it), and then
-// stops trying on this socket.
-func (c *batchConn) sendGSO(run []byte, seg int, addr netip.AddrPort) bool {
+// oobSpace is the control message of a GSO send: CmsgSpace(2), the
+// UDP_SEGMENT option's uint16.
+var oobSpace = unix.CmsgSpace(2)
+
+// mmsghdr is the kernel's struct mmsghdr: Go pads it as C does, to the
+// alignment of the msghdr.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+}
+
+// sendScratch is what a batch's sendmmsg needs, kept between sends so that
+// sending allocates nothing once the batch has seen its largest unit.
+type sendScratch struct {
+	runs []sendRun
+	msgs []mmsghdr
+	iovs []unix.Iovec
+	oob  []byte
+	sa4  unix.RawSockaddrInet4
+	sa6  unix.RawSockaddrInet6
+}
+
+// sendRuns sends every run in as few sendmmsg calls as the kernel takes
+// (one, unless the socket buffer fills), each run of more than one packet as
+// one GSO message. A message the kernel refuses is lost like a datagram;
+// a refused GSO message turns GSO off on this socket and the rest goes
+// packet by packet.
+func (c *batchConn) sendRuns(s *sendScratch, data []byte, runs []sendRun, addr netip.AddrPort) {
 	if c.raw == nil {
-		return false
+		c.sendEach(data, runs, addr)
+		return
 	}
-	var oob [unix.SizeofCmsghdr + 8]byte // CmsgSpace(2)
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-	h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
-	h.SetLen(unix.CmsgLen(2))
-	binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], uint16(seg))
-	var sa unix.Sockaddr
+	s.fill(data, runs, addr)
+	for sent := 0; sent < len(runs); {
+		var n int
+		var errno unix.Errno
+		err := c.raw.Write(func(fd uintptr) bool {
+			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(len(runs)-sent), 0, 0, 0)
+			n, errno = int(r), e
+			return e != unix.EAGAIN
+		})
+		switch {
+		case err != nil:
+			return // the socket is closed
+		case errno == 0 && n > 0:
+			sent += n
+		case runs[sent].count > 1 && gsoRefused(errno):
+			c.noGSO.Store(true)
+			c.sendEach(data, runs[sent:], addr)
+			return
+		default:
+			sent++ // this message is lost; the viewer NACKs or waits
+		}
+	}
+}
+
+func gsoRefused(errno unix.Errno) bool {
+	return errors.Is(errno, unix.EIO) || errors.Is(errno, unix.EINVAL) ||
+		errors.Is(errno, unix.ENOPROTOOPT) || errors.Is(errno, unix.EOPNOTSUPP)
+}
+
+// fill lays out one message per run, all to addr.
+func (s *sendScratch) fill(data []byte, runs []sendRun, addr netip.AddrPort) {
+	if cap(s.msgs) < len(runs) {
+		s.msgs = make([]mmsghdr, len(runs))
+		s.iovs = make([]unix.Iovec, len(runs))
+		s.oob = make([]byte, len(runs)*oobSpace)
+	}
+	s.msgs, s.iovs, s.oob = s.msgs[:len(runs)], s.iovs[:len(runs)], s.oob[:len(runs)*oobSpace]
+
+	var name *byte
+	var namelen uint32
+	port := addr.Port()
 	if a := addr.Addr(); a.Is4() {
-		sa = &unix.SockaddrInet4{Port: int(addr.Port()), Addr: a.As4()}
+		s.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.As4()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s.sa4.Port))[:], port)
+		name, namelen = (*byte)(unsafe.Pointer(&s.sa4)), unix.SizeofSockaddrInet4
 	} else {
-		sa = &unix.SockaddrInet6{Port: int(addr.Port()), Addr: a.As16()}
+		s.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&s.sa6.Port))[:], port)
+		name, namelen = (*byte)(unsafe.Pointer(&s.sa6)), unix.SizeofSockaddrInet6
 	}
-	var serr error
-	err := c.raw.Write(func(fd uintptr) bool {
-		serr = unix.Sendmsg(int(fd), run, oob[:unix.CmsgSpace(2)], sa, 0)
-		return serr != unix.EAGAIN
-	})
-	if err == nil {
-		err = serr
-	}
-	switch {
-	case err == nil:
-		return true
-	case errors.Is(err, unix.EIO), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOPROTOOPT), errors.Is(err, unix.EOPNOTSUPP):
-		c.noGSO.Store(true)
-		return false
-	default:
-		return true // lost like a datagram: the viewer NACKs or waits
+	for i, r := range runs {
+		iov := &s.iovs[i]
+		iov.Base = &data[r.off]
+		iov.SetLen(r.total)
+		m := &s.msgs[i]
+		m.hdr = unix.Msghdr{Name: name, Namelen: namelen, Iov: iov}
+		m.hdr.SetIovlen(1)
+		m.n = 0
+		if r.count > 1 {
+			oob := s.oob[i*oobSpace : (i+1)*oobSpace]
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+			h.Level, h.Type = unix.SOL_UDP, unix.UDP_SEGMENT
+			h.SetLen(unix.CmsgLen(2))
+			binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], uint16(r.seg))
+			m.hdr.Control = &oob[0]
+			m.hdr.SetControllen(oobSpace)
+		}
 	}
 }

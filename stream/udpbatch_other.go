@@ -4,5 +4,12 @@ package stream
 
 import "net/netip"
 
-// sendGSO is Linux-only; elsewhere batches are sent packet by packet.
-func (c *batchConn) sendGSO(run []byte, seg int, addr netip.AddrPort) bool { return false }
+// sendScratch holds nothing where batches are sent packet by packet.
+type sendScratch struct {
+	runs []sendRun
+}
+
+// sendRuns sends packet by packet: sendmmsg and GSO are Linux-only.
+func (c *batchConn) sendRuns(_ *sendScratch, data []byte, runs []sendRun, addr netip.AddrPort) {
+	c.sendEach(data, runs, addr)
+}

@@ -496,8 +496,25 @@ func (s *session) write() {
 	if sw.batch != nil {
 		defer s.w.batches.remove(sw.batch)
 	}
-	for item := range s.reader.C() {
-		sw.write(s.track, item)
+	ch := s.reader.C()
+	for {
+		select {
+		case item, ok := <-ch:
+			if !ok {
+				return
+			}
+			sw.write(s.track, item)
+			continue
+		default:
+		}
+		// Caught up with the cached GOP and what queued behind it: from
+		// here the camera's goroutine sends each unit itself, and this one
+		// only waits for the end. Sending UDP never waits on the viewer.
+		if s.reader.Direct(func(item Item) { sw.write(s.track, item) }) {
+			for range ch {
+			}
+			return
+		}
 	}
 }
 
