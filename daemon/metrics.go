@@ -4,49 +4,39 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/edgecam/edgecam/capture"
+	"github.com/edgecam/edgecam/daemon/promtext"
 )
 
-// metrics is the daemon's Prometheus registry. Camera figures are read from
-// the cameras' status at scrape time, so the video path pays nothing for
-// them.
+// metrics serves /metrics. Camera figures are read from the cameras' status
+// at scrape time, so the video path pays nothing for them.
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec
+	d *Daemon
+
+	mu       sync.Mutex
+	requests map[requestKey]uint64
+	rt       promtext.Runtime // guarded by mu: scrapes are serialized
+}
+
+type requestKey struct {
+	route string
+	code  int
 }
 
 func newMetrics(d *Daemon) *metrics {
-	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "edgecam_http_requests_total",
-			Help: "HTTP requests by route pattern and status code.",
-		}, []string{"route", "code"}),
-	}
-	build := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "edgecam_build_info",
-		Help:        "Always 1; the labels say which edgecam runs.",
-		ConstLabels: prometheus.Labels{"version": d.opts.Version, "goversion": runtime.Version()},
-	})
-	build.Set(1)
-	m.reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests,
-		build,
-		&cameraCollector{d: d},
-	)
-	return m
+	return &metrics{d: d, requests: make(map[requestKey]uint64)}
 }
 
 func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", promtext.ContentType)
+		pw := promtext.NewWriter(w)
+		m.write(pw)
+		_ = pw.Flush()
+	})
 }
 
 // countRequests records each request under its route pattern, never its
@@ -59,7 +49,9 @@ func (m *metrics) countRequests(next http.Handler) http.Handler {
 		if route == "" {
 			route = "none"
 		}
-		m.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+		m.mu.Lock()
+		m.requests[requestKey{route, rec.code}]++
+		m.mu.Unlock()
 	})
 }
 
@@ -78,109 +70,75 @@ func (s *statusRecorder) WriteHeader(code int) {
 // the real writer (MJPEG), and websocket.Accept its Hijack.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-var (
-	descUp = prometheus.NewDesc("edgecam_camera_up",
-		"1 while frames flow from the camera, 0 otherwise (connecting, retrying, stale, unsupported, idle).", []string{"camera"}, nil)
-	descState = prometheus.NewDesc("edgecam_camera_state",
-		"1 for the camera's current state.", []string{"camera", "state"}, nil)
-	descFrames = prometheus.NewDesc("edgecam_camera_frames_received_total",
-		"H.264 access units received from the camera.", []string{"camera"}, nil)
-	descBytes = prometheus.NewDesc("edgecam_camera_bytes_received_total",
-		"Bytes of H.264 received from the camera.", []string{"camera"}, nil)
-	descFPS = prometheus.NewDesc("edgecam_camera_fps",
-		"Frames per second received, measured over the last second.", []string{"camera"}, nil)
-	descBitrate = prometheus.NewDesc("edgecam_camera_bitrate_bits_per_second",
-		"Video bitrate received, measured over the last second.", []string{"camera"}, nil)
-	descKeyframe = prometheus.NewDesc("edgecam_camera_keyframe_interval_seconds",
-		"Measured time between the last two keyframes (IDR).", []string{"camera"}, nil)
-	descAge = prometheus.NewDesc("edgecam_camera_last_frame_age_seconds",
-		"Seconds since the last frame arrived (absent before the first).", []string{"camera"}, nil)
-	descLost = prometheus.NewDesc("edgecam_camera_rtp_packets_lost_total",
-		"RTP packets the camera sent that never arrived.", []string{"camera"}, nil)
-	descReconnects = prometheus.NewDesc("edgecam_camera_reconnects_total",
-		"RTSP sessions started after the first.", []string{"camera"}, nil)
-	descDecodeErrors = prometheus.NewDesc("edgecam_camera_decode_errors_total",
-		"Frames dropped because their RTP packets were broken.", []string{"camera"}, nil)
-	descViewers = prometheus.NewDesc("edgecam_camera_viewers",
-		"Viewers connected now, by transport.", []string{"camera", "transport"}, nil)
-	descWarnings = prometheus.NewDesc("edgecam_camera_warnings",
-		"Number of reasons the stream will play badly (B-frames, long GOP, bitrate).", []string{"camera"}, nil)
-	descSessions = prometheus.NewDesc("edgecam_webrtc_sessions",
-		"WebRTC sessions open now.", nil, nil)
-	descDecoders = prometheus.NewDesc("edgecam_jpeg_decoders",
-		"ffmpeg JPEG decoders running now.", nil, nil)
-	descRestarts = prometheus.NewDesc("edgecam_ffmpeg_restarts_total",
-		"ffmpeg restarts after a crash or hang.", nil, nil)
-)
-
 var cameraStates = []capture.State{
 	capture.StateIdle, capture.StateConnecting, capture.StateStreaming, capture.StateStale,
 	capture.StateRetrying, capture.StateUnsupported,
 }
 
-// cameraCollector reads every camera's status when Prometheus scrapes.
-type cameraCollector struct{ d *Daemon }
-
-func (c *cameraCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descState, descFrames, descBytes, descFPS, descBitrate,
-		descKeyframe, descAge, descLost, descReconnects, descDecodeErrors, descViewers, descWarnings,
-		descSessions, descDecoders, descRestarts} {
-		ch <- d
+func bool01(b bool) float64 {
+	if b {
+		return 1
 	}
+	return 0
 }
 
-func (c *cameraCollector) Collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
-	}
+// write writes every series: the cameras', the daemon's, Go's and the
+// process's.
+func (m *metrics) write(w *promtext.Writer) {
+	const gauge, counter = promtext.Gauge, promtext.Counter
+	var fs promtext.Families
 	decoders, restarts := 0, uint64(0)
 	now := time.Now()
-	for _, u := range c.d.cameras().list {
+	for _, u := range m.d.cameras().list {
 		if u.cam == nil {
 			continue
 		}
 		name := u.cfg.Name
 		s := u.cam.Status()
-		up := 0.0
-		if s.State == capture.StateStreaming {
-			up = 1
-		}
-		gauge(descUp, up, name)
+		fs.Add("edgecam_camera_up", gauge, "1 while frames flow from the camera, 0 otherwise (connecting, retrying, stale, unsupported, idle).",
+			bool01(s.State == capture.StateStreaming), "camera", name)
 		for _, st := range cameraStates {
-			v := 0.0
-			if s.State == st {
-				v = 1
-			}
-			gauge(descState, v, name, string(st))
+			fs.Add("edgecam_camera_state", gauge, "1 for the camera's current state.", bool01(s.State == st), "camera", name, "state", string(st))
 		}
-		counter(descFrames, float64(s.Frames), name)
-		counter(descBytes, float64(s.Bytes), name)
-		gauge(descFPS, s.FPS, name)
-		gauge(descBitrate, s.Bitrate, name)
-		gauge(descKeyframe, s.KeyframeInterval.Seconds(), name)
+		fs.Add("edgecam_camera_frames_received_total", counter, "H.264 access units received from the camera.", float64(s.Frames), "camera", name)
+		fs.Add("edgecam_camera_bytes_received_total", counter, "Bytes of H.264 received from the camera.", float64(s.Bytes), "camera", name)
+		fs.Add("edgecam_camera_fps", gauge, "Frames per second received, measured over the last second.", s.FPS, "camera", name)
+		fs.Add("edgecam_camera_bitrate_bits_per_second", gauge, "Video bitrate received, measured over the last second.", s.Bitrate, "camera", name)
+		fs.Add("edgecam_camera_keyframe_interval_seconds", gauge, "Measured time between the last two keyframes (IDR).", s.KeyframeInterval.Seconds(), "camera", name)
 		if !s.LastFrame.IsZero() {
-			gauge(descAge, now.Sub(s.LastFrame).Seconds(), name)
+			fs.Add("edgecam_camera_last_frame_age_seconds", gauge, "Seconds since the last frame arrived (absent before the first).", now.Sub(s.LastFrame).Seconds(), "camera", name)
 		}
-		counter(descLost, float64(s.PacketsLost), name)
-		counter(descReconnects, float64(s.Reconnects), name)
-		counter(descDecodeErrors, float64(s.DecodeErrors), name)
-		gauge(descWarnings, float64(len(s.Warnings)), name)
+		fs.Add("edgecam_camera_rtp_packets_lost_total", counter, "RTP packets the camera sent that never arrived.", float64(s.PacketsLost), "camera", name)
+		fs.Add("edgecam_camera_reconnects_total", counter, "RTSP sessions started after the first.", float64(s.Reconnects), "camera", name)
+		fs.Add("edgecam_camera_decode_errors_total", counter, "Frames dropped because their RTP packets were broken.", float64(s.DecodeErrors), "camera", name)
 		v := u.viewers()
-		gauge(descViewers, float64(v.WebRTC), name, "webrtc")
-		gauge(descViewers, float64(v.MJPEG), name, "mjpeg")
-		gauge(descViewers, float64(v.WebSocket), name, "websocket")
+		for _, t := range []struct {
+			transport string
+			n         int
+		}{{"webrtc", v.WebRTC}, {"mjpeg", v.MJPEG}, {"websocket", v.WebSocket}} {
+			fs.Add("edgecam_camera_viewers", gauge, "Viewers connected now, by transport.", float64(t.n), "camera", name, "transport", t.transport)
+		}
+		fs.Add("edgecam_camera_warnings", gauge, "Number of reasons the stream will play badly (B-frames, long GOP, bitrate).", float64(len(s.Warnings)), "camera", name)
 		js := u.jpeg.Stats()
 		decoders += js.Decoders
 		restarts += js.Restarts
 	}
 	sessions := 0
-	if c.d.rtc != nil {
-		sessions = c.d.rtc.Sessions()
+	if m.d.rtc != nil {
+		sessions = m.d.rtc.Sessions()
 	}
-	gauge(descSessions, float64(sessions))
-	gauge(descDecoders, float64(decoders))
-	counter(descRestarts, float64(restarts))
+	fs.Add("edgecam_webrtc_sessions", gauge, "WebRTC sessions open now.", float64(sessions))
+	fs.Add("edgecam_jpeg_decoders", gauge, "ffmpeg JPEG decoders running now.", float64(decoders))
+	fs.Add("edgecam_ffmpeg_restarts_total", counter, "ffmpeg restarts after a crash or hang.", float64(restarts))
+	fs.Add("edgecam_build_info", gauge, "Always 1; the labels say which edgecam runs.", 1,
+		"goversion", runtime.Version(), "version", m.d.opts.Version)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, n := range m.requests {
+		fs.Add("edgecam_http_requests_total", counter, "HTTP requests by route pattern and status code.", float64(n), "code", strconv.Itoa(k.code), "route", k.route)
+	}
+	fs.Write(w)
+	m.rt.WriteGo(w)
+	promtext.WriteProcess(w)
 }
