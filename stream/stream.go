@@ -3,7 +3,11 @@
 // A Stream receives each access unit once, packetizes it once into RTP, keeps
 // the current GOP, and hands every Reader its own bounded queue: a slow or
 // stuck viewer drops frames until the next IDR and never delays the camera or
-// the other viewers. The WebRTC type serves Streams to browsers over WHEP.
+// the other viewers. A reader whose writes never wait (a WebRTC session
+// sending UDP) may instead take live units straight from the camera's
+// goroutine once it has caught up (Reader.Direct), which saves a goroutine
+// wake-up per viewer and frame. The WebRTC type serves Streams to browsers
+// over WHEP.
 package stream
 
 import (
