@@ -18,7 +18,6 @@ type metrics struct {
 
 	mu       sync.Mutex
 	requests map[requestKey]uint64
-	rt       promtext.Runtime // guarded by mu: scrapes are serialized
 }
 
 type requestKey struct {
@@ -133,12 +132,14 @@ func (m *metrics) write(w *promtext.Writer) {
 	fs.Add("edgecam_build_info", gauge, "Always 1; the labels say which edgecam runs.", 1,
 		"goversion", runtime.Version(), "version", m.d.opts.Version)
 
+	// Only the counting is under the lock: writing goes at the scraper's
+	// pace, and every request's counting waits for this lock.
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for k, n := range m.requests {
 		fs.Add("edgecam_http_requests_total", counter, "HTTP requests by route pattern and status code.", float64(n), "code", strconv.Itoa(k.code), "route", k.route)
 	}
+	m.mu.Unlock()
 	fs.Write(w)
-	m.rt.WriteGo(w)
+	promtext.WriteGo(w)
 	promtext.WriteProcess(w)
 }

@@ -47,8 +47,9 @@ type udpBatch struct {
 	data   []byte     // the packets back to back
 	sizes  []int
 	closed bool
-	// scratch is the send's bookkeeping, reused: only the batch's writer
-	// sends it.
+	// runs and scratch are the send's bookkeeping, reused: only the
+	// batch's writer sends it.
+	runs    []sendRun
 	scratch sendScratch
 }
 
@@ -87,7 +88,7 @@ func (b *batches) send(bt *udpBatch) {
 	bt.conn = nil
 	b.mu.Unlock()
 	if conn != nil && len(sizes) > 0 {
-		conn.sendQueued(&bt.scratch, data, sizes, bt.addr)
+		bt.runs = conn.sendQueued(&bt.scratch, bt.runs[:0], data, sizes, bt.addr)
 	}
 	// Only this batch's writer reaches here, and nothing is queued while
 	// the batch is not open: the buffers are reused.
@@ -150,9 +151,9 @@ type sendRun struct {
 // sendQueued sends packets laid out back to back in data: runs of equal
 // sizes (the last may be shorter) as one GSO send each, and all the runs of
 // the batch in one system call where the platform allows (sendRuns). Errors
-// are dropped like a lost datagram's, as pion drops them.
-func (c *batchConn) sendQueued(s *sendScratch, data []byte, sizes []int, addr netip.AddrPort) {
-	runs := s.runs[:0]
+// are dropped like a lost datagram's, as pion drops them. It lays the runs
+// out in runs and returns it, for reuse.
+func (c *batchConn) sendQueued(s *sendScratch, runs []sendRun, data []byte, sizes []int, addr netip.AddrPort) []sendRun {
 	noGSO := c.noGSO.Load()
 	off := 0
 	for i := 0; i < len(sizes); {
@@ -169,8 +170,8 @@ func (c *batchConn) sendQueued(s *sendScratch, data []byte, sizes []int, addr ne
 		off += total
 		i = j
 	}
-	s.runs = runs
 	c.sendRuns(s, data, runs, addr)
+	return runs
 }
 
 // sendEach sends runs packet by packet.

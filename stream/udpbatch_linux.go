@@ -23,7 +23,6 @@ type mmsghdr struct {
 // sendScratch is what a batch's sendmmsg needs, kept between sends so that
 // sending allocates nothing once the batch has seen its largest unit.
 type sendScratch struct {
-	runs []sendRun
 	msgs []mmsghdr
 	iovs []unix.Iovec
 	oob  []byte

@@ -45,8 +45,7 @@ nan NaN
 func TestRuntimeAndProcessSeries(t *testing.T) {
 	var b strings.Builder
 	w := NewWriter(&b)
-	var rt Runtime
-	rt.WriteGo(w)
+	WriteGo(w)
 	WriteProcess(w)
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)

@@ -23,28 +23,20 @@ var goSeries = []struct {
 	{"/gc/gomemlimit:bytes", "go_gc_gomemlimit_bytes", Gauge, "Go runtime memory limit configured by GOMEMLIMIT."},
 }
 
-// Runtime reads the Go runtime's figures for WriteGo; keep one per scraper
-// to reuse its buffers.
-type Runtime struct {
-	samples []metrics.Sample
-}
-
 // WriteGo writes the go_* series: goroutines, threads, heap and GC figures.
-func (r *Runtime) WriteGo(w *Writer) {
-	if r.samples == nil {
-		r.samples = make([]metrics.Sample, len(goSeries))
-		for i, s := range goSeries {
-			r.samples[i].Name = s.sample
-		}
+func WriteGo(w *Writer) {
+	samples := make([]metrics.Sample, len(goSeries))
+	for i, s := range goSeries {
+		samples[i].Name = s.sample
 	}
-	metrics.Read(r.samples)
+	metrics.Read(samples)
 	for i, s := range goSeries {
 		var v float64
-		switch r.samples[i].Value.Kind() {
+		switch samples[i].Value.Kind() {
 		case metrics.KindUint64:
-			v = float64(r.samples[i].Value.Uint64())
+			v = float64(samples[i].Value.Uint64())
 		case metrics.KindFloat64:
-			v = r.samples[i].Value.Float64()
+			v = samples[i].Value.Float64()
 		default:
 			continue // unknown to this Go version
 		}
