@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -104,5 +105,68 @@ func TestCachedGOPIsPacedLiveUnitsAreNot(t *testing.T) {
 	// One pause per full 16 KB slice; a slice ends on a packet boundary.
 	if pauses < 3 || pauses > 4 {
 		t.Fatalf("a cached 64 KB unit was written with %d pauses, want 3 or 4", pauses)
+	}
+}
+
+// directReaders counts the stream's readers that take units straight from
+// the writer.
+func directReaders(st *Stream) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := 0
+	for r := range st.readers {
+		if r.direct != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// A viewer that has received its cached GOP is sent live units from the
+// camera's goroutine, and its packets run on across the switch: no gap in
+// the sequence numbers, every unit's last packet there.
+func TestCaughtUpViewerIsSentToDirectlyWithoutAGap(t *testing.T) {
+	w, ctx := startWebRTC(t, WebRTCConfig{Interfaces: []string{"lo"}}, nil)
+	st := New("cam", Options{})
+	defer st.Close()
+	feed(st, 0, 10, 25, 1) // an IDR and 9 units, cached
+
+	pc := loopbackPeer(t, nil)
+	packets := make(chan *rtp.Packet, 1024)
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			packets <- p
+		}
+	})
+	connectPeer(t, ctx, w, st, pc)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for directReaders(st) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the session never took live units directly")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	feed(st, 10, 20, 25, 1) // 20 live units, one an IDR
+
+	var last uint16
+	units := 0
+	for n := 0; units < 30; n++ {
+		select {
+		case p := <-packets:
+			if n > 0 && p.SequenceNumber != last+1 {
+				t.Fatalf("packet %d has sequence number %d after %d", n, p.SequenceNumber, last)
+			}
+			last = p.SequenceNumber
+			if p.Marker {
+				units++
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of 30 units arrived", units)
+		}
 	}
 }
