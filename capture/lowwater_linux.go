@@ -1,19 +1,25 @@
 package capture
 
-import "syscall"
+import (
+	"syscall"
+	"unsafe"
+)
 
 // setLowWater raises the socket's low-water mark while the camera is idle
 // and playing, and lowers it back to one byte otherwise. It may be called
-// from any goroutine. Failure only costs wake-ups, so it is ignored.
+// from any goroutine. Failure only costs wake-ups, so it is ignored. The
+// call is raw for the reason readConn's is: setsockopt never blocks, and an
+// ordinary system call would wake the runtime's monitor thread each time.
 func (c *readAheadConn) setLowWater(idle bool) {
 	if c.raw == nil {
 		return
 	}
-	v := 1
+	v := int32(1)
 	if idle {
 		v = idleLowWater
 	}
 	_ = c.raw.Control(func(fd uintptr) {
-		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVLOWAT, v)
+		_, _, _ = syscall.RawSyscall6(syscall.SYS_SETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_RCVLOWAT,
+			uintptr(unsafe.Pointer(&v)), unsafe.Sizeof(v), 0)
 	})
 }

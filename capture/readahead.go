@@ -77,7 +77,7 @@ func (c *readAheadConn) Read(p []byte) (int, error) {
 			return c.Conn.Read(p)
 		}
 		c.pause()
-		n, err := c.Conn.Read(c.buf)
+		n, err := c.readConn(c.buf)
 		now := time.Now()
 		if n > 0 && !c.last.IsZero() {
 			c.rate = float64(n) / max(now.Sub(c.last).Seconds(), 1e-3)

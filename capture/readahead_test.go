@@ -3,9 +3,12 @@ package capture
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -13,36 +16,124 @@ import (
 	"github.com/edgecam/edgecam/capture/testcamera"
 )
 
+// tcpPair returns both ends of a loopback TCP connection, the dialled one
+// wrapped as a camera's connection is.
+func tcpPair(t *testing.T) (*readAheadConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	var d net.Dialer
+	conn, err := dialReadAhead(d.DialContext, nil)(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	if conn.(*readAheadConn).raw == nil {
+		t.Fatal("a TCP connection has no raw connection to read from")
+	}
+	t.Cleanup(func() { conn.Close(); peer.Close() })
+	return conn.(*readAheadConn), peer.(*net.TCPConn)
+}
+
 func TestReadAheadConnPassesBytesThroughUnchanged(t *testing.T) {
 	want := make([]byte, 3*readAheadSize+123)
 	for i := range want {
 		want[i] = byte(i * 7)
 	}
-	a, b := net.Pipe()
-	defer a.Close()
-	go func() {
-		// Writes of odd sizes, so reads straddle them.
-		for rest := want; len(rest) > 0; {
-			n := min(len(rest), 5000)
-			if _, err := b.Write(rest[:n]); err != nil {
-				return
+	for _, tc := range []struct {
+		name string
+		pair func(t *testing.T) (*readAheadConn, net.Conn)
+	}{
+		{"pipe", func(t *testing.T) (*readAheadConn, net.Conn) {
+			a, b := net.Pipe()
+			t.Cleanup(func() { a.Close() })
+			return &readAheadConn{Conn: a, buf: make([]byte, readAheadSize)}, b
+		}},
+		// A socket is read with raw system calls on Linux.
+		{"tcp", func(t *testing.T) (*readAheadConn, net.Conn) { return tcpPair(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, b := tc.pair(t)
+			go func() {
+				// Writes of odd sizes, so reads straddle them.
+				for rest := want; len(rest) > 0; {
+					n := min(len(rest), 5000)
+					if _, err := b.Write(rest[:n]); err != nil {
+						return
+					}
+					rest = rest[n:]
+				}
+				b.Close()
+			}()
+			got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(c, int64(len(want)/2))))
+			if err != nil {
+				t.Fatal(err)
 			}
-			rest = rest[n:]
+			rest, err := io.ReadAll(c) // large reads bypass the buffer once it is empty
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got = append(got, rest...); !bytes.Equal(got, want) {
+				t.Fatalf("read %d bytes, not the %d written", len(got), len(want))
+			}
+		})
+	}
+}
+
+// gortsplib tells a camera that stalls from one that hung up by the error
+// its reads return, so the connection's errors are net.Conn's own.
+func TestReadAheadConnReportsErrorsAsNetConnDoes(t *testing.T) {
+	buf := make([]byte, 100)
+	t.Run("deadline", func(t *testing.T) {
+		c, peer := tcpPair(t)
+		_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		_, err := c.Read(buf)
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read past the deadline: %v, want a timeout", err)
 		}
-		b.Close()
-	}()
-	c := &readAheadConn{Conn: a, buf: make([]byte, readAheadSize)}
-	got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(c, int64(len(want)/2))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rest, err := io.ReadAll(c) // large reads bypass the buffer once it is empty
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got = append(got, rest...); !bytes.Equal(got, want) {
-		t.Fatalf("read %d bytes, not the %d written", len(got), len(want))
-	}
+		// The connection still works once the deadline is moved.
+		_ = c.SetReadDeadline(time.Time{})
+		_, _ = peer.Write([]byte("RTSP"))
+		if n, err := c.Read(buf); err != nil || string(buf[:n]) != "RTSP" {
+			t.Fatalf("read after the deadline: %q, %v", buf[:n], err)
+		}
+	})
+	t.Run("peer hangs up", func(t *testing.T) {
+		c, peer := tcpPair(t)
+		peer.Close()
+		if _, err := c.Read(buf); err != io.EOF {
+			t.Fatalf("read: %v, want io.EOF", err)
+		}
+	})
+	t.Run("peer resets", func(t *testing.T) {
+		c, peer := tcpPair(t)
+		_ = peer.SetLinger(0) // the close sends a reset
+		peer.Close()
+		_, err := c.Read(buf)
+		var oe *net.OpError
+		if !errors.Is(err, syscall.ECONNRESET) || !errors.As(err, &oe) || oe.Op != "read" {
+			t.Fatalf("read: %v, want a read error with ECONNRESET", err)
+		}
+	})
+	t.Run("closed", func(t *testing.T) {
+		c, _ := tcpPair(t)
+		go func() { time.Sleep(50 * time.Millisecond); c.Close() }()
+		if _, err := c.Read(buf); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("read: %v, want net.ErrClosed", err)
+		}
+	})
 }
 
 // arrivalSink records when each access unit reaches it.

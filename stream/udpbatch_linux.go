@@ -45,7 +45,7 @@ func (c *batchConn) sendRuns(s *sendScratch, data []byte, runs []sendRun, addr n
 		var n int
 		var errno unix.Errno
 		err := c.raw.Write(func(fd uintptr) bool {
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(len(runs)-sent), 0, 0, 0)
+			r, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&s.msgs[sent])), uintptr(len(runs)-sent), 0, 0, 0)
 			n, errno = int(r), e
 			return e != unix.EAGAIN
 		})
