@@ -2,18 +2,29 @@ package stream
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
-// nackHistory is how many sent packets each viewer can have resent: about
-// 0.7 s of a 1080p 4 Mbit/s camera, 2 s of a 360p 1 Mbit/s one, well beyond
-// a LAN round trip. It is also what the history keeps alive: each entry
-// holds its access unit's packet buffer, so 1024 entries kept 8 s of a 360p
-// camera in memory, 2 MB per camera on top of the GOP cache.
-const nackHistory = 256
+// The resend history of a viewer: the packets it was sent in the last
+// nackMaxAge, at most nackHistory of them.
+//
+// The count has to cover a joining viewer's cached GOP: it is sent as a
+// burst (16 KB a millisecond), and a packet of the IDR at its head that is
+// lost in that burst is NACKed some milliseconds later, when hundreds more
+// have gone out (a 2 s GOP of a 1080p 4 Mbit/s camera is about 750
+// packets). With 256 entries that packet was already gone, and the viewer
+// waited for the camera's next IDR. The age limit is for memory: each entry
+// keeps its access unit's buffer alive, and a count alone kept 8 s of a
+// 360p camera per viewer (round 2); by age it is one second of the stream
+// beyond the GOP cache, whatever the bitrate.
+const (
+	nackHistory = 1024 // a power of two, so that it divides the sequence space
+	nackMaxAge  = time.Second
+)
 
 // nackResponder answers a viewer's NACKs by resending the packets it lost,
 // like pion's nack.ResponderInterceptor, without its per-packet cost: pion's
@@ -41,14 +52,71 @@ func (nackResponderFactory) NewInterceptor(string) (interceptor.Interceptor, err
 type sentHistory struct {
 	writer interceptor.RTPWriter
 
-	mu   sync.Mutex
-	sent [nackHistory]sentPacket
+	mu     sync.Mutex
+	sent   [nackHistory]sentPacket
+	oldest uint16 // the oldest sequence number that may still be held
+	begun  bool
 }
 
+// sentPacket is what resending a packet needs, kept small (48 bytes, not
+// the 112 of an rtp.Header and a slice) because every viewer has
+// nackHistory of them.
 type sentPacket struct {
-	header  rtp.Header
-	payload []byte
-	valid   bool
+	payload   []byte
+	at        time.Time   // when it was sent; zero: the slot is empty
+	full      *rtp.Header // the header, if it had CSRCs or extensions; edgecam's have none
+	timestamp uint32
+	seq       uint16
+	pt        uint8
+	marker    bool
+}
+
+func (p *sentPacket) header(ssrc uint32) rtp.Header {
+	if p.full != nil {
+		return *p.full
+	}
+	return rtp.Header{Version: 2, Marker: p.marker, PayloadType: p.pt, SequenceNumber: p.seq, Timestamp: p.timestamp, SSRC: ssrc}
+}
+
+// record keeps a sent packet and lets go of those older than nackMaxAge.
+func (h *sentHistory) record(header *rtp.Header, payload []byte, now time.Time) {
+	seq := header.SequenceNumber
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.begun || uint16(seq-h.oldest) >= nackHistory {
+		// The start, or a jump: what the ring holds from before is
+		// either overwritten or expired below.
+		h.oldest, h.begun = seq-nackHistory+1, true
+	}
+	for ; h.oldest != seq; h.oldest++ {
+		p := &h.sent[h.oldest%nackHistory]
+		if !p.at.IsZero() {
+			if now.Sub(p.at) < nackMaxAge {
+				break
+			}
+			*p = sentPacket{}
+		}
+	}
+	p := &h.sent[seq%nackHistory]
+	*p = sentPacket{payload: payload, at: now, timestamp: header.Timestamp, seq: seq, pt: header.PayloadType, marker: header.Marker}
+	if len(header.CSRC) > 0 || len(header.Extensions) > 0 || header.Padding {
+		// The writer may reuse these slices.
+		full := *header
+		full.CSRC = append([]uint32(nil), header.CSRC...)
+		full.Extensions = append([]rtp.Extension(nil), header.Extensions...)
+		p.full = &full
+	}
+}
+
+// lookup returns the packet sent with seq, if it is still held.
+func (h *sentHistory) lookup(seq uint16, ssrc uint32, now time.Time) (rtp.Header, []byte, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := &h.sent[seq%nackHistory]
+	if p.at.IsZero() || p.seq != seq || now.Sub(p.at) >= nackMaxAge {
+		return rtp.Header{}, nil, false
+	}
+	return p.header(ssrc), p.payload, true
 }
 
 // BindLocalStream records what the stream sends, if its receiver asked for NACK.
@@ -63,15 +131,7 @@ func (n *nackResponder) BindLocalStream(info *interceptor.StreamInfo, writer int
 	ssrc := info.SSRC
 	return interceptor.RTPWriterFunc(func(header *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 		if header.SSRC == ssrc {
-			h.mu.Lock()
-			p := &h.sent[header.SequenceNumber%nackHistory]
-			p.header, p.payload, p.valid = *header, payload, true
-			if len(header.CSRC) > 0 || len(header.Extensions) > 0 {
-				// The writer may reuse these; edgecam's packets have none.
-				p.header.CSRC = append([]uint32(nil), header.CSRC...)
-				p.header.Extensions = append([]rtp.Extension(nil), header.Extensions...)
-			}
-			h.mu.Unlock()
+			h.record(header, payload, time.Now())
 		}
 		return writer.Write(header, payload, a)
 	})
@@ -115,14 +175,12 @@ func (n *nackResponder) resend(nack *rtcp.TransportLayerNack) {
 	if h == nil {
 		return
 	}
+	now := time.Now()
 	for _, pair := range nack.Nacks {
 		pair.Range(func(seq uint16) bool {
-			h.mu.Lock()
-			p := h.sent[seq%nackHistory]
-			h.mu.Unlock()
-			if p.valid && p.header.SequenceNumber == seq {
+			if header, payload, ok := h.lookup(seq, nack.MediaSSRC, now); ok {
 				// A failed resend is the same as a lost one; the viewer asks again or waits for the next IDR.
-				_, _ = h.writer.Write(&p.header, p.payload, nil)
+				_, _ = h.writer.Write(&header, payload, nil)
 			}
 			return true
 		})

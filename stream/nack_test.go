@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -72,5 +73,57 @@ func TestStreamWithoutNackFeedbackIsNotRecorded(t *testing.T) {
 	out := &recordingWriter{}
 	if w := i.BindLocalStream(&interceptor.StreamInfo{SSRC: 1}, out); w != interceptor.RTPWriter(out) {
 		t.Fatal("a stream without NACK got a send history")
+	}
+}
+
+// A viewer that joins is sent the cached GOP as a burst of hundreds of
+// packets; one of the IDR at its head that is lost must still be resendable
+// when the viewer's NACK arrives, yet a quiet camera's packets must not be
+// kept alive for long.
+func TestResendHistoryCoversABurstAndForgetsOldPackets(t *testing.T) {
+	t0 := time.Now()
+	for _, tc := range []struct {
+		name    string
+		sent    int           // packets sent, seq 65000 on, across the wrap
+		spacing time.Duration // between packets
+		ask     uint16        // the sequence number NACKed, at the last packet's time
+		want    bool
+	}{
+		{"IDR at the head of a 1000-packet burst", 1000, time.Millisecond / 12, 65000, true},
+		{"last packet", 1000, time.Millisecond / 12, 65000 + 999 - 65536, true},
+		{"beyond the history's count", nackHistory + 10, 0, 65000, false},
+		{"older than a second", 200, 10 * time.Millisecond, 65000, false},
+		{"just under a second old", 100, 10 * time.Millisecond, 65000, true},
+		{"never sent", 10, 0, 65010, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &sentHistory{}
+			var now time.Time
+			for i := range tc.sent {
+				now = t0.Add(time.Duration(i) * tc.spacing)
+				seq := uint16(65000 + i)
+				h.record(&rtp.Header{Version: 2, PayloadType: 102, SequenceNumber: seq, Timestamp: 9000, Marker: i%5 == 4, SSRC: 7}, []byte{byte(seq)}, now)
+			}
+			hdr, payload, ok := h.lookup(tc.ask, 7, now)
+			if ok != tc.want {
+				t.Fatalf("seq %d resendable: %v, want %v", tc.ask, ok, tc.want)
+			}
+			if ok && (hdr.SequenceNumber != tc.ask || hdr.SSRC != 7 || hdr.PayloadType != 102 || hdr.Timestamp != 9000 ||
+				hdr.Marker != (uint16(tc.ask-65000)%5 == 4) || payload[0] != byte(tc.ask)) {
+				t.Fatalf("resent %+v %v, not what was sent as %d", hdr, payload, tc.ask)
+			}
+		})
+	}
+
+	// Expired packets are let go of, so their access units can be freed.
+	h := &sentHistory{}
+	for i := range 100 {
+		h.record(&rtp.Header{SequenceNumber: uint16(i)}, make([]byte, 1000), t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	h.record(&rtp.Header{SequenceNumber: 100}, nil, t0.Add(1500*time.Millisecond))
+	for i := range 100 {
+		if h.sent[i].payload != nil {
+			t.Fatalf("packet %d is still held 1.5 s after it was sent", i)
+		}
 	}
 }

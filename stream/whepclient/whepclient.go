@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,9 +21,19 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+)
+
+const (
+	// nackInterval is how often the player asks for missing packets.
+	nackInterval = 20 * time.Millisecond
+	// reorderWait is how long it holds packets behind a missing one: time
+	// for several NACKs and their resends on a LAN.
+	reorderWait = 150 * time.Millisecond
 )
 
 // Options configure a Client. The zero value uses every interface.
@@ -74,7 +85,11 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	// NACKs go out every 20 ms, as a browser's do on a LAN, and cover a
+	// whole IDR burst; pion's defaults (100 ms, 512 packets) would leave a
+	// joining player waiting for a lost packet of the first IDR.
+	nackOpts := webrtc.WithNackGeneratorOptions(nack.GeneratorInterval(nackInterval), nack.GeneratorSize(reorderSlots))
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, nackOpts); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{LoggerFactory: &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}}
@@ -193,23 +208,10 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	if err := dec.Init(); err != nil {
 		return
 	}
-	var lastSeq uint16
-	first := true
-	for {
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			return
-		}
-		if !first && pkt.SequenceNumber != lastSeq+1 {
-			c.mu.Lock()
-			c.lost += int(pkt.SequenceNumber - lastSeq - 1)
-			c.mu.Unlock()
-		}
-		first = false
-		lastSeq = pkt.SequenceNumber
+	emit := func(pkt *rtp.Packet) {
 		nalus, err := dec.Decode(pkt)
 		if err != nil {
-			continue
+			return
 		}
 		au := AccessUnit{NALUs: cloneNALUs(nalus), TS: pkt.Timestamp, Received: time.Now()}
 		select {
@@ -219,6 +221,34 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			c.dropped++
 			c.mu.Unlock()
 		}
+	}
+	r := &reorder{maxWait: reorderWait}
+	var deadline time.Time // the track's read deadline as last set
+	for {
+		// While packets are held for a missing one, the read times out
+		// when the wait is over, so a stream that pauses after a loss
+		// still releases them.
+		next, ok := r.deadline()
+		if !ok {
+			next = time.Time{}
+		}
+		if !next.Equal(deadline) {
+			_ = tr.SetReadDeadline(next)
+			deadline = next
+		}
+		pkt, _, err := tr.ReadRTP()
+		var ne net.Error
+		switch {
+		case err == nil:
+			r.push(pkt, time.Now(), emit)
+		case errors.As(err, &ne) && ne.Timeout():
+			r.expire(time.Now(), emit)
+		default:
+			return
+		}
+		c.mu.Lock()
+		c.lost = r.lost
+		c.mu.Unlock()
 	}
 }
 
@@ -247,7 +277,8 @@ func (c *Client) State() webrtc.PeerConnectionState {
 	return c.state
 }
 
-// Lost returns how many RTP packets were missing in the sequence so far.
+// Lost returns how many RTP packets were missing so far: lost and not
+// resent in time.
 func (c *Client) Lost() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
