@@ -19,11 +19,15 @@ import (
 // goroutine that sends it as one UDP datagram, with none of RTSP, RTP, SRTP
 // or RTCP. A relay cannot cost less than this on the same machine.
 type floorCase struct {
-	Name          string
-	Conns, Pkts   int // connections, packets per frame
-	Size          int // bytes per packet
-	FPS           int
-	ReadOnly      bool
+	Name        string
+	Conns, Pkts int // connections, packets per frame
+	Size        int // bytes per packet
+	FPS         int
+	ReadOnly    bool
+	// Direct reads with raw system calls and sends each frame from the
+	// reading goroutine, as edgecam does since round 5: no goroutine
+	// hand-off, and no wake-up of the runtime's monitor thread per call.
+	Direct        bool
 	CPUPct, USPkt float64
 }
 
@@ -31,6 +35,8 @@ var floorCases = []floorCase{
 	{Name: "8 cameras 360p (5 packets of 1000 B a frame), read only", Conns: 8, Pkts: 5, Size: 1000, FPS: 30, ReadOnly: true},
 	{Name: "8 cameras 360p, read and send each frame on", Conns: 8, Pkts: 5, Size: 1000, FPS: 30},
 	{Name: "1 camera 1080p (13 packets of 1400 B a frame), read and send each frame on", Conns: 1, Pkts: 13, Size: 1400, FPS: 30},
+	{Name: "8 cameras 360p, read and send each frame on, raw system calls on one goroutine", Conns: 8, Pkts: 5, Size: 1000, FPS: 30, Direct: true},
+	{Name: "1 camera 1080p, read and send each frame on, raw system calls on one goroutine", Conns: 1, Pkts: 13, Size: 1400, FPS: 30, Direct: true},
 }
 
 // runFloor measures every floorCase for window and prints a table.
@@ -93,6 +99,24 @@ func (c *floorCase) measure(ctx context.Context, window time.Duration) error {
 			return err
 		}
 		context.AfterFunc(ctx, func() { conn.Close() })
+		if c.Direct {
+			read, send := rawRead(conn), rawSend(udp, sink)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf, frame, got := make([]byte, 64<<10), make([]byte, frameSize), 0
+				for {
+					n, err := read(buf)
+					if err != nil {
+						return
+					}
+					for got += n; got >= frameSize; got -= frameSize {
+						send(frame)
+					}
+				}
+			}()
+			continue
+		}
 		frames := make(chan []byte, 8)
 		wg.Add(2)
 		go func() {
