@@ -25,6 +25,8 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -35,6 +37,27 @@ const (
 	// for several NACKs and their resends on a LAN.
 	reorderWait = 150 * time.Millisecond
 )
+
+// receiveBuffer is the player's UDP receive buffer. A camera's IDR leaves
+// the daemon as one burst (at 1080p 4 Mbit/s, 100-200 packets), and the
+// kernel's default (rmem_default, 208 KB, about 90 such packets once the
+// kernel's own overhead is counted) dropped part of it at the player's
+// socket: a NACK round trip for every IDR. WebRTC receivers (browsers,
+// SFUs) raise theirs for the same reason. The kernel caps it at
+// net.core.rmem_max.
+const receiveBuffer = 1 << 20
+
+// roomyNet is the standard network with receiveBuffer on every UDP socket
+// ICE opens.
+type roomyNet struct{ *stdnet.Net }
+
+func (n roomyNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if u, ok := c.(*net.UDPConn); ok && err == nil {
+		_ = u.SetReadBuffer(receiveBuffer)
+	}
+	return c, err
+}
 
 // Options configure a Client. The zero value uses every interface.
 type Options struct {
@@ -93,6 +116,11 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{LoggerFactory: &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}}
+	std, err := stdnet.NewNet()
+	if err != nil {
+		return nil, err
+	}
+	se.SetNet(roomyNet{std})
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
