@@ -466,6 +466,7 @@ type webrtcRun struct {
 	LatP99      float64   `json:"latency_ms_p99"`
 	Frames      int64     `json:"frames_received"`
 	Lost        int64     `json:"frames_lost"`
+	Unrepaired  int64     `json:"packets_unrepaired"`
 	Profiled    bool      `json:"profiled,omitempty"`
 }
 
@@ -530,7 +531,7 @@ func (b *bench) runWebRTC(ctx context.Context, sc scenario, first bool) (webrtcR
 	if len(s.rssMinutes) > 0 {
 		logf("%s: RSS MB at the start and after each minute: %.1f %s", sc.Name, s.rssStart, fmtList(s.rssMinutes))
 	}
-	r.Viewers, r.Failed, r.TTFFms, r.Frames, r.Lost = vr.Sessions, vr.Failed, vr.TTFFms, vr.Frames, vr.Lost
+	r.Viewers, r.Failed, r.TTFFms, r.Frames, r.Lost, r.Unrepaired = vr.Sessions, vr.Failed, vr.TTFFms, vr.Frames, vr.Lost, vr.Unrepaired
 	r.TTFFMedian = percentile(vr.TTFFms, 50)
 	r.TTFFMax = percentile(vr.TTFFms, 100)
 	r.FirstMedian, r.FirstMax = percentile(vr.FirstMs, 50), percentile(vr.FirstMs, 100)

@@ -95,6 +95,7 @@ func (r *scenarioResult) summarize() {
 	w("latency_ms_p99", func(x webrtcRun) float64 { return x.LatP99 }, hasViewers)
 	w("frames_lost", func(x webrtcRun) float64 { return float64(x.Lost) }, hasViewers)
 	w("frames_received", func(x webrtcRun) float64 { return float64(x.Frames) }, hasViewers)
+	w("packets_unrepaired", func(x webrtcRun) float64 { return float64(x.Unrepaired) }, hasViewers)
 
 	n = len(r.JPEGRuns)
 	j := func(name string, f func(x jpegRun) float64) {
@@ -136,7 +137,7 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "daemon environment: %s\n\n", strings.Join(rep.DaemonEnv, " "))
 	}
 	row := func(cells ...string) { fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |") }
-	row("scenario", "daemon CPU % of a core", "RSS MB", "goroutines", "POST→IDR arrives ms (median / worst)", "POST→IDR complete ms (median / worst)", "relay latency ms p50 / p95 / p99", "frames lost / received")
+	row("scenario", "daemon CPU % of a core", "RSS MB", "goroutines", "POST→IDR arrives ms (median / worst)", "POST→IDR complete ms (median / worst)", "relay latency ms p50 / p95 / p99", "frames lost / received; RTP packets unrepaired")
 	row("---", "---", "---", "---", "---", "---", "---", "---")
 	for i := range rep.Scenarios {
 		r := &rep.Scenarios[i]
@@ -148,7 +149,7 @@ func (rep *report) print(w io.Writer) {
 			first = r.cell("first_unit_ms", "%.0f") + " / " + r.cell("first_unit_ms_max", "%.0f")
 			ttff = r.cell("ttff_ms", "%.0f") + " / " + r.cell("ttff_ms_max", "%.0f")
 			lat = r.cell("latency_ms_p50", "%.2f") + " / " + r.cell("latency_ms_p95", "%.2f") + " / " + r.cell("latency_ms_p99", "%.2f")
-			lost = r.cell("frames_lost", "%.0f") + " / " + r.cell("frames_received", "%.0f")
+			lost = r.cell("frames_lost", "%.0f") + " / " + r.cell("frames_received", "%.0f") + "; " + r.cell("packets_unrepaired", "%.0f")
 		}
 		row(r.Name, r.cell("daemon_cpu_pct", "%.2f"), r.cell("rss_mb", "%.1f"), r.cell("goroutines", "%.0f"), first, ttff, lat, lost)
 	}

@@ -37,7 +37,11 @@ type viewerResult struct {
 	LatencyMs []float64 // camera send to viewer receive, live frames in the window
 	Frames    int64     // frames received in the window
 	Lost      int64     // frames missing between received ones (gaps in the camera's frame numbers)
-	Failed    int       // viewers that could not connect
+	// Unrepaired counts RTP packets the players gave up on over the whole
+	// run: lost and not resent within the jitter buffer's wait. A frame
+	// with such a hole still arrives, and is not counted in Lost.
+	Unrepaired int64
+	Failed     int // viewers that could not connect
 }
 
 // viewer is one WHEP session with its measurements.
@@ -128,9 +132,8 @@ func (v *viewer) consume(w *window) {
 		v.units++
 		if v.units == 1 {
 			// The daemon starts every viewer at an IDR: the first unit to
-			// arrive is one, even when a lost packet keeps the
-			// depacketizer (which has no jitter buffer and does not wait
-			// for retransmissions) from completing it.
+			// arrive is that IDR, unless the player gave up on one of its
+			// packets and dropped it.
 			v.firstUnit = au.Received.Sub(post)
 		}
 		if v.units == 1 && w.on.Load() {
@@ -291,6 +294,11 @@ func runViewers(specJSON string) error {
 	close(stopChurn)
 	<-churnDone
 
+	mu.Lock()
+	for _, v := range all {
+		res.Unrepaired += int64(v.c.Lost())
+	}
+	mu.Unlock()
 	w.mu.Lock()
 	res.LatencyMs, res.Frames, res.Lost = w.latency, w.frames, w.lost
 	res.TTFFms = append(res.TTFFms, w.ttff...)
