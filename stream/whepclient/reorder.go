@@ -23,18 +23,23 @@ type reorder struct {
 	held    int
 	since   time.Time // when the oldest held packet arrived
 	lost    int       // packets given up on
+	gap     bool      // the next packet emitted follows packets given up on
 	slots   [reorderSlots]*rtp.Packet
 }
 
+// emitFunc receives the packets in order; afterGap is true for the first
+// one after packets that were given up on.
+type emitFunc func(p *rtp.Packet, afterGap bool)
+
 // push takes a packet that arrived at now and emits, in order, every packet
 // that is due.
-func (r *reorder) push(p *rtp.Packet, now time.Time, emit func(*rtp.Packet)) {
+func (r *reorder) push(p *rtp.Packet, now time.Time, emit emitFunc) {
 	if !r.started {
 		r.started, r.next = true, p.SequenceNumber
 	}
 	switch d := int16(p.SequenceNumber - r.next); {
 	case d == 0:
-		emit(p)
+		r.emit(p, emit)
 		r.next++
 		r.drain(emit)
 		if r.held > 0 {
@@ -54,7 +59,7 @@ func (r *reorder) push(p *rtp.Packet, now time.Time, emit func(*rtp.Packet)) {
 		// A jump the buffer cannot span: the sender started over.
 		r.release(emit)
 		r.next = p.SequenceNumber + 1
-		emit(p)
+		r.emit(p, emit)
 	}
 	r.expire(now, emit)
 }
@@ -66,7 +71,7 @@ func (r *reorder) deadline() (time.Time, bool) {
 
 // expire releases what is held if the missing packets have been waited for
 // long enough.
-func (r *reorder) expire(now time.Time, emit func(*rtp.Packet)) {
+func (r *reorder) expire(now time.Time, emit emitFunc) {
 	if r.held > 0 && now.Sub(r.since) >= r.maxWait {
 		r.release(emit)
 	}
@@ -74,11 +79,12 @@ func (r *reorder) expire(now time.Time, emit func(*rtp.Packet)) {
 
 // release emits every held packet in order, counting those missing among
 // them as lost.
-func (r *reorder) release(emit func(*rtp.Packet)) {
+func (r *reorder) release(emit emitFunc) {
 	for r.held > 0 {
 		if r.slots[r.next%reorderSlots] == nil {
 			r.lost++
 			r.next++
+			r.gap = true
 			continue
 		}
 		r.drain(emit)
@@ -86,15 +92,21 @@ func (r *reorder) release(emit func(*rtp.Packet)) {
 }
 
 // drain emits the held packets that follow on without a gap.
-func (r *reorder) drain(emit func(*rtp.Packet)) {
+func (r *reorder) drain(emit emitFunc) {
 	for r.held > 0 {
 		slot := &r.slots[r.next%reorderSlots]
 		if *slot == nil {
 			return
 		}
-		emit(*slot)
+		r.emit(*slot, emit)
 		*slot = nil
 		r.held--
 		r.next++
 	}
+}
+
+func (r *reorder) emit(p *rtp.Packet, emit emitFunc) {
+	gap := r.gap
+	r.gap = false
+	emit(p, gap)
 }

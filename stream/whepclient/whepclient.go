@@ -236,7 +236,21 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	if err := dec.Init(); err != nil {
 		return
 	}
-	emit := func(pkt *rtp.Packet) {
+	// damaged is set while the packets of an access unit that lost one
+	// arrive: it is dropped whole, as a browser drops a frame it cannot
+	// decode, rather than handed out with a hole.
+	damaged := false
+	emit := func(pkt *rtp.Packet, afterGap bool) {
+		if afterGap {
+			// Whatever the depacketizer holds lacks the lost packets.
+			dec = &rtph264.Decoder{}
+			_ = dec.Init()
+			damaged = true
+		}
+		if damaged {
+			damaged = !pkt.Marker
+			return
+		}
 		nalus, err := dec.Decode(pkt)
 		if err != nil {
 			return

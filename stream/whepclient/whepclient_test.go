@@ -89,7 +89,8 @@ func (s *whepSender) frame(t *testing.T, seq uint16, idr bool) {
 }
 
 // A packet that is never resent holds up the frames behind it for the
-// player's wait only, even when nothing arrives after them.
+// player's wait only, even when nothing arrives after them; the frame it
+// may have belonged to is dropped, not handed out with a hole.
 func TestPlayerReleasesFramesBehindAPacketThatNeverComes(t *testing.T) {
 	s, srv := newWHEPSender(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -122,11 +123,11 @@ func TestPlayerReleasesFramesBehindAPacketThatNeverComes(t *testing.T) {
 	}
 
 	s.frame(t, seq, false)
-	s.frame(t, seq+2, false) // seq+1 is never sent
+	s.frame(t, seq+2, false) // seq+1 is never sent: it may have been seq+2's start
 	s.frame(t, seq+3, false)
 	sent := time.Now()
 
-	want := []byte{byte(seq), byte(seq + 2), byte(seq + 3)}
+	want := []byte{byte(seq), byte(seq + 3)}
 	for i, w := range want {
 		select {
 		case au := <-c.Units():
