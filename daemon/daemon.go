@@ -65,6 +65,15 @@ type Daemon struct {
 	metrics      *metrics
 	quit         chan struct{} // closed when the daemon starts to stop
 
+	// retired holds what stopped cameras counted, so that the daemon's
+	// counters (edgecam_ffmpeg_restarts_total) never go down on a reload.
+	// Its lock covers replacing the set, so that a scrape never sees a
+	// camera both in the set and retired, or in neither.
+	retired struct {
+		sync.Mutex
+		ffmpegRestarts uint64
+	}
+
 	ready    chan struct{}
 	httpAddr string
 }
@@ -363,6 +372,7 @@ func (d *Daemon) reload(ctx context.Context) {
 	old := d.cameras()
 	next := d.buildSet(cfg, old)
 	var added, removed, changed, kept int
+	var restarts uint64
 	for _, u := range old.list {
 		if n, ok := next.byName[u.cfg.Name]; ok && n == u {
 			kept++
@@ -374,9 +384,15 @@ func (d *Daemon) reload(ctx context.Context) {
 			removed++
 		}
 		d.stopUnit(u)
+		if u.cam != nil {
+			restarts += u.jpeg.Stats().Restarts
+		}
 	}
 	added = len(next.list) - kept - changed
+	d.retired.Lock()
 	d.set.Store(next)
+	d.retired.ffmpegRestarts += restarts
+	d.retired.Unlock()
 	for _, u := range next.list {
 		d.startUnit(ctx, u)
 	}

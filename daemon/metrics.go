@@ -86,9 +86,12 @@ func bool01(b bool) float64 {
 func (m *metrics) write(w *promtext.Writer) {
 	const gauge, counter = promtext.Gauge, promtext.Counter
 	var fs promtext.Families
-	decoders, restarts := 0, uint64(0)
+	m.d.retired.Lock()
+	set, restarts := m.d.cameras(), m.d.retired.ffmpegRestarts
+	m.d.retired.Unlock()
+	decoders := 0
 	now := time.Now()
-	for _, u := range m.d.cameras().list {
+	for _, u := range set.list {
 		if u.cam == nil {
 			continue
 		}

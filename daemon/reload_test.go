@@ -179,3 +179,36 @@ func TestSystemdSeesWatchdogAndReload(t *testing.T) {
 	}
 	expect("READY=1 after the reload", func(m string) bool { return strings.Contains(m, "READY=1") })
 }
+
+// edgecam_ffmpeg_restarts_total is a counter: a reload that removes a
+// camera must not take that camera's ffmpeg restarts out of it (Prometheus
+// would read the drop as a reset).
+func TestFFmpegRestartsCountSurvivesAReloadThatRemovesTheCamera(t *testing.T) {
+	a := startCamera(t, testcamera.Options{})
+	b := startCamera(t, testcamera.Options{})
+	broken := filepath.Join(t.TempDir(), "ffmpeg")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	jpeg := "jpeg:\n  ffmpeg: " + broken + "\n"
+	r := startReloadable(t, reloadConfig("press-1", a.URL(), "press-2", b.URL())+jpeg)
+	r.waitState(t, "press-1", "streaming", 10*time.Second)
+
+	// A snapshot starts press-1's decoder, whose ffmpeg fails every time.
+	go func() {
+		c := http.Client{Timeout: 3 * time.Second}
+		if resp, err := c.Get(r.base + "/cameras/press-1/snapshot.jpg"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	var before float64
+	waitFor(t, 10*time.Second, "an ffmpeg restart counted", func() bool {
+		before, _ = scrape(t, r.base, "edgecam_ffmpeg_restarts_total")
+		return before >= 1
+	})
+
+	r.apply(t, reloadConfig("press-2", b.URL())+jpeg)
+	if after, ok := scrape(t, r.base, "edgecam_ffmpeg_restarts_total"); !ok || after < before {
+		t.Fatalf("edgecam_ffmpeg_restarts_total went from %v to %v (present: %v) when press-1 was removed", before, after, ok)
+	}
+}
