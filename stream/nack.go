@@ -54,8 +54,8 @@ type sentHistory struct {
 
 	mu     sync.Mutex
 	sent   [nackHistory]sentPacket
-	oldest uint16 // the oldest sequence number that may still be held
-	begun  bool
+	oldest uint16    // the oldest sequence number that may still be held
+	start  time.Time // the first packet's send time; zero before it
 }
 
 // sentPacket is what resending a packet needs, kept small (48 bytes, not
@@ -63,7 +63,7 @@ type sentHistory struct {
 // nackHistory of them.
 type sentPacket struct {
 	payload   []byte
-	at        time.Time   // when it was sent; zero: the slot is empty
+	at        int64       // when it was sent, as sentHistory.stamp; 0: the slot is empty
 	full      *rtp.Header // the header, if it had CSRCs or extensions; edgecam's have none
 	timestamp uint32
 	seq       uint16
@@ -78,27 +78,37 @@ func (p *sentPacket) header(ssrc uint32) rtp.Header {
 	return rtp.Header{Version: 2, Marker: p.marker, PayloadType: p.pt, SequenceNumber: p.seq, Timestamp: p.timestamp, SSRC: ssrc}
 }
 
+// stamp is now as nanoseconds since the first packet, plus one so that no
+// stamp is 0. A plain int64 keeps sentPacket small and free of the
+// pointer a time.Time carries.
+func (h *sentHistory) stamp(now time.Time) int64 { return int64(now.Sub(h.start)) + 1 }
+
 // record keeps a sent packet and lets go of those older than nackMaxAge.
 func (h *sentHistory) record(header *rtp.Header, payload []byte, now time.Time) {
 	seq := header.SequenceNumber
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.begun || uint16(seq-h.oldest) >= nackHistory {
+	first := h.start.IsZero()
+	if first {
+		h.start = now
+	}
+	if first || uint16(seq-h.oldest) >= nackHistory {
 		// The start, or a jump: what the ring holds from before is
 		// either overwritten or expired below.
-		h.oldest, h.begun = seq-nackHistory+1, true
+		h.oldest = seq - nackHistory + 1
 	}
+	at := h.stamp(now)
 	for ; h.oldest != seq; h.oldest++ {
 		p := &h.sent[h.oldest%nackHistory]
-		if !p.at.IsZero() {
-			if now.Sub(p.at) < nackMaxAge {
+		if p.at != 0 {
+			if at-p.at < int64(nackMaxAge) {
 				break
 			}
 			*p = sentPacket{}
 		}
 	}
 	p := &h.sent[seq%nackHistory]
-	*p = sentPacket{payload: payload, at: now, timestamp: header.Timestamp, seq: seq, pt: header.PayloadType, marker: header.Marker}
+	*p = sentPacket{payload: payload, at: at, timestamp: header.Timestamp, seq: seq, pt: header.PayloadType, marker: header.Marker}
 	if len(header.CSRC) > 0 || len(header.Extensions) > 0 || header.Padding {
 		// The writer may reuse these slices.
 		full := *header
@@ -113,7 +123,7 @@ func (h *sentHistory) lookup(seq uint16, ssrc uint32, now time.Time) (rtp.Header
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	p := &h.sent[seq%nackHistory]
-	if p.at.IsZero() || p.seq != seq || now.Sub(p.at) >= nackMaxAge {
+	if p.at == 0 || p.seq != seq || h.stamp(now)-p.at >= int64(nackMaxAge) {
 		return rtp.Header{}, nil, false
 	}
 	return p.header(ssrc), p.payload, true

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
@@ -113,6 +114,11 @@ func TestResendHistoryCoversABurstAndForgetsOldPackets(t *testing.T) {
 				t.Fatalf("resent %+v %v, not what was sent as %d", hdr, payload, tc.ask)
 			}
 		})
+	}
+
+	// Every viewer has nackHistory entries: they stay small.
+	if size := unsafe.Sizeof(sentPacket{}); size > 48 {
+		t.Errorf("a history entry is %d bytes, want at most 48", size)
 	}
 
 	// Expired packets are let go of, so their access units can be freed.
