@@ -266,6 +266,7 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 	r := &reorder{maxWait: reorderWait}
 	var deadline time.Time // the track's read deadline as last set
+	lost := 0              // r.lost as last published to Lost
 	for {
 		// While packets are held for a missing one, the read times out
 		// when the wait is over, so a stream that pauses after a loss
@@ -288,9 +289,12 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		default:
 			return
 		}
-		c.mu.Lock()
-		c.lost = r.lost
-		c.mu.Unlock()
+		if r.lost != lost { // rare: no lock per packet
+			lost = r.lost
+			c.mu.Lock()
+			c.lost = lost
+			c.mu.Unlock()
+		}
 	}
 }
 
