@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"reflect"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/procs"
 	"github.com/edgecam/edgecam/stream"
 	"github.com/edgecam/edgecam/stream/jpeg"
 )
@@ -49,6 +51,11 @@ type Options struct {
 	Reload <-chan struct{}
 	// Load reads the configuration again for a reload.
 	Load func() (*config.Config, error)
+	// AdaptProcs runs the Go code on one core while the load allows
+	// (package procs), unless GOMAXPROCS is set in the environment. It
+	// is for the edgecam program: GOMAXPROCS is the whole process's, so a
+	// test running several daemons leaves it off.
+	AdaptProcs bool
 }
 
 // Daemon is a running edgecam. Create it with New, then call Run.
@@ -262,6 +269,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	notifyReady(d.statusLine())
 	goRun(func() { d.superviseHealth(ctx) })
 	goRun(func() { d.watchEvents(ctx) })
+	if d.opts.AdaptProcs {
+		if v := os.Getenv("GOMAXPROCS"); v != "" {
+			d.log.Info("go scheduler: GOMAXPROCS set in the environment, not adapted to the load", "gomaxprocs", v)
+		} else {
+			pc := &procs.Controller{Log: d.log}
+			goRun(func() { _ = pc.Run(ctx) })
+		}
+	}
 	if addr := d.cfg.Debug.PprofListen; addr != "" {
 		pln, err := net.Listen("tcp", addr)
 		if err != nil {

@@ -216,6 +216,8 @@ func cmdRun(args []string, stderr io.Writer) int {
 		Version:  buildVersion(),
 		Reload:   reload,
 		Load:     load,
+		// One core while the load allows: see package procs.
+		AdaptProcs: true,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
