@@ -129,7 +129,7 @@ func FuzzPacketizeRoundTrip(f *testing.F) {
 			}
 		}
 		p := &packetizer{maxPayload: int(max(maxPayload%1500, 64))}
-		got := p.packetize(nalus)
+		got := p.packetize(nalus, nil)
 		var want []byte
 		var nonEmpty [][]byte
 		for _, n := range nalus {
@@ -146,7 +146,8 @@ func FuzzPacketizeRoundTrip(f *testing.F) {
 			t.Fatal(err)
 		}
 		var out [][]byte
-		for _, pkt := range got.packets {
+		for i := range got.packets {
+			pkt := &got.packets[i]
 			if len(pkt.Payload) > p.maxPayload {
 				t.Fatalf("payload of %d bytes, limit %d", len(pkt.Payload), p.maxPayload)
 			}

@@ -12,10 +12,11 @@ const (
 
 // packetizer turns access units into RTP/H.264 packets (packetization mode
 // 1: single NAL unit, STAP-A and FU-A), as gortsplib's rtph264.Encoder does,
-// but with a constant number of allocations per access unit instead of two
-// per packet: every payload lives in one buffer, and the packets are one
-// array. The packets are the only copy of the unit: decoders read its NALUs
-// back out of them (Unit.AppendAnnexB), so a cached GOP costs its size once.
+// but without allocating per packet: every payload of a unit lives in one
+// run of bytes and its packets are one array, both cut from the stream's
+// unitMemory. The packets are the only copy of the unit: decoders read its
+// NALUs back out of them (Unit.AppendAnnexB), so a cached GOP costs its size
+// once.
 type packetizer struct {
 	maxPayload int
 	ssrc       uint32
@@ -34,13 +35,14 @@ type batch struct {
 
 // packetized is one access unit, owned by the Unit it becomes.
 type packetized struct {
-	packets []*rtp.Packet
+	packets []rtp.Packet
 	size    int // NALU bytes
 }
 
 // packetize copies nalus into packets; the result shares nothing with the
-// caller's slices. Empty NALUs are skipped.
-func (p *packetizer) packetize(nalus [][]byte) packetized {
+// caller's slices. Empty NALUs are skipped. The memory comes from mem, or
+// is allocated if mem is nil.
+func (p *packetizer) packetize(nalus [][]byte, mem *unitMemory) packetized {
 	// Plan: group NALUs that fit together into STAP-A batches, exactly as
 	// rtph264.Encoder does, and size the buffer and the packet array.
 	p.batches = p.batches[:0]
@@ -73,16 +75,21 @@ func (p *packetizer) packetize(nalus [][]byte) packetized {
 		}
 	}
 
-	buf := make([]byte, total)
-	out := packetized{size: size}
-	pkts := make([]rtp.Packet, count)
-	out.packets = make([]*rtp.Packet, count)
+	var buf []byte
+	var pkts []rtp.Packet
+	if mem != nil {
+		// Every byte of buf is written below, so old contents do not matter.
+		buf, pkts = mem.bytes(total), mem.packets(count)
+	} else {
+		buf, pkts = make([]byte, total), make([]rtp.Packet, count)
+	}
+	out := packetized{packets: pkts, size: size}
 	pos, k := 0, 0
 	emit := func(payload []byte) {
-		pk := &pkts[k]
-		pk.Header = rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: p.seq, SSRC: p.ssrc}
-		pk.Payload = payload
-		out.packets[k] = pk
+		pkts[k] = rtp.Packet{
+			Header:  rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: p.seq, SSRC: p.ssrc},
+			Payload: payload,
+		}
 		p.seq++
 		k++
 	}
@@ -144,8 +151,8 @@ func (p *packetizer) packetize(nalus [][]byte) packetized {
 // AppendAnnexB appends the unit's NALUs to dst in Annex-B form (each after a
 // 4-byte start code), read back out of its packets, and returns the result.
 func (u *Unit) AppendAnnexB(dst []byte) []byte {
-	for _, pkt := range u.Packets {
-		p := pkt.Payload
+	for i := range u.Packets {
+		p := u.Packets[i].Payload
 		if len(p) == 0 {
 			continue
 		}

@@ -56,7 +56,7 @@ type Options struct {
 // all readers and must not be modified. An IDR unit starts with SPS and PPS;
 // decoders (the JPEG path) read the NALUs with AppendAnnexB.
 type Unit struct {
-	Packets  []*rtp.Packet
+	Packets  []rtp.Packet
 	TS       uint32 // 90 kHz, continuous across camera reconnects
 	IDR      bool
 	Bytes    int
@@ -82,13 +82,17 @@ type Stream struct {
 
 	mu      sync.Mutex
 	pk      packetizer
+	mem     unitMemory
 	tl      timeline
 	gop     []*Unit
 	gopSize int
-	readers map[*Reader]struct{}
-	viewers int // readers added by Subscribe
-	closed  bool
-	stats   Stats
+	// gopShared: a reader was handed a unit of the current GOP (or may
+	// have been), so its memory cannot be reused.
+	gopShared bool
+	readers   map[*Reader]struct{}
+	viewers   int // readers added by Subscribe
+	closed    bool
+	stats     Stats
 }
 
 // Stats are a stream's counters.
@@ -126,15 +130,21 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 	if s.closed {
 		return
 	}
+	if idr && hasData(nalus) {
+		// cache drops the previous GOP for this IDR below; its memory is
+		// free if no reader got any of it.
+		s.mem.newGOP(!s.gopShared)
+		s.gopShared = false
+	}
 	// One copy per access unit, which the packets reference: it outlives
 	// the caller's buffers.
-	p := s.pk.packetize(nalus)
+	p := s.pk.packetize(nalus, &s.mem)
 	if len(p.packets) == 0 {
 		return
 	}
 	ts := s.tl.next(pts, session, received)
-	for _, pkt := range p.packets {
-		pkt.Timestamp = ts
+	for i := range p.packets {
+		p.packets[i].Timestamp = ts
 	}
 	size := p.size
 	u := &Unit{Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: received}
@@ -142,6 +152,9 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 	s.stats.Bytes += uint64(size)
 	s.cache(u)
 
+	if len(s.readers) > 0 {
+		s.gopShared = true
+	}
 	for r := range s.readers {
 		if r.waitIDR && !idr {
 			continue
@@ -178,10 +191,24 @@ func (s *Stream) cache(u *Unit) {
 		clear(s.gop)
 		s.gop = s.gop[:0]
 		s.gopSize = 0
+		// Units are made until the next IDR that the cache does not hold,
+		// so nothing tells when they are free.
+		s.mem.forget()
 		return
 	}
 	s.gop = append(s.gop, u)
 	s.gopSize += u.Bytes
+}
+
+// hasData reports whether any of nalus is non-empty, that is whether
+// packetizing them makes a unit.
+func hasData(nalus [][]byte) bool {
+	for _, n := range nalus {
+		if len(n) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Subscribe adds a viewer's reader, refused beyond MaxReaders. It starts
@@ -208,6 +235,7 @@ func (s *Stream) subscribe(viewer bool) (*Reader, error) {
 		s.viewers++
 	}
 	if n := len(s.gop); n > 0 {
+		s.gopShared = true
 		last := s.gop[n-1].TS
 		for k, u := range s.gop {
 			r.ch <- Item{Unit: u, TS: last - uint32(n-1-k)*squeezeStep, Cached: true}

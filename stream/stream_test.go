@@ -152,7 +152,8 @@ func TestPacketsFitBrowserMTUAndRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out [][]byte
-	for _, p := range it.Unit.Packets {
+	for i := range it.Unit.Packets {
+		p := &it.Unit.Packets[i]
 		if len(p.Payload) > payloadMaxSize {
 			t.Fatalf("payload of %d bytes exceeds %d", len(p.Payload), payloadMaxSize)
 		}
@@ -195,12 +196,18 @@ func BenchmarkWriteAccessUnit(b *testing.B) {
 				r, _ := s.Subscribe()
 				rs = append(rs, r)
 			}
-			unit := au(false, 20000) // a 1080p P-frame at 4 Mbit/s is about 20 KB
-			b.SetBytes(20000)
+			// A 1080p camera at 4 Mbit/s: a P-frame is about 16 KB, an IDR
+			// every 2 s about 100 KB.
+			unit, idr := au(false, 16000), au(true, 100000)
+			b.SetBytes((59*16000 + 100000) / 60)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				s.WriteAccessUnit(unit, int64(i)*3600, false, 1, time.Time{})
+				if i%60 == 0 {
+					s.WriteAccessUnit(idr, int64(i)*3000, true, 1, time.Time{})
+				} else {
+					s.WriteAccessUnit(unit, int64(i)*3000, false, 1, time.Time{})
+				}
 				for _, r := range rs {
 					select {
 					case <-r.C():
@@ -278,7 +285,7 @@ func TestPacketizerMatchesGortsplibEncoder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := p.packetize(u)
+		got := p.packetize(u, nil)
 		if len(got.packets) != len(want) {
 			t.Fatalf("unit %d: %d packets, want %d", i, len(got.packets), len(want))
 		}

@@ -555,7 +555,8 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
 	// would otherwise leave at once and overflow the viewer's socket
 	// buffer, IDR included; live units are small and go unpaced.
 	paced := w.batch != nil && item.Cached
-	for _, p := range item.Unit.Packets {
+	for i := range item.Unit.Packets {
+		p := &item.Unit.Packets[i]
 		w.pkt.Header = p.Header
 		w.pkt.Header.SequenceNumber = w.seq
 		w.pkt.Header.Timestamp = item.TS
