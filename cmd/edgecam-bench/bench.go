@@ -732,7 +732,9 @@ func runProfiledDaemon(path, pprofAddr string) int {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	level := daemon.NewLevel(cfg.Log.Level)
-	dm, err := daemon.New(cfg, daemon.Options{Logger: daemon.NewLogger(os.Stderr, level), LogLevel: level, Version: "bench"})
+	// AdaptProcs as the edgecam program sets it, so the profile is of the
+	// same scheduling.
+	dm, err := daemon.New(cfg, daemon.Options{Logger: daemon.NewLogger(os.Stderr, level), LogLevel: level, Version: "bench", AdaptProcs: true})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
