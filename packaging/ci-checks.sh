@@ -227,6 +227,11 @@ run_binary() {
 		cat "$log" >&2
 		fail "$label run --demo: healthz ${healthy:-never} answered, demo camera never streaming"
 	fi
+	# The program adapts GOMAXPROCS to its load (daemon/procs) and says so.
+	if [ "$(nproc)" -gt 1 ] && ! grep -q 'go scheduler on one core' "$log"; then
+		cat "$log" >&2
+		fail "$label run --demo: no 'go scheduler on one core' line: GOMAXPROCS is not adapted to the load"
+	fi
 	kill -TERM "$bg_pid"
 	local rc=0 waited=0
 	while kill -0 "$bg_pid" 2>/dev/null && [ $waited -lt 20 ]; do
