@@ -90,11 +90,15 @@ func (c *Controller) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-t.C:
+		case <-t.C:
 			used, err := c.Usage()
 			if err != nil {
 				continue
 			}
+			// Now, not the tick's time: on one busy processor this
+			// goroutine may run late, and the CPU time read counts until
+			// now.
+			now := time.Now()
 			load := float64(used-last) / float64(now.Sub(lastAt))
 			last, lastAt = used, now
 			if p.next(load) {
