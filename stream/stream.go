@@ -86,13 +86,10 @@ type Stream struct {
 	tl      timeline
 	gop     []*Unit
 	gopSize int
-	// gopShared: a reader was handed a unit of the current GOP (or may
-	// have been), so its memory cannot be reused.
-	gopShared bool
-	readers   map[*Reader]struct{}
-	viewers   int // readers added by Subscribe
-	closed    bool
-	stats     Stats
+	readers map[*Reader]struct{}
+	viewers int // readers added by Subscribe
+	closed  bool
+	stats   Stats
 }
 
 // Stats are a stream's counters.
@@ -133,8 +130,7 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 	if idr && hasData(nalus) {
 		// cache drops the previous GOP for this IDR below; its memory is
 		// free if no reader got any of it.
-		s.mem.newGOP(!s.gopShared)
-		s.gopShared = false
+		s.mem.newGOP()
 	}
 	// One copy per access unit, which the packets reference: it outlives
 	// the caller's buffers.
@@ -153,7 +149,7 @@ func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session ui
 	s.cache(u)
 
 	if len(s.readers) > 0 {
-		s.gopShared = true
+		s.mem.handedOut()
 	}
 	for r := range s.readers {
 		if r.waitIDR && !idr {
@@ -235,7 +231,7 @@ func (s *Stream) subscribe(viewer bool) (*Reader, error) {
 		s.viewers++
 	}
 	if n := len(s.gop); n > 0 {
-		s.gopShared = true
+		s.mem.handedOut()
 		last := s.gop[n-1].TS
 		for k, u := range s.gop {
 			r.ch <- Item{Unit: u, TS: last - uint32(n-1-k)*squeezeStep, Cached: true}

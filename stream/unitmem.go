@@ -33,6 +33,9 @@ type unitMemory struct {
 	// track: the chunks of the current GOP are being kept track of, as it
 	// may be reused.
 	track bool
+	// shared: a reader was handed a unit of the current GOP (or may have
+	// been), so its memory cannot be reused.
+	shared bool
 }
 
 // chunks is one kind of memory units are cut from.
@@ -43,10 +46,13 @@ type chunks[T any] struct {
 	freeElems int
 }
 
-// newGOP starts tracking a new GOP. reuse says whether the previous one's
-// chunks are free now: no reader has any of its units.
-func (m *unitMemory) newGOP(reuse bool) {
-	if reuse && m.track {
+// handedOut records that a reader got (or may get) units of the current GOP.
+func (m *unitMemory) handedOut() { m.shared = true }
+
+// newGOP starts tracking a new GOP. The previous one's chunks are free now
+// if no reader was handed any of its units.
+func (m *unitMemory) newGOP() {
+	if m.track && !m.shared {
 		// Bytes are overwritten when cut again. Packets are cleared, so
 		// that those waiting keep no payload alive and come out zeroed;
 		// there is about one per kilobyte of video.
@@ -54,7 +60,7 @@ func (m *unitMemory) newGOP(reuse bool) {
 		m.pkts.release(maxFreeBytes>>10, true)
 	}
 	m.forget()
-	m.track = true
+	m.track, m.shared = true, false
 }
 
 // forget stops tracking the current GOP: some of its units are no longer

@@ -66,7 +66,8 @@ type Controller struct {
 // usage cannot be read, it does nothing.
 func (c *Controller) Run(ctx context.Context) error {
 	c.defaults()
-	if runtime.GOMAXPROCS(0) < 2 {
+	cores := runtime.GOMAXPROCS(0)
+	if cores < 2 {
 		return nil
 	}
 	last, err := c.Usage()
@@ -75,7 +76,6 @@ func (c *Controller) Run(ctx context.Context) error {
 		return nil
 	}
 	p := policy{raise: c.Raise, lower: c.Lower, lowerAfter: c.LowerAfter, one: true}
-	cores := runtime.GOMAXPROCS(0)
 	c.Set(1)
 	c.Log.Info("go scheduler on one core until the load needs more", "cores", cores)
 	defer func() {
