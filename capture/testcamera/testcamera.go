@@ -93,6 +93,7 @@ type Camera struct {
 	truncateEvery atomic.Int64
 	jitter        atomic.Int64 // nanoseconds
 	lowRes        atomic.Bool
+	lowResSeen    atomic.Bool // lowRes as the pacing goroutine last applied it
 
 	mu      sync.Mutex
 	playing map[*gortsplib.ServerSession]struct{}
@@ -278,7 +279,8 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 	au := make([][]byte, 0, 8)
 	var stamped [][]byte
 	for frame := int64(0); ; frame++ {
-		if next := c.wantClip(main); next != cur {
+		low := c.lowRes.Load()
+		if next := c.wantClip(main, low); next != cur {
 			// Switch at once, starting the new clip at its first IDR, as a
 			// camera does when its encoder is reconfigured.
 			cur, pos = next, 0
@@ -288,6 +290,7 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 				forma.SafeSetParams(cur.sps, cur.pps)
 			}
 		}
+		c.lowResSeen.Store(low)
 		if !c.paused.Load() {
 			c.delay()
 			now := time.Now()
@@ -321,16 +324,16 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 }
 
 // wantClip returns the clip the camera should be sending now.
-func (c *Camera) wantClip(main *clip) *clip {
-	if !c.lowRes.Load() {
+func (c *Camera) wantClip(main *clip, low bool) *clip {
+	if !low {
 		return main
 	}
-	low, err := parsedLowClip()
+	lc, err := parsedLowClip()
 	if err != nil {
 		c.logf("low-resolution clip: %v", err)
 		return main
 	}
-	return low
+	return lc
 }
 
 // delay sleeps for a random part of the jitter set with SetJitter, so frames
@@ -498,9 +501,18 @@ func (c *Camera) SetJitter(d time.Duration) {
 // new clip starts with SPS, PPS and an IDR unless NoInBandParams is set;
 // timestamps continue. The SDP offered to later clients announces the new
 // parameters, as a reconfigured camera's would, while sessions already playing
-// keep the SDP they got.
+// keep the SDP they got. It returns once the camera has switched (at most a
+// frame period), so a client that connects afterwards gets the new SDP, or
+// once the camera is closed.
 func (c *Camera) SetLowResolution(on bool) {
 	c.lowRes.Store(on)
+	for c.lowResSeen.Load() != on {
+		select {
+		case <-c.done:
+			return
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 func (c *Camera) logf(format string, args ...any) {
