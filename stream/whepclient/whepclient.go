@@ -240,8 +240,21 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	// arrive: it is dropped whole, as a browser drops a frame it cannot
 	// decode, rather than handed out with a hole.
 	damaged := false
+	r := &reorder{maxWait: reorderWait}
+	lost := 0 // r.lost as last published to Lost
+	publishLost := func() {
+		if r.lost != lost { // rare: no lock per packet
+			lost = r.lost
+			c.mu.Lock()
+			c.lost = lost
+			c.mu.Unlock()
+		}
+	}
 	emit := func(pkt *rtp.Packet, afterGap bool) {
 		if afterGap {
+			// Published before any frame behind the gap is handed out, so
+			// a caller that has that frame also sees the loss.
+			publishLost()
 			// Whatever the depacketizer holds lacks the lost packets.
 			dec = &rtph264.Decoder{}
 			_ = dec.Init()
@@ -264,9 +277,7 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			c.mu.Unlock()
 		}
 	}
-	r := &reorder{maxWait: reorderWait}
 	var deadline time.Time // the track's read deadline as last set
-	lost := 0              // r.lost as last published to Lost
 	for {
 		// While packets are held for a missing one, the read times out
 		// when the wait is over, so a stream that pauses after a loss
@@ -289,12 +300,7 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		default:
 			return
 		}
-		if r.lost != lost { // rare: no lock per packet
-			lost = r.lost
-			c.mu.Lock()
-			c.lost = lost
-			c.mu.Unlock()
-		}
+		publishLost()
 	}
 }
 
