@@ -7,6 +7,7 @@
 //	go run ./cmd/edgecam-bench                                # every scenario once, 10 s windows
 //	edgecam-bench -scenario all -repeat 3 -window 20s -json out.json
 //	edgecam-bench -scenario 1080p-1v -profile prof/           # also pprof CPU and allocs of the daemon
+//	edgecam-bench -scenario 4x1080p@6M-3v,720p-jpeg           # any setup, named as scenarioGrammar says
 //
 // The cameras run in the bench process and the viewers in a child process
 // (this binary with -viewers), so neither is counted in the daemon's CPU.
@@ -18,35 +19,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 )
-
-// scenario is one measured setup.
-type scenario struct {
-	Name      string
-	About     string
-	Cameras   int
-	Clip      clipSpec
-	PerCamera int  // WHEP viewers per camera
-	Churn     bool // replace one viewer per camera every second
-	// JPEG measures the fallbacks instead of WebRTC: snapshot latency,
-	// first JPEG, and CPU with 1 and 5 MJPEG readers.
-	JPEG          bool
-	KeyframesOnly bool
-}
-
-var scenarios = []scenario{
-	{Name: "1080p-1v", About: "1 camera 1080p30 4 Mbit/s, 1 viewer", Cameras: 1, Clip: res1080, PerCamera: 1},
-	{Name: "1080p-10v", About: "1 camera 1080p30 4 Mbit/s, 10 viewers", Cameras: 1, Clip: res1080, PerCamera: 10},
-	{Name: "8x360p-1v", About: "8 cameras 360p30 1 Mbit/s, 1 viewer each", Cameras: 8, Clip: res360, PerCamera: 1},
-	{Name: "16x720p-2v", About: "16 cameras 720p30 2.5 Mbit/s, 2 viewers each", Cameras: 16, Clip: res720, PerCamera: 2},
-	{Name: "8x360p-idle", About: "8 cameras 360p30 1 Mbit/s pulled, no viewer", Cameras: 8, Clip: res360},
-	{Name: "churn", About: "1 camera 720p30, 4 viewers, one leaves and one joins every second", Cameras: 1, Clip: res720, PerCamera: 4, Churn: true},
-	{Name: "jpeg", About: "1 camera 1080p30, JPEG fallback at default settings (5 fps, max width 1280)", Cameras: 1, Clip: res1080, JPEG: true},
-	{Name: "jpeg-kf", About: "1 camera 1080p30, JPEG fallback with keyframes_only", Cameras: 1, Clip: res1080, JPEG: true, KeyframesOnly: true},
-}
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "edgecam-bench: "+format+"\n", args...)
@@ -54,7 +29,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	var (
-		which   = flag.String("scenario", "all", "comma-separated scenarios to run, or all: "+scenarioNames())
+		which   = flag.String("scenario", "all", "comma-separated scenarios to run, or all: "+scenarioNames()+"; or any setup named as "+scenarioGrammar)
 		repeat  = flag.Int("repeat", 1, "runs of each scenario; figures are the median and min–max over them")
 		win     = flag.Duration("window", 10*time.Second, "measurement window of each run")
 		warmup  = flag.Duration("warmup", 3*time.Second, "time between the last viewer's first picture and the window")
@@ -103,12 +78,12 @@ func main() {
 		run = scenarios
 	} else {
 		for _, n := range strings.Split(*which, ",") {
-			i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.Name == strings.TrimSpace(n) })
-			if i < 0 {
-				logf("unknown scenario %q; known: %s", n, scenarioNames())
+			sc, err := findScenario(strings.TrimSpace(n))
+			if err != nil {
+				logf("%v", err)
 				os.Exit(2)
 			}
-			run = append(run, scenarios[i])
+			run = append(run, sc)
 		}
 	}
 	if *repeat < 1 || *win < time.Second {
@@ -160,14 +135,6 @@ func main() {
 			os.Exit(1)
 		}
 	}
-}
-
-func scenarioNames() string {
-	var n []string
-	for _, s := range scenarios {
-		n = append(n, s.Name)
-	}
-	return strings.Join(n, ", ")
 }
 
 func splitList(s string) []string {
