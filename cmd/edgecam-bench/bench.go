@@ -154,7 +154,10 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "http:\n  listen: \"127.0.0.1:%d\"\nauth:\n  mode: none\n", httpPort)
-	fmt.Fprintf(&cfg, "webrtc:\n  udp_port: %d\n  interfaces: [lo]\n  max_viewers: 256\n", udpPort)
+	// Room for every viewer, and in churn for a joining one before the
+	// one it replaces has gone.
+	maxViewers := max(256, 2*sc.Cameras*sc.PerCamera)
+	fmt.Fprintf(&cfg, "webrtc:\n  udp_port: %d\n  interfaces: [lo]\n  max_viewers: %d\n", udpPort, maxViewers)
 	fmt.Fprintf(&cfg, "log:\n  level: warn\njpeg:\n  keyframes_only: %v\ncameras:\n", sc.KeyframesOnly)
 	d := &daemonProc{base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), exited: make(chan struct{}), profiling: profile}
 	for i, c := range cams {

@@ -22,8 +22,8 @@ type scenario struct {
 	KeyframesOnly bool
 }
 
-// scenarios are the named setups, the ones issue 7's targets are about;
-// findScenario also builds any other from its name.
+// scenarios are the named setups, the ones the README's performance targets
+// are about; findScenario also builds any other from its name.
 var scenarios = []scenario{
 	{Name: "1080p-1v", About: "1 camera 1080p30 4 Mbit/s, 1 viewer", Cameras: 1, Clip: res1080, PerCamera: 1},
 	{Name: "1080p-10v", About: "1 camera 1080p30 4 Mbit/s, 10 viewers", Cameras: 1, Clip: res1080, PerCamera: 10},
@@ -36,7 +36,7 @@ var scenarios = []scenario{
 }
 
 // scenarioGrammar is how a setup that is not in scenarios is named.
-const scenarioGrammar = "[N x]HEIGHTp[@RATE]-WHAT: N cameras (1-64) of HEIGHT 360, 480, 720 or 1080 " +
+const scenarioGrammar = "[Nx]HEIGHTp[@RATE]-WHAT: N cameras (1-64) of HEIGHT 360, 480, 720 or 1080 " +
 	"at RATE (e.g. 1.5M or 800k; default 1M, 1.5M, 2.5M, 4M), WHAT being Mv (M viewers each, 1-50), " +
 	"Mv-churn, idle, jpeg or jpeg-kf (one camera); e.g. 4x1080p@6M-3v"
 
