@@ -26,6 +26,7 @@ const (
 
 var (
 	res360  = clipSpec{Width: 640, Height: 360, KbitPerSec: 1000, Seconds: 4}
+	res480  = clipSpec{Width: 854, Height: 480, KbitPerSec: 1500, Seconds: 4}
 	res720  = clipSpec{Width: 1280, Height: 720, KbitPerSec: 2500, Seconds: 4}
 	res1080 = clipSpec{Width: 1920, Height: 1080, KbitPerSec: 4000, Seconds: 4}
 )

@@ -47,14 +47,13 @@ const (
 	maxBenchViewers  = 50
 	minBenchKbitPerS = 100
 	maxBenchKbitPerS = 20000
-	benchClipSeconds = 4
 )
 
 // sizes are the frame sizes a named setup may use, with the bitrate of a
 // typical camera's main stream at that size.
 var sizes = map[int]clipSpec{
 	360:  res360,
-	480:  {Width: 854, Height: 480, KbitPerSec: 1500, Seconds: benchClipSeconds},
+	480:  res480,
 	720:  res720,
 	1080: res1080,
 }

@@ -241,20 +241,15 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	// decode, rather than handed out with a hole.
 	damaged := false
 	r := &reorder{maxWait: reorderWait}
-	lost := 0 // r.lost as last published to Lost
-	publishLost := func() {
-		if r.lost != lost { // rare: no lock per packet
-			lost = r.lost
-			c.mu.Lock()
-			c.lost = lost
-			c.mu.Unlock()
-		}
-	}
 	emit := func(pkt *rtp.Packet, afterGap bool) {
 		if afterGap {
-			// Published before any frame behind the gap is handed out, so
+			// The reorder buffer only gives up on packets that have a
+			// packet behind them, so the count changes only here; it is
+			// published before any frame behind the gap is handed out, so
 			// a caller that has that frame also sees the loss.
-			publishLost()
+			c.mu.Lock()
+			c.lost = r.lost
+			c.mu.Unlock()
 			// Whatever the depacketizer holds lacks the lost packets.
 			dec = &rtph264.Decoder{}
 			_ = dec.Init()
@@ -300,7 +295,6 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		default:
 			return
 		}
-		publishLost()
 	}
 }
 
