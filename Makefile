@@ -3,7 +3,7 @@ GO ?= go
 # Debian-safe version from git (packaging/version.sh); what `edgecam version` prints.
 VERSION ?= $(shell sh packaging/version.sh)
 
-.PHONY: all build demo test vet deb deb-check
+.PHONY: all build demo test lint vet deb deb-check
 
 all: build
 
@@ -17,8 +17,14 @@ demo:
 vet:
 	$(GO) vet ./...
 
-# The whole suite: vet, then every test with the race detector.
-test: vet
+# Formatting, go vet and staticcheck (pinned by the tool directive in go.mod).
+lint: vet
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
+	$(GO) tool staticcheck ./...
+
+# The whole suite: lint, then every test with the race detector.
+test: lint
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 # dist/edgecam_$(VERSION)_{amd64,arm64,armhf}.deb, built with nfpm (see packaging/README.md).

@@ -151,8 +151,6 @@ func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*Pro
 // probeStats measures a stream while probing.
 type probeStats struct {
 	params      *paramSet
-	sps         h264.SPS
-	spsOK       bool
 	frames      int
 	bytes       int
 	first, last time.Time

@@ -211,9 +211,10 @@ func TestFaultCameraKilledAndBackRecoversAndLeavesOthersUntouched(t *testing.T) 
 // binary's path.
 func buildTestCameraCommand(dir string) (string, error) {
 	bin := filepath.Join(dir, "testcamera")
+	// The go command that runs this test puts itself first in PATH.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("go build cmd/testcamera: %w", err)
 	}
 	out, err := exec.Command(goTool, "build", "-o", bin, "github.com/edgecam/edgecam/capture/testcamera/cmd/testcamera").CombinedOutput()
 	if err != nil {
