@@ -24,6 +24,7 @@ import (
 	"github.com/edgecam/edgecam/daemon/procs"
 	"github.com/edgecam/edgecam/stream"
 	"github.com/edgecam/edgecam/stream/jpeg"
+	"github.com/edgecam/edgecam/stream/whep"
 )
 
 // onDemandLinger is how long an on-demand camera stays pulled after its last
@@ -64,7 +65,7 @@ type Daemon struct {
 	opts Options
 	log  *slog.Logger
 
-	rtc          *stream.WebRTC
+	rtc          *whep.Server
 	set          atomic.Pointer[cameraSet]
 	authp        atomic.Pointer[authenticator]
 	sessionLimit *rateLimiter
@@ -176,7 +177,7 @@ func (d *Daemon) newUnit(c config.Camera, jcfg config.JPEG) *cameraUnit {
 		ConnectTimeout: c.ConnectTimeout.D(),
 		ReadTimeout:    c.ReadTimeout.D(),
 		StaleAfter:     c.StaleAfter.D(),
-	}, streamSink{u.st}, log)
+	}, u.st, log)
 	u.jpeg = jpeg.NewHub(u.st, jpegSettings(jcfg), log)
 	return u
 }
@@ -225,7 +226,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.httpAddr = ln.Addr().String()
 
-	rtc, err := stream.NewWebRTC(stream.WebRTCConfig{
+	rtc, err := whep.NewServer(whep.Config{
 		UDPPort:     d.cfg.WebRTC.UDPPort,
 		Interfaces:  d.cfg.WebRTC.Interfaces,
 		Hosts:       d.cfg.WebRTC.Hosts,
@@ -512,13 +513,6 @@ func (d *Daemon) runCamera(ctx context.Context, u *cameraUnit) {
 			lingerC = linger.C
 		}
 	}
-}
-
-// streamSink adapts a stream to capture's Sink so neither imports the other.
-type streamSink struct{ st *stream.Stream }
-
-func (s streamSink) WriteAccessUnit(au *capture.AccessUnit) {
-	s.st.WriteAccessUnit(au.NALUs, au.PTS, au.IDR, au.Session, au.Received)
 }
 
 func addrList(addrs []net.Addr) []string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgecam/edgecam/daemon/web"
 	"github.com/edgecam/edgecam/stream"
+	"github.com/edgecam/edgecam/stream/whep"
 )
 
 // maxOfferSize bounds a WHEP offer. Browser offers are 3–10 KB.
@@ -217,14 +218,14 @@ func (d *Daemon) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	answer, id, err := d.rtc.Offer(r.Context(), u.st, string(body))
 	switch {
 	case err == nil:
-	case errors.Is(err, stream.ErrBadOffer):
+	case errors.Is(err, whep.ErrBadOffer):
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
-	case errors.Is(err, stream.ErrTooManyReaders), errors.Is(err, stream.ErrTooManySessions):
+	case errors.Is(err, stream.ErrTooManyReaders), errors.Is(err, whep.ErrTooManySessions):
 		w.Header().Set("Retry-After", "5")
 		httpError(w, http.StatusServiceUnavailable, err.Error())
 		return
-	case errors.Is(err, stream.ErrClosed):
+	case errors.Is(err, stream.ErrClosed), errors.Is(err, whep.ErrStopped):
 		httpError(w, http.StatusServiceUnavailable, "camera is shutting down")
 		return
 	default:

@@ -6,8 +6,8 @@
 // the other viewers. A reader whose writes never wait (a WebRTC session
 // sending UDP) may instead take live units straight from the camera's
 // goroutine once it has caught up (Reader.Direct), which saves a goroutine
-// wake-up per viewer and frame. The WebRTC type serves Streams to browsers
-// over WHEP.
+// wake-up per viewer and frame. Package whep serves Streams to browsers over
+// WebRTC, package jpeg decodes them into pictures.
 package stream
 
 import (
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/edgecam/edgecam/capture"
 )
 
 const (
@@ -118,32 +120,34 @@ func New(name string, opts Options) *Stream {
 func (s *Stream) Name() string { return s.name }
 
 // WriteAccessUnit packetizes an access unit and queues it for every reader.
-// nalus are copied; the caller keeps ownership. session changes when the
-// source reconnected, which starts a new timestamp segment that continues the
-// previous one, so viewers keep playing across camera reconnects.
-func (s *Stream) WriteAccessUnit(nalus [][]byte, pts int64, idr bool, session uint64, received time.Time) {
+// It is the camera's capture.Sink: the unit is copied and the caller keeps
+// ownership of its memory. A new au.Session (the camera reconnected) starts a
+// timestamp segment that continues the previous one, so viewers keep playing
+// across camera reconnects.
+func (s *Stream) WriteAccessUnit(au *capture.AccessUnit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return
 	}
-	if idr && hasData(nalus) {
+	idr := au.IDR
+	if idr && hasData(au.NALUs) {
 		// cache drops the previous GOP for this IDR below; its memory is
 		// free if no reader got any of it.
 		s.mem.newGOP()
 	}
 	// One copy per access unit, which the packets reference: it outlives
 	// the caller's buffers.
-	p := s.pk.packetize(nalus, &s.mem)
+	p := s.pk.packetize(au.NALUs, &s.mem)
 	if len(p.packets) == 0 {
 		return
 	}
-	ts := s.tl.next(pts, session, received)
+	ts := s.tl.next(au.PTS, au.Session, au.Received)
 	for i := range p.packets {
 		p.packets[i].Timestamp = ts
 	}
 	size := p.size
-	u := &Unit{Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: received}
+	u := &Unit{Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: au.Received}
 	s.stats.Units++
 	s.stats.Bytes += uint64(size)
 	s.cache(u)

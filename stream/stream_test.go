@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+
+	"github.com/edgecam/edgecam/capture"
 )
 
 // au builds a fake access unit: an IDR (type 5) or a non-IDR slice (type 1)
@@ -24,7 +26,7 @@ func au(idr bool, size int) [][]byte {
 // feed writes n units at 25 fps timestamps starting with an IDR every gop units.
 func feed(s *Stream, from, n, gop int, session uint64) {
 	for i := from; i < from+n; i++ {
-		s.WriteAccessUnit(au(i%gop == 0, 3000), int64(i)*3600, i%gop == 0, session, time.Now())
+		s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(i%gop == 0, 3000), PTS: int64(i) * 3600, IDR: i%gop == 0, Session: session, Received: time.Now()})
 	}
 }
 
@@ -128,7 +130,7 @@ func TestTimestampsContinueAcrossSourceReconnect(t *testing.T) {
 	feed(s, 0, 10, 25, 1)
 	// After a reconnect the camera's clock restarts somewhere else entirely.
 	for i := 0; i < 10; i++ {
-		s.WriteAccessUnit(au(i == 0, 100), 123456789+int64(i)*3600, i == 0, 2, time.Now())
+		s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(i == 0, 100), PTS: 123456789 + int64(i)*3600, IDR: i == 0, Session: 2, Received: time.Now()})
 	}
 	var prev uint32
 	for i := 0; i < 20; i++ {
@@ -144,7 +146,7 @@ func TestPacketsFitBrowserMTUAndRoundTrip(t *testing.T) {
 	s := New("cam", Options{})
 	r, _ := s.Subscribe()
 	in := au(true, 50000)
-	s.WriteAccessUnit(in, 0, true, 1, time.Now())
+	s.WriteAccessUnit(&capture.AccessUnit{NALUs: in, IDR: true, Session: 1, Received: time.Now()})
 	it := <-r.C()
 
 	dec := &rtph264.Decoder{}
@@ -204,9 +206,9 @@ func BenchmarkWriteAccessUnit(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if i%60 == 0 {
-					s.WriteAccessUnit(idr, int64(i)*3000, true, 1, time.Time{})
+					s.WriteAccessUnit(&capture.AccessUnit{NALUs: idr, PTS: int64(i) * 3000, IDR: true, Session: 1})
 				} else {
-					s.WriteAccessUnit(unit, int64(i)*3000, false, 1, time.Time{})
+					s.WriteAccessUnit(&capture.AccessUnit{NALUs: unit, PTS: int64(i) * 3000, IDR: false, Session: 1})
 				}
 				for _, r := range rs {
 					select {
@@ -241,9 +243,9 @@ func TestTimestampsAfterAnOutageAdvanceByTheOutage(t *testing.T) {
 	s := New("cam", Options{})
 	r, _ := s.Subscribe()
 	start := time.Now()
-	s.WriteAccessUnit(au(true, 100), 0, true, 1, start)
+	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(true, 100), IDR: true, Session: 1, Received: start})
 	// The camera comes back 3 s later with a new session.
-	s.WriteAccessUnit(au(true, 100), 777, true, 2, start.Add(3*time.Second))
+	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(true, 100), PTS: 777, IDR: true, Session: 2, Received: start.Add(3 * time.Second)})
 	a, b := <-r.C(), <-r.C()
 	if d := b.TS - a.TS; d != 3*90000 {
 		t.Fatalf("timestamps %d ticks apart after a 3 s outage, want %d", d, 3*90000)
@@ -316,13 +318,13 @@ func TestPacketizerMatchesGortsplibEncoder(t *testing.T) {
 func TestCachedUnitsAreMarkedLiveOnesAreNot(t *testing.T) {
 	s := New("cam", Options{})
 	defer s.Close()
-	s.WriteAccessUnit(au(true, 100), 0, true, 1, time.Now())
-	s.WriteAccessUnit(au(false, 100), 3000, false, 1, time.Now())
+	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(true, 100), IDR: true, Session: 1, Received: time.Now()})
+	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(false, 100), PTS: 3000, IDR: false, Session: 1, Received: time.Now()})
 	r, err := s.Subscribe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.WriteAccessUnit(au(false, 100), 6000, false, 1, time.Now())
+	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(false, 100), PTS: 6000, IDR: false, Session: 1, Received: time.Now()})
 	for i, want := range []bool{true, true, false} {
 		if it := <-r.C(); it.Cached != want {
 			t.Fatalf("item %d: Cached %v, want %v", i, it.Cached, want)

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/edgecam/edgecam/capture"
 )
 
 // markedAU is an access unit whose bytes say which unit it is, so a unit
@@ -51,7 +53,7 @@ func (c *camera) make(n int) (units [][][]byte, want [][]byte) {
 func (c *camera) write(s *Stream, first int, units [][][]byte) {
 	for k, nalus := range units {
 		i := first + k
-		s.WriteAccessUnit(nalus, int64(i)*3600, i%c.gopLen == 0, 1, time.Now())
+		s.WriteAccessUnit(&capture.AccessUnit{NALUs: nalus, PTS: int64(i) * 3600, IDR: i%c.gopLen == 0, Session: 1, Received: time.Now()})
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/stream"
 )
@@ -48,7 +49,7 @@ func feed(ctx context.Context, st *stream.Stream, aus [][][]byte, fps int) {
 	defer tick.Stop()
 	for i := 0; ; i++ {
 		au := aus[i%len(aus)]
-		st.WriteAccessUnit(au, int64(i)*90000/int64(fps), isIDR(au), 1, time.Now())
+		st.WriteAccessUnit(&capture.AccessUnit{NALUs: au, PTS: int64(i) * 90000 / int64(fps), IDR: isIDR(au), Session: 1, Received: time.Now()})
 		select {
 		case <-ctx.Done():
 			return

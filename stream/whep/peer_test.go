@@ -1,4 +1,4 @@
-package stream
+package whep
 
 import (
 	"context"
@@ -11,12 +11,15 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgecam/edgecam/capture"
+	"github.com/edgecam/edgecam/stream"
 )
 
 // startWebRTC runs a WebRTC egress until the test ends.
-func startWebRTC(tb testing.TB, cfg WebRTCConfig, log *slog.Logger) (*WebRTC, context.Context) {
+func startWebRTC(tb testing.TB, cfg Config, log *slog.Logger) (*Server, context.Context) {
 	tb.Helper()
-	w, err := NewWebRTC(cfg, log)
+	w, err := NewServer(cfg, log)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -79,7 +82,7 @@ func offerOf(tb testing.TB, pc *webrtc.PeerConnection) string {
 
 // connectPeer posts pc's offer to w as a viewer of st and applies the
 // answer; it returns the session id.
-func connectPeer(tb testing.TB, ctx context.Context, w *WebRTC, st *Stream, pc *webrtc.PeerConnection) string {
+func connectPeer(tb testing.TB, ctx context.Context, w *Server, st *stream.Stream, pc *webrtc.PeerConnection) string {
 	tb.Helper()
 	answer, id, err := w.Offer(ctx, st, offerOf(tb, pc))
 	if err != nil {
@@ -89,4 +92,23 @@ func connectPeer(tb testing.TB, ctx context.Context, w *WebRTC, st *Stream, pc *
 		tb.Fatal(err)
 	}
 	return id
+}
+
+// au builds a fake access unit: an IDR (type 5) or a non-IDR slice (type 1)
+// of the given size, with SPS and PPS in front of an IDR as capture puts them.
+func au(idr bool, size int) [][]byte {
+	body := make([]byte, size)
+	if idr {
+		body[0] = 0x65
+		return [][]byte{{0x67, 0x42, 0xc0, 0x1f}, {0x68, 0xce, 0x3c, 0x80}, body}
+	}
+	body[0] = 0x41
+	return [][]byte{body}
+}
+
+// feed writes n units at 25 fps timestamps starting with an IDR every gop units.
+func feed(st *stream.Stream, from, n, gop int, session uint64) {
+	for i := from; i < from+n; i++ {
+		st.WriteAccessUnit(&capture.AccessUnit{NALUs: au(i%gop == 0, 3000), PTS: int64(i) * 3600, IDR: i%gop == 0, Session: session, Received: time.Now()})
+	}
 }

@@ -1,4 +1,4 @@
-package stream
+package whep
 
 import (
 	"context"
@@ -6,13 +6,16 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgecam/edgecam/capture"
+	"github.com/edgecam/edgecam/stream"
 )
 
 // benchViewer connects one pion peer on loopback to w as a viewer of st and
 // returns the daemon-side session once its DTLS is up. The peer reads its
 // track into one reused buffer, so the receiving side adds as little as it
 // can to what the benchmark measures.
-func benchViewer(b *testing.B, w *WebRTC, st *Stream) *session {
+func benchViewer(b *testing.B, w *Server, st *stream.Stream) *session {
 	b.Helper()
 	pc := loopbackPeer(b, nil)
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -47,9 +50,9 @@ func benchViewer(b *testing.B, w *WebRTC, st *Stream) *session {
 // (udpbatch.go). A peer on loopback receives it in the same process, without
 // interceptors, so allocations counted are the sender's.
 func BenchmarkSessionWrite(b *testing.B) {
-	w, _ := startWebRTC(b, WebRTCConfig{Interfaces: []string{"lo"}}, nil)
+	w, _ := startWebRTC(b, Config{Interfaces: []string{"lo"}}, nil)
 
-	st := New("cam", Options{})
+	st := stream.New("cam", stream.Options{})
 	defer st.Close()
 	s := benchViewer(b, w, st)
 
@@ -62,7 +65,7 @@ func BenchmarkSessionWrite(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		sw.write(s.track, Item{Unit: unit, TS: unit.TS}) // live: unpaced
+		sw.write(s.track, stream.Item{Unit: unit, TS: unit.TS}) // live: unpaced
 		if i%8 == 7 {
 			// Keep the loopback socket from overflowing: a camera sends
 			// 30 units a second, not millions.
@@ -74,12 +77,12 @@ func BenchmarkSessionWrite(b *testing.B) {
 }
 
 // benchUnit returns nalus as one Unit, packetized as a Stream does.
-func benchUnit(nalus [][]byte) *Unit {
-	st := New("cam", Options{})
+func benchUnit(nalus [][]byte) *stream.Unit {
+	st := stream.New("cam", stream.Options{})
 	defer st.Close()
 	r, _ := st.SubscribeDecoder()
-	st.WriteAccessUnit(au(true, 100), 0, true, 1, time.Time{})
+	st.WriteAccessUnit(&capture.AccessUnit{NALUs: au(true, 100), IDR: true, Session: 1})
 	<-r.C()
-	st.WriteAccessUnit(nalus, 3000, false, 1, time.Time{})
+	st.WriteAccessUnit(&capture.AccessUnit{NALUs: nalus, PTS: 3000, IDR: false, Session: 1})
 	return (<-r.C()).Unit
 }

@@ -1,4 +1,12 @@
-package stream
+// Package whep sends streams to WebRTC viewers that connect over WHEP.
+//
+// A Server answers each viewer's SDP offer with a PeerConnection that plays
+// one stream.Stream: the camera's H.264 is forwarded untouched, with the
+// viewer's own sequence numbers, starting at the cached GOP. All sessions
+// share one UDP port (a pion UDP mux), one DTLS certificate and a NACK
+// responder that resends from the units the stream already holds; a
+// viewer's packets for one access unit leave in one batched send.
+package whep
 
 import (
 	"context"
@@ -15,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -25,6 +34,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgecam/edgecam/stream"
 )
 
 // h264Fmtp is the format every major browser offers. The camera's real
@@ -59,10 +70,12 @@ var (
 	ErrTooManySessions = errors.New("too many webrtc sessions")
 	// ErrNoSession means the session id is unknown (404).
 	ErrNoSession = errors.New("no such session")
+	// ErrStopped means the server is shutting down (503).
+	ErrStopped = errors.New("webrtc server stopped")
 )
 
-// WebRTCConfig configures the WebRTC egress.
-type WebRTCConfig struct {
+// Config configures the WebRTC egress.
+type Config struct {
 	// UDPPort carries all media of all sessions. 0 picks a free port per address.
 	UDPPort int
 	// Interfaces limits ICE to these interface names; empty means all.
@@ -79,9 +92,9 @@ type WebRTCConfig struct {
 	ConnectTimeout time.Duration
 }
 
-// WebRTC serves Streams to WebRTC peers. Create it with NewWebRTC, call Run,
+// Server serves Streams to WebRTC peers. Create it with NewServer, call Run,
 // and hand it offers.
-type WebRTC struct {
+type Server struct {
 	log     *slog.Logger
 	api     *webrtc.API
 	mux     *ice.MultiUDPMuxDefault
@@ -100,8 +113,8 @@ type WebRTC struct {
 	sessions map[string]*session
 }
 
-// NewWebRTC binds the UDP port and prepares the WebRTC API.
-func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
+// NewServer binds the UDP port and prepares the WebRTC API.
+func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -196,7 +209,7 @@ func NewWebRTC(cfg WebRTCConfig, log *slog.Logger) (*WebRTC, error) {
 	ir.Add(sr)
 
 	ctx, stop := context.WithCancel(context.Background())
-	return &WebRTC{
+	return &Server{
 		log:            log,
 		api:            webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)),
 		mux:            mux,
@@ -241,10 +254,10 @@ func resolveHosts(hosts []string) ([]string, error) {
 }
 
 // LocalAddrs returns the UDP addresses media is received on.
-func (w *WebRTC) LocalAddrs() []net.Addr { return w.mux.GetListenAddresses() }
+func (w *Server) LocalAddrs() []net.Addr { return w.mux.GetListenAddresses() }
 
 // Run waits for ctx to end, then closes every session and the UDP port.
-func (w *WebRTC) Run(ctx context.Context) error {
+func (w *Server) Run(ctx context.Context) error {
 	<-ctx.Done()
 	w.stop()
 	w.mu.Lock()
@@ -261,7 +274,7 @@ func (w *WebRTC) Run(ctx context.Context) error {
 }
 
 // Sessions returns the number of open sessions.
-func (w *WebRTC) Sessions() int {
+func (w *Server) Sessions() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.sessions)
@@ -273,7 +286,7 @@ func (w *WebRTC) Sessions() int {
 // shared instead, and sessions still get their own keys from the ephemeral
 // ECDHE handshake. pion refuses an expired certificate (they last a month),
 // so it is replaced a week before.
-func (w *WebRTC) certificate() (webrtc.Certificate, error) {
+func (w *Server) certificate() (webrtc.Certificate, error) {
 	w.certMu.Lock()
 	defer w.certMu.Unlock()
 	if w.cert == nil || time.Until(w.cert.Expires()) < 7*24*time.Hour {
@@ -290,19 +303,12 @@ func (w *WebRTC) certificate() (webrtc.Certificate, error) {
 	return *w.cert, nil
 }
 
-// SessionInfo describes an open session.
-type SessionInfo struct {
-	ID     string
-	Camera string
-	State  string
-}
-
 // Offer answers a WebRTC offer with a session playing st. It returns the SDP
 // answer and the session id. Errors wrap ErrBadOffer, ErrTooManySessions,
-// ErrTooManyReaders or ErrClosed.
-func (w *WebRTC) Offer(ctx context.Context, st *Stream, offer string) (answer, id string, err error) {
+// ErrStopped, stream.ErrTooManyReaders or stream.ErrClosed.
+func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (answer, id string, err error) {
 	if w.ctx.Err() != nil {
-		return "", "", ErrClosed
+		return "", "", ErrStopped
 	}
 	if !strings.Contains(offer, "m=video") {
 		return "", "", fmt.Errorf("%w: the offer has no video media section", ErrBadOffer)
@@ -405,7 +411,7 @@ func (w *WebRTC) Offer(ctx context.Context, st *Stream, offer string) (answer, i
 }
 
 // Close ends the session with the given id; camera must match its camera.
-func (w *WebRTC) Close(camera, id string) error {
+func (w *Server) Close(camera, id string) error {
 	w.mu.Lock()
 	s, ok := w.sessions[id]
 	w.mu.Unlock()
@@ -426,11 +432,11 @@ func newID() string {
 type session struct {
 	id     string
 	camera string
-	w      *WebRTC
+	w      *Server
 	pc     *webrtc.PeerConnection
 	track  *webrtc.TrackLocalStaticRTP
 	sender *webrtc.RTPSender
-	reader *Reader
+	reader *stream.Reader
 	log    *slog.Logger
 
 	connected     chan struct{}
@@ -439,6 +445,8 @@ type session struct {
 	failedOnce    sync.Once
 	closeOnce     sync.Once
 	done          chan struct{}
+	// direct is set once the camera's goroutine sends to this viewer itself.
+	direct atomic.Bool
 }
 
 func (s *session) close() {
@@ -510,7 +518,8 @@ func (s *session) write() {
 		// Caught up with the cached GOP and what queued behind it: from
 		// here the camera's goroutine sends each unit itself, and this one
 		// only waits for the end. Sending UDP never waits on the viewer.
-		if s.reader.Direct(func(item Item) { sw.write(s.track, item) }) {
+		if s.reader.Direct(func(item stream.Item) { sw.write(s.track, item) }) {
+			s.direct.Store(true)
 			for range ch {
 			}
 			return
@@ -546,7 +555,7 @@ type sessionWriter struct {
 	batch   *udpBatch
 }
 
-func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item Item) {
+func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item stream.Item) {
 	if w.batch != nil {
 		w.batches.begin(w.batch)
 		defer w.batches.send(w.batch)

@@ -1,4 +1,4 @@
-package stream
+package whep
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgecam/edgecam/capture"
+	"github.com/edgecam/edgecam/stream"
 )
 
 // messageHandler passes the message of every log record to a channel.
@@ -31,8 +34,8 @@ func (h messageHandler) Handle(_ context.Context, r slog.Record) error {
 // sender reports keep coming.
 func TestViewerRTCPReachesTheSessionOverWebRTC(t *testing.T) {
 	msgs := make(chan string, 64)
-	w, ctx := startWebRTC(t, WebRTCConfig{Interfaces: []string{"lo"}}, slog.New(messageHandler{msgs}))
-	st := New("cam", Options{})
+	w, ctx := startWebRTC(t, Config{Interfaces: []string{"lo"}}, slog.New(messageHandler{msgs}))
+	st := stream.New("cam", stream.Options{})
 	defer st.Close()
 	// The resent packet is one this peer already has; a browser only asks
 	// for packets it lacks, so its replay check would not see a repeat.
@@ -79,7 +82,7 @@ func TestViewerRTCPReachesTheSessionOverWebRTC(t *testing.T) {
 		tick := time.NewTicker(33 * time.Millisecond)
 		defer tick.Stop()
 		for i := int64(0); ; i++ {
-			st.WriteAccessUnit(au(i%30 == 0, 3000), i*3000, i%30 == 0, 1, time.Now())
+			st.WriteAccessUnit(&capture.AccessUnit{NALUs: au(i%30 == 0, 3000), PTS: int64(i * 3000), IDR: i%30 == 0, Session: 1, Received: time.Now()})
 			select {
 			case <-tick.C:
 			case <-feedCtx.Done():

@@ -1,4 +1,4 @@
-package stream
+package whep
 
 import (
 	"crypto/ecdsa"
@@ -13,12 +13,14 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgecam/edgecam/stream"
 )
 
 func TestViewerThatNeverConnectsIsDropped(t *testing.T) {
-	w, ctx := startWebRTC(t, WebRTCConfig{UDPPort: 0, Interfaces: []string{"lo"}, ConnectTimeout: time.Second}, nil)
+	w, ctx := startWebRTC(t, Config{UDPPort: 0, Interfaces: []string{"lo"}, ConnectTimeout: time.Second}, nil)
 
-	st := New("cam", Options{})
+	st := stream.New("cam", stream.Options{})
 	// The offer's peer is gone before the answer: it will never do ICE.
 	if _, _, err := w.Offer(ctx, st, browserOffer(t)); err != nil {
 		t.Fatal(err)
@@ -38,8 +40,8 @@ func TestViewerThatNeverConnectsIsDropped(t *testing.T) {
 // Sessions share one DTLS certificate (a join then costs no key generation),
 // and one about to expire is replaced before pion would refuse it.
 func TestSessionsShareACertificateThatIsRenewedBeforeItExpires(t *testing.T) {
-	w, ctx := startWebRTC(t, WebRTCConfig{Interfaces: []string{"lo"}}, nil)
-	st := New("cam", Options{})
+	w, ctx := startWebRTC(t, Config{Interfaces: []string{"lo"}}, nil)
+	st := stream.New("cam", stream.Options{})
 	defer st.Close()
 	fingerprint := func() string {
 		answer, id, err := w.Offer(ctx, st, browserOffer(t))
@@ -97,25 +99,25 @@ func TestCachedGOPIsPacedLiveUnitsAreNot(t *testing.T) {
 	sw := sessionWriter{batches: bs, batch: bs.add(netip.MustParseAddrPort("127.0.0.1:9")), sleep: func(time.Duration) { pauses++ }}
 	big := benchUnit(au(true, 64<<10))
 
-	sw.write(track, Item{Unit: big, TS: big.TS})
+	sw.write(track, stream.Item{Unit: big, TS: big.TS})
 	if pauses != 0 {
 		t.Fatalf("a live 64 KB unit was written with %d pauses, want none", pauses)
 	}
-	sw.write(track, Item{Unit: big, TS: big.TS, Cached: true})
+	sw.write(track, stream.Item{Unit: big, TS: big.TS, Cached: true})
 	// One pause per full 16 KB slice; a slice ends on a packet boundary.
 	if pauses < 3 || pauses > 4 {
 		t.Fatalf("a cached 64 KB unit was written with %d pauses, want 3 or 4", pauses)
 	}
 }
 
-// directReaders counts the stream's readers that take units straight from
-// the writer.
-func directReaders(st *Stream) int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+// directSessions counts the sessions that the camera's goroutine sends to
+// itself.
+func directSessions(w *Server) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := 0
-	for r := range st.readers {
-		if r.direct != nil {
+	for _, s := range w.sessions {
+		if s.direct.Load() {
 			n++
 		}
 	}
@@ -126,8 +128,8 @@ func directReaders(st *Stream) int {
 // camera's goroutine, and its packets run on across the switch: no gap in
 // the sequence numbers, every unit's last packet there.
 func TestCaughtUpViewerIsSentToDirectlyWithoutAGap(t *testing.T) {
-	w, ctx := startWebRTC(t, WebRTCConfig{Interfaces: []string{"lo"}}, nil)
-	st := New("cam", Options{})
+	w, ctx := startWebRTC(t, Config{Interfaces: []string{"lo"}}, nil)
+	st := stream.New("cam", stream.Options{})
 	defer st.Close()
 	feed(st, 0, 10, 25, 1) // an IDR and 9 units, cached
 
@@ -145,7 +147,7 @@ func TestCaughtUpViewerIsSentToDirectlyWithoutAGap(t *testing.T) {
 	connectPeer(t, ctx, w, st, pc)
 
 	deadline := time.Now().Add(10 * time.Second)
-	for directReaders(st) == 0 {
+	for directSessions(w) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the session never took live units directly")
 		}
