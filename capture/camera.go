@@ -18,6 +18,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtp"
+
+	"github.com/edgecam/edgecam/capture/redact"
 )
 
 // healthyAfter is how long a session must stream before the backoff starts
@@ -382,7 +384,7 @@ func (c *Camera) setState(s State, lastErr string) {
 // redact removes the URL's credentials from text that may quote it, such as
 // errors from the RTSP library.
 func (c *Camera) redact(s string) string {
-	return RedactSecrets(s, c.cfg.URL)
+	return redact.Secrets(s, c.cfg.URL)
 }
 
 // jitter spreads retries of cameras that failed together (a switch reboot)

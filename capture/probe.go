@@ -13,6 +13,8 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
+
+	"github.com/edgecam/edgecam/capture/redact"
 )
 
 // ProbeResult is what a plant engineer needs to know about one camera URL.
@@ -39,13 +41,13 @@ type ProbeResult struct {
 // Probe connects to rawURL, plays its video for up to d (stopping earlier
 // once two keyframe intervals were measured) and reports what it found.
 func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*ProbeResult, error) {
-	res := &ProbeResult{URL: RedactURL(rawURL)}
+	res := &ProbeResult{URL: redact.URL(rawURL)}
 	u, err := base.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse url: %w", err)
 	}
 	redact := func(err error) error {
-		return errors.New(RedactSecrets(err.Error(), rawURL))
+		return errors.New(redact.Secrets(err.Error(), rawURL))
 	}
 	var tr *gortsplib.Transport
 	res.Transport = "udp"

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/edgecam/edgecam/capture"
+	"github.com/edgecam/edgecam/capture/redact"
 	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
 )
@@ -289,7 +290,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	r, err := capture.Probe(ctx, fs.Arg(0), *transport, *d)
 	if err != nil {
-		fmt.Fprintf(stderr, "probe %s: %v\n", capture.RedactURL(fs.Arg(0)), err)
+		fmt.Fprintf(stderr, "probe %s: %v\n", redact.URL(fs.Arg(0)), err)
 		return 1
 	}
 	p := func(k, f string, a ...any) { fmt.Fprintf(stdout, "%-18s "+f+"\n", append([]any{k + ":"}, a...)...) }

@@ -4,7 +4,7 @@
 // reported with the file name, the line and the key path that is wrong, and
 // all mistakes are reported at once: fixing one problem per restart is
 // miserable on a headless box. Camera URLs carry credentials, so nothing in
-// this package ever prints a password (see RedactURL).
+// this package ever prints a password (see package redact).
 //
 // The flow is Load (or Parse) → ApplyDefaults → Validate; Load and Parse do
 // all three. Configs built in code (tests, demos) should call ApplyDefaults
@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/edgecam/edgecam/capture/redact"
 )
 
 // Defaults. They live in one place so Default, ApplyDefaults and the messages
@@ -209,7 +211,7 @@ type Camera struct {
 
 // RedactedURL returns the camera URL with its password replaced by "***",
 // for logs and error messages.
-func (c Camera) RedactedURL() string { return RedactURL(c.URL) }
+func (c Camera) RedactedURL() string { return redact.URL(c.URL) }
 
 // Equal reports whether two cameras have the same settings, ignoring Line,
 // so a reload can restart only the cameras that changed and not those that

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/edgecam/edgecam/capture/redact"
 )
 
 // Load reads the configuration file at path and parses it with Parse, so
@@ -207,7 +209,7 @@ func (idx *index) walk(n *yaml.Node, path string) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			// A URL pasted as a key must not leak into the key path.
-			p := RedactURL(k.Value)
+			p := redact.URL(k.Value)
 			if path != "" {
 				p = path + "." + p
 			}

@@ -1,4 +1,8 @@
-package capture
+// Package redact removes credentials from camera URLs and from text that may
+// quote them. Camera URLs carry the camera's user and password, and every
+// log line, error, API answer and page edgecam writes passes through here
+// before it shows one.
+package redact
 
 import (
 	"net/url"
@@ -10,12 +14,12 @@ import (
 // accept instead of userinfo.
 var secretQuery = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pass|pwd)=)[^&#;]*`)
 
-// RedactURL returns raw with its password replaced by "***", keeping the user
+// URL returns raw with its password replaced by "***", keeping the user
 // name so a wrong account is still recognisable. Password-like query
 // parameters are redacted too. Input that does not parse is redacted on a
 // best-effort basis that errs towards hiding too much: the password is never
 // returned.
-func RedactURL(raw string) string {
+func URL(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err == nil && u.User != nil:
@@ -54,9 +58,9 @@ func redactLoose(raw string) string {
 	return raw[:start] + rest[:colon] + ":***" + rest[at:]
 }
 
-// RedactSecrets removes the password of rawURL, in plain and URL-escaped
-// form, from s. Errors from libraries sometimes quote the request URL.
-func RedactSecrets(s, rawURL string) string {
+// Secrets removes the password of rawURL, in plain and URL-escaped form,
+// from s. Errors from libraries sometimes quote the request URL.
+func Secrets(s, rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.User == nil {
 		return s
@@ -65,7 +69,18 @@ func RedactSecrets(s, rawURL string) string {
 	if !ok || pass == "" {
 		return s
 	}
-	for _, p := range []string{url.PathEscape(pass), url.QueryEscape(pass), pass} {
+	// The password as the URL spells it, which may escape other characters
+	// than either function below.
+	written := ""
+	if i := strings.Index(rawURL, "://"); i >= 0 {
+		if userinfo, _, ok := strings.Cut(rawURL[i+3:], "@"); ok {
+			_, written, _ = strings.Cut(userinfo, ":")
+		}
+	}
+	if unescaped, err := url.PathUnescape(written); err != nil || unescaped != pass {
+		written = ""
+	}
+	for _, p := range []string{written, url.PathEscape(pass), url.QueryEscape(pass), pass} {
 		if p != "" {
 			s = strings.ReplaceAll(s, p, "***")
 		}

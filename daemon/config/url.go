@@ -8,22 +8,18 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/edgecam/edgecam/capture"
+	"github.com/edgecam/edgecam/capture/redact"
 )
 
-// RedactURL returns raw with its password replaced by "***"; it is
-// capture.RedactURL, here so that config users need not import capture.
-func RedactURL(raw string) string { return capture.RedactURL(raw) }
-
 // checkCameraURL returns why raw is not a usable camera URL, or "". Messages
-// show the URL only through RedactURL.
+// show the URL only through redact.URL.
 func checkCameraURL(raw string) string {
 	if raw == "" {
 		return "missing; every camera needs an rtsp:// or rtsps:// URL"
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		msg := RedactURL(raw) + " is not a valid URL"
+		msg := redact.URL(raw) + " is not a valid URL"
 		// url.Error repeats the whole URL and its reason may quote part of a
 		// password ("invalid port \":s3\""), so give the reason only when
 		// there are no credentials to leak.
@@ -38,7 +34,7 @@ func checkCameraURL(raw string) string {
 	switch u.Scheme {
 	case "rtsp", "rtsps":
 	case "":
-		return RedactURL(raw) + " has no scheme; write rtsp://host/path or rtsps://host/path"
+		return redact.URL(raw) + " has no scheme; write rtsp://host/path or rtsps://host/path"
 	default:
 		return fmt.Sprintf("scheme %q is not rtsp or rtsps", u.Scheme)
 	}
@@ -46,10 +42,10 @@ func checkCameraURL(raw string) string {
 		// A '/', '?' or '#' in the password ends the host early:
 		// "rtsp://admin:12?34@cam/" parses as host "admin", port 12, and
 		// the camera would be dialled at the wrong address.
-		return RedactURL(raw) + " has an '@' outside user:password@host; percent-encode '/', '?', '#' and '@' in the user or password (e.g. '?' as %3F)"
+		return redact.URL(raw) + " has an '@' outside user:password@host; percent-encode '/', '?', '#' and '@' in the user or password (e.g. '?' as %3F)"
 	}
 	if u.Hostname() == "" {
-		return RedactURL(raw) + " has no host"
+		return redact.URL(raw) + " has no host"
 	}
 	if p := u.Port(); p != "" {
 		// url.Parse accepts any run of digits as a port.
@@ -58,11 +54,11 @@ func checkCameraURL(raw string) string {
 		}
 	}
 	if strings.Contains(u.Hostname(), ":") && net.ParseIP(u.Hostname()) == nil {
-		return RedactURL(raw) + " has an invalid IPv6 host"
+		return redact.URL(raw) + " has an invalid IPv6 host"
 	}
 	return ""
 }
 
 // quote quotes a user-supplied value for a message. Any value might be a
 // camera URL pasted under the wrong key, so it is redacted first.
-func quote(s string) string { return strconv.Quote(RedactURL(s)) }
+func quote(s string) string { return strconv.Quote(redact.URL(s)) }
