@@ -35,6 +35,10 @@ type Camera struct {
 
 	sessions atomic.Uint64
 	pacer    *readPacer
+	// changed is signalled (coalesced) when State or Reconnects changes.
+	changed chan struct{}
+	// stale mirrors status.State == StateStale for the reader's hot path.
+	stale atomic.Bool
 
 	mu         sync.Mutex
 	status     Status
@@ -47,16 +51,29 @@ type Camera struct {
 // New returns a Camera that will deliver access units to sink. log should
 // already carry the camera's name.
 func New(cfg Config, sink Sink, log *slog.Logger) *Camera {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Camera{
-		cfg:    cfg,
-		sink:   sink,
-		log:    log,
-		status: Status{State: StateIdle, Since: time.Now()},
-		pacer:  newReadPacer(),
+		cfg:     cfg,
+		sink:    sink,
+		log:     log,
+		status:  Status{State: StateIdle, Since: time.Now()},
+		pacer:   newReadPacer(),
+		changed: make(chan struct{}, 1),
+	}
+}
+
+// Changed is signalled, coalesced, whenever the camera's State or its
+// Reconnects count changes; read Status for the new values. It lets the
+// owner publish health changes as they happen instead of polling.
+func (c *Camera) Changed() <-chan struct{} { return c.changed }
+
+func (c *Camera) signal() {
+	select {
+	case c.changed <- struct{}{}:
+	default:
 	}
 }
 
@@ -75,13 +92,8 @@ func (c *Camera) Status() Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.status
-	now := time.Now()
 	if s.State == StateStreaming {
-		s.FPS, s.Bitrate = c.rate.read(now)
-		if now.Sub(s.LastFrame) > c.cfg.StaleAfter {
-			s.State = StateStale
-			s.FPS, s.Bitrate = 0, 0
-		}
+		s.FPS, s.Bitrate = c.rate.read(time.Now())
 	} else {
 		s.FPS, s.Bitrate = 0, 0
 	}
@@ -256,6 +268,7 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 		c.mu.Lock()
 		c.status.Reconnects++
 		c.mu.Unlock()
+		c.signal()
 	}
 	r := &reader{
 		cam:     c,
@@ -283,42 +296,55 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 	c.log.Info("camera connected", "session", session, "transport", c.cfg.Transport)
 
 	// gortsplib's ReadTimeout catches a camera that sends nothing; this
-	// catches one that sends packets nobody can decode into pictures.
-	var stalled atomic.Value
+	// catches one that sends packets nobody can decode into pictures, and
+	// marks a camera stale that delivers no frame for StaleAfter.
+	var stalled error
 	watchDone := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		// One timer, re-armed for the newest unit's deadline whenever it
-		// fires: it wakes once per limit while frames flow, where a
-		// ticker would wake several times a second for every camera.
-		limit := 2 * c.cfg.ReadTimeout
-		t := time.NewTimer(limit)
-		defer t.Stop()
-		for {
-			select {
-			case <-watchDone:
-				return
-			case <-t.C:
-				idle := time.Since(time.Unix(0, r.lastUnit.Load()))
-				if idle > limit {
-					stalled.Store(fmt.Errorf("no decodable video for %s", idle.Round(time.Second)))
-					client.Close()
-					return
-				}
-				t.Reset(limit - idle + time.Millisecond)
-			}
-		}
+		stalled = c.watchSession(r, client, watchDone)
 	}()
 
 	err = client.Wait()
 	close(watchDone)
 	wg.Wait()
-	if s, ok := stalled.Load().(error); ok {
-		err = s
+	if stalled != nil {
+		err = stalled
 	}
 	return r.delivered.Load(), fmt.Errorf("stream: %w", err)
+}
+
+// watchSession ends a session that delivers no access unit for twice the
+// read timeout, returning why, and marks the camera stale while it delivers
+// none for StaleAfter. It returns nil when done is closed. One timer,
+// re-armed for the next deadline whenever it fires, wakes it about once per
+// StaleAfter.
+func (c *Camera) watchSession(r *reader, client *gortsplib.Client, done <-chan struct{}) error {
+	limit := 2 * c.cfg.ReadTimeout
+	t := time.NewTimer(min(limit, c.cfg.StaleAfter))
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-t.C:
+		}
+		idle := time.Since(time.Unix(0, r.lastUnit.Load()))
+		if idle > limit {
+			client.Close()
+			return fmt.Errorf("no decodable video for %s", idle.Round(time.Second))
+		}
+		next := min(limit-idle, c.cfg.StaleAfter-idle)
+		if idle >= c.cfg.StaleAfter {
+			// A camera that has not streamed yet is not stale; look again
+			// in case its first frame comes now.
+			c.markStale()
+			next = min(limit-idle, c.cfg.StaleAfter)
+		}
+		t.Reset(next + time.Millisecond)
+	}
 }
 
 func describeError(err error) error {
@@ -359,7 +385,7 @@ func (c *Camera) addCounts(lost, decodeErrors uint64) {
 func (c *Camera) onSessionStarted(p *paramSet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.status.Codec = "H264"
+	c.status.Codec = CodecH264
 	if p.width > 0 {
 		c.status.Width, c.status.Height = p.width, p.height
 		c.status.BFrames = p.reorders
@@ -368,16 +394,32 @@ func (c *Camera) onSessionStarted(p *paramSet) {
 
 func (c *Camera) setState(s State, lastErr string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.status.State != s {
+	changed := c.status.State != s
+	if changed {
+		if s == StateStreaming && c.status.State != StateStale {
+			c.rate = rateWindow{}
+		}
 		c.status.State = s
 		c.status.Since = time.Now()
+		c.stale.Store(s == StateStale)
 	}
 	if lastErr != "" {
 		c.status.LastError = lastErr
 	}
-	if s == StateStreaming {
-		c.rate = rateWindow{}
+	c.mu.Unlock()
+	if changed {
+		c.signal()
+	}
+}
+
+// markStale turns a streaming camera stale: its session is up, but no frame
+// came for StaleAfter.
+func (c *Camera) markStale() {
+	c.mu.Lock()
+	streaming := c.status.State == StateStreaming
+	c.mu.Unlock()
+	if streaming {
+		c.setState(StateStale, "")
 	}
 }
 

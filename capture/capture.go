@@ -10,11 +10,35 @@ import (
 	"time"
 )
 
-// Transport values accepted in Config.Transport.
+// Transport is how RTP reaches edgecam from the camera.
+type Transport string
+
+// Transports.
 const (
-	TransportAuto = "auto"
-	TransportTCP  = "tcp"
-	TransportUDP  = "udp"
+	// TransportAuto tries UDP and switches to TCP (interleaved in the RTSP
+	// connection) when no packet arrives.
+	TransportAuto Transport = "auto"
+	TransportTCP  Transport = "tcp"
+	TransportUDP  Transport = "udp"
+)
+
+// Codec names a video codec as the API shows it.
+type Codec string
+
+// Codecs.
+const (
+	CodecH264 Codec = "H264"
+)
+
+// Defaults of Config's zero values. They live here only: the configuration
+// file leaves these settings zero when they are not written.
+const (
+	DefaultTransport      = TransportAuto
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultReadTimeout    = 5 * time.Second
+	DefaultStaleAfter     = 2 * time.Second
+	defaultMinBackoff     = time.Second
+	defaultMaxBackoff     = 30 * time.Second
 )
 
 // Config describes one camera. The zero value of every duration means its default.
@@ -23,8 +47,9 @@ type Config struct {
 	Name string
 	// URL is the rtsp:// or rtsps:// address, credentials in the user-info.
 	URL string
-	// Transport is auto (UDP, switching to TCP when nothing arrives), tcp or udp.
-	Transport string
+	// Transport is auto (UDP, switching to TCP when nothing arrives), tcp or
+	// udp. Default auto.
+	Transport Transport
 	// ConnectTimeout bounds the TCP dial and each RTSP request. Default 5 s.
 	ConnectTimeout time.Duration
 	// ReadTimeout is how long the camera may send no media before it counts
@@ -38,24 +63,25 @@ type Config struct {
 	StaleAfter time.Duration
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
 	if c.Transport == "" {
-		c.Transport = TransportAuto
+		c.Transport = DefaultTransport
 	}
 	if c.ConnectTimeout <= 0 {
-		c.ConnectTimeout = 5 * time.Second
+		c.ConnectTimeout = DefaultConnectTimeout
 	}
 	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = 5 * time.Second
+		c.ReadTimeout = DefaultReadTimeout
 	}
 	if c.MinBackoff <= 0 {
-		c.MinBackoff = time.Second
+		c.MinBackoff = defaultMinBackoff
 	}
 	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Second
+		c.MaxBackoff = defaultMaxBackoff
 	}
 	if c.StaleAfter <= 0 {
-		c.StaleAfter = 2 * time.Second
+		c.StaleAfter = DefaultStaleAfter
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		c.MaxBackoff = c.MinBackoff
@@ -100,11 +126,16 @@ const (
 	StateUnsupported State = "unsupported" // the camera offers no H.264
 )
 
+// States lists every State, for metrics that export one series per state.
+func States() []State {
+	return []State{StateIdle, StateConnecting, StateStreaming, StateStale, StateRetrying, StateUnsupported}
+}
+
 // Status is a snapshot of a camera's health.
 type Status struct {
 	State      State
 	LastError  string // redacted: never contains the URL's password
-	Codec      string
+	Codec      Codec
 	Width      int
 	Height     int
 	FPS        float64 // measured over the last second

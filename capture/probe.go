@@ -19,9 +19,9 @@ import (
 
 // ProbeResult is what a plant engineer needs to know about one camera URL.
 type ProbeResult struct {
-	URL       string   // redacted
-	Tracks    []string // e.g. "video H264", "audio MPEG4-audio"
-	Transport string   // the RTSP transport that delivered media: udp or tcp
+	URL       string    // redacted
+	Tracks    []string  // e.g. "video H264", "audio MPEG4-audio"
+	Transport Transport // the RTSP transport that delivered media: udp or tcp
 	// Video facts; zero when the camera offers no H.264.
 	Profile          string
 	Level            string
@@ -40,7 +40,7 @@ type ProbeResult struct {
 
 // Probe connects to rawURL, plays its video for up to d (stopping earlier
 // once two keyframe intervals were measured) and reports what it found.
-func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*ProbeResult, error) {
+func Probe(ctx context.Context, rawURL string, transport Transport, d time.Duration) (*ProbeResult, error) {
 	res := &ProbeResult{URL: redact.URL(rawURL)}
 	u, err := base.ParseURL(rawURL)
 	if err != nil {
@@ -50,12 +50,12 @@ func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*Pro
 		return errors.New(redact.Secrets(err.Error(), rawURL))
 	}
 	var tr *gortsplib.Transport
-	res.Transport = "udp"
+	res.Transport = TransportUDP
 	switch transport {
 	case TransportTCP:
 		v := gortsplib.TransportTCP
 		tr = &v
-		res.Transport = "tcp"
+		res.Transport = TransportTCP
 	case TransportUDP:
 		v := gortsplib.TransportUDP
 		tr = &v
@@ -71,7 +71,7 @@ func Probe(ctx context.Context, rawURL, transport string, d time.Duration) (*Pro
 		UserAgent:         "edgecam-probe",
 		OnPacketsLost:     func(uint64) {},
 		OnDecodeError:     func(error) {},
-		OnTransportSwitch: func(error) { mu.Lock(); res.Transport = "tcp"; mu.Unlock() },
+		OnTransportSwitch: func(error) { mu.Lock(); res.Transport = TransportTCP; mu.Unlock() },
 	}
 	if err := c.Start2(); err != nil {
 		return nil, redact(fmt.Errorf("connect: %w", err))

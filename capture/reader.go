@@ -93,6 +93,8 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 		r.delivered.Store(true)
 		r.cam.setState(StateStreaming, "")
 		r.cam.log.Info("camera streaming", "width", r.params.width, "height", r.params.height)
+	} else if r.cam.stale.Load() {
+		r.cam.setState(StateStreaming, "")
 	}
 	r.lastUnit.Store(now.UnixNano())
 	r.cam.countUnit(now, size, idr, pts)

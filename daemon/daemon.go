@@ -173,7 +173,7 @@ func (d *Daemon) newUnit(c config.Camera, jcfg config.JPEG) *cameraUnit {
 	u.cam = capture.New(capture.Config{
 		Name:           c.Name,
 		URL:            c.URL,
-		Transport:      c.Transport,
+		Transport:      capture.Transport(c.Transport),
 		ConnectTimeout: c.ConnectTimeout.D(),
 		ReadTimeout:    c.ReadTimeout.D(),
 		StaleAfter:     c.StaleAfter.D(),

@@ -143,7 +143,7 @@ func (d *Daemon) cameraJSON(u *cameraUnit) CameraJSON {
 	s := u.cam.Status()
 	j.State = string(s.State)
 	j.Error = s.LastError
-	j.Codec = s.Codec
+	j.Codec = string(s.Codec)
 	j.Width, j.Height = s.Width, s.Height
 	j.FPS = math.Round(s.FPS*10) / 10
 	j.Bitrate = int64(s.Bitrate)

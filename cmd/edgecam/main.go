@@ -288,7 +288,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := capture.Probe(ctx, fs.Arg(0), *transport, *d)
+	r, err := capture.Probe(ctx, fs.Arg(0), capture.Transport(*transport), *d)
 	if err != nil {
 		fmt.Fprintf(stderr, "probe %s: %v\n", redact.URL(fs.Arg(0)), err)
 		return 1
