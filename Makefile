@@ -3,7 +3,7 @@ GO ?= go
 # Debian-safe version from git (packaging/version.sh); what `edgecam version` prints.
 VERSION ?= $(shell sh packaging/version.sh)
 
-.PHONY: all build demo test lint vet deb deb-check
+.PHONY: all build demo test test-fast lint vet deb deb-check
 
 all: build
 
@@ -14,18 +14,25 @@ build:
 demo:
 	$(GO) run ./cmd/edgecam run --demo
 
+# The test tiers beyond the fast one (daemon/e2e): see CONTRIBUTING.md.
+TIERS = browser fault soak
+
 vet:
-	$(GO) vet ./...
+	$(GO) vet -tags '$(TIERS)' ./...
 
 # Formatting, go vet and staticcheck (pinned by the tool directive in go.mod).
 lint: vet
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
 		echo "gofmt: these files need formatting (gofmt -w):"; echo "$$unformatted"; exit 1; fi
-	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags '$(TIERS)' ./...
 
-# The whole suite: lint, then every test with the race detector.
+# The fast tier alone: no root, Chromium or ffmpeg needed.
+test-fast:
+	$(GO) test -count=1 ./...
+
+# The whole suite: lint, then every tier with the race detector.
 test: lint
-	$(GO) test -race -count=1 -timeout 8m ./...
+	$(GO) test -race -count=1 -timeout 9m -tags '$(TIERS)' ./...
 
 # dist/edgecam_$(VERSION)_{amd64,arm64,armhf}.deb, built with nfpm (see packaging/README.md).
 deb:

@@ -30,6 +30,7 @@ func NewLevel(level string) *slog.LevelVar {
 	return lv
 }
 
+// parseLevel maps a config log.level value onto slog's levels.
 func parseLevel(level string) slog.Level {
 	switch strings.ToLower(level) {
 	case "debug":

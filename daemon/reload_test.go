@@ -1,4 +1,4 @@
-package daemon
+package daemon_test
 
 import (
 	"fmt"
@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/daemontest"
 )
 
 // reloadable runs a daemon whose configuration is a file the test rewrites.
 type reloadable struct {
-	*testDaemon
+	*daemontest.Daemon
 	path   string
 	reload chan struct{}
 }
@@ -32,11 +34,11 @@ func startReloadable(t *testing.T, yaml string) *reloadable {
 		t.Fatal(err)
 	}
 	reload := make(chan struct{})
-	d := runDaemon(t, cfg, Options{
+	d := daemontest.Run(t, cfg, daemon.Options{
 		Reload: reload,
 		Load:   func() (*config.Config, error) { return config.Load(path) },
 	})
-	return &reloadable{testDaemon: d, path: path, reload: reload}
+	return &reloadable{Daemon: d, path: path, reload: reload}
 }
 
 // apply writes the new configuration and reloads, waiting until the daemon
@@ -46,10 +48,10 @@ func (r *reloadable) apply(t *testing.T, yaml string) {
 	if err := os.WriteFile(r.path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	before := strings.Count(r.logs.String(), "reload")
+	before := strings.Count(r.Logs.String(), "reload")
 	r.reload <- struct{}{}
-	waitFor(t, 10*time.Second, "reload handled", func() bool {
-		return strings.Count(r.logs.String(), "reload") > before
+	daemontest.WaitFor(t, 10*time.Second, "reload handled", func() bool {
+		return strings.Count(r.Logs.String(), "reload") > before
 	})
 }
 
@@ -63,62 +65,62 @@ func reloadConfig(cams ...string) string {
 }
 
 func TestReloadKeepsUnchangedCamerasAndTheirViewers(t *testing.T) {
-	a := startCamera(t, testcamera.Options{})
-	b := startCamera(t, testcamera.Options{})
+	a := daemontest.StartCamera(t, testcamera.Options{})
+	b := daemontest.StartCamera(t, testcamera.Options{})
 	r := startReloadable(t, reloadConfig("press-1", a.URL(), "press-2", b.URL()))
-	r.waitState(t, "press-1", "streaming", 10*time.Second)
-	r.waitState(t, "press-2", "streaming", 10*time.Second)
-	keep := r.dial(t, "press-1")
-	nextUnit(t, keep, 10*time.Second)
-	gone := r.dial(t, "press-2")
-	nextUnit(t, gone, 10*time.Second)
+	r.WaitState(t, "press-1", "streaming", 10*time.Second)
+	r.WaitState(t, "press-2", "streaming", 10*time.Second)
+	keep := r.Dial(t, "press-1")
+	daemontest.NextUnit(t, keep, 10*time.Second)
+	gone := r.Dial(t, "press-2")
+	daemontest.NextUnit(t, gone, 10*time.Second)
 
 	// press-2 removed, press-3 added, press-1 untouched.
 	r.apply(t, reloadConfig("press-1", a.URL(), "press-3", b.URL()))
-	r.waitState(t, "press-3", "streaming", 10*time.Second)
-	if got := r.camera(t, "press-1"); got.Reconnects != 0 || got.Viewers != 1 {
+	r.WaitState(t, "press-3", "streaming", 10*time.Second)
+	if got := r.Camera(t, "press-1"); got.Reconnects != 0 || got.Viewers != 1 {
 		t.Fatalf("unchanged camera was disturbed: %+v", got)
 	}
-	resp, err := httpGet(r.base + "/api/cameras/press-2")
+	resp, err := httpGet(r.URL + "/api/cameras/press-2")
 	if err != nil || resp != 404 {
 		t.Fatalf("removed camera: status %d %v, want 404", resp, err)
 	}
 	// The viewer of the unchanged camera kept receiving frames throughout.
 	for i := 0; i < 25; i++ {
-		nextUnit(t, keep, 2*time.Second)
+		daemontest.NextUnit(t, keep, 2*time.Second)
 	}
-	waitFor(t, 10*time.Second, "the removed camera's WebRTC session closed", func() bool {
-		return r.rtc.Sessions() == 1
+	daemontest.WaitFor(t, 10*time.Second, "the removed camera's WebRTC session closed", func() bool {
+		return r.WebRTCSessions() == 1
 	})
 }
 
 func TestInvalidReloadChangesNothing(t *testing.T) {
-	a := startCamera(t, testcamera.Options{})
+	a := daemontest.StartCamera(t, testcamera.Options{})
 	r := startReloadable(t, reloadConfig("press-1", a.URL()))
-	r.waitState(t, "press-1", "streaming", 10*time.Second)
-	v := r.dial(t, "press-1")
-	nextUnit(t, v, 10*time.Second)
+	r.WaitState(t, "press-1", "streaming", 10*time.Second)
+	v := r.Dial(t, "press-1")
+	daemontest.NextUnit(t, v, 10*time.Second)
 
 	r.apply(t, reloadConfig("press-1", a.URL())+"    colour: red\n")
-	if !strings.Contains(r.logs.String(), "colour") || !strings.Contains(r.logs.String(), "still running the previous one") {
-		t.Fatalf("the rejected reload is not explained in the log:\n%s", r.logs.String())
+	if !strings.Contains(r.Logs.String(), "colour") || !strings.Contains(r.Logs.String(), "still running the previous one") {
+		t.Fatalf("the rejected reload is not explained in the log:\n%s", r.Logs.String())
 	}
 	for i := 0; i < 10; i++ {
-		nextUnit(t, v, 2*time.Second)
+		daemontest.NextUnit(t, v, 2*time.Second)
 	}
-	if got := r.camera(t, "press-1"); got.State != "streaming" || got.Reconnects != 0 {
+	if got := r.Camera(t, "press-1"); got.State != "streaming" || got.Reconnects != 0 {
 		t.Fatalf("camera disturbed by a rejected reload: %+v", got)
 	}
 }
 
 func TestReloadRestartsChangedCamera(t *testing.T) {
-	a := startCamera(t, testcamera.Options{})
-	b := startCamera(t, testcamera.Options{})
+	a := daemontest.StartCamera(t, testcamera.Options{})
+	b := daemontest.StartCamera(t, testcamera.Options{})
 	r := startReloadable(t, reloadConfig("press-1", a.URL()))
-	r.waitState(t, "press-1", "streaming", 10*time.Second)
+	r.WaitState(t, "press-1", "streaming", 10*time.Second)
 	r.apply(t, reloadConfig("press-1", b.URL()))
-	r.waitState(t, "press-1", "streaming", 10*time.Second)
-	waitFor(t, 5*time.Second, "old camera released", func() bool {
+	r.WaitState(t, "press-1", "streaming", 10*time.Second)
+	daemontest.WaitFor(t, 5*time.Second, "old camera released", func() bool {
 		return a.SessionCount() == 0 && b.SessionCount() == 1
 	})
 }
@@ -133,11 +135,11 @@ func httpGet(url string) (int, error) {
 }
 
 func TestSystemdSeesWatchdogAndReload(t *testing.T) {
-	conn := listenNotify(t)
+	conn := daemontest.ListenNotify(t)
 	t.Setenv("WATCHDOG_USEC", "400000") // pings every 200 ms
 	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
 
-	a := startCamera(t, testcamera.Options{})
+	a := daemontest.StartCamera(t, testcamera.Options{})
 	r := startReloadable(t, reloadConfig("press-1", a.URL()))
 
 	msgs := make(chan string, 64)
@@ -184,31 +186,31 @@ func TestSystemdSeesWatchdogAndReload(t *testing.T) {
 // camera must not take that camera's ffmpeg restarts out of it (Prometheus
 // would read the drop as a reset).
 func TestFFmpegRestartsCountSurvivesAReloadThatRemovesTheCamera(t *testing.T) {
-	a := startCamera(t, testcamera.Options{})
-	b := startCamera(t, testcamera.Options{})
+	a := daemontest.StartCamera(t, testcamera.Options{})
+	b := daemontest.StartCamera(t, testcamera.Options{})
 	broken := filepath.Join(t.TempDir(), "ffmpeg")
 	if err := os.WriteFile(broken, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	jpeg := "jpeg:\n  ffmpeg: " + broken + "\n"
 	r := startReloadable(t, reloadConfig("press-1", a.URL(), "press-2", b.URL())+jpeg)
-	r.waitState(t, "press-1", "streaming", 10*time.Second)
+	r.WaitState(t, "press-1", "streaming", 10*time.Second)
 
 	// A snapshot starts press-1's decoder, whose ffmpeg fails every time.
 	go func() {
 		c := http.Client{Timeout: 3 * time.Second}
-		if resp, err := c.Get(r.base + "/cameras/press-1/snapshot.jpg"); err == nil {
+		if resp, err := c.Get(r.URL + "/cameras/press-1/snapshot.jpg"); err == nil {
 			resp.Body.Close()
 		}
 	}()
 	var before float64
-	waitFor(t, 10*time.Second, "an ffmpeg restart counted", func() bool {
-		before, _ = scrape(t, r.base, "edgecam_ffmpeg_restarts_total")
+	daemontest.WaitFor(t, 10*time.Second, "an ffmpeg restart counted", func() bool {
+		before, _ = daemontest.Scrape(t, r.URL, "edgecam_ffmpeg_restarts_total")
 		return before >= 1
 	})
 
 	r.apply(t, reloadConfig("press-2", b.URL())+jpeg)
-	if after, ok := scrape(t, r.base, "edgecam_ffmpeg_restarts_total"); !ok || after < before {
+	if after, ok := daemontest.Scrape(t, r.URL, "edgecam_ffmpeg_restarts_total"); !ok || after < before {
 		t.Fatalf("edgecam_ffmpeg_restarts_total went from %v to %v (present: %v) when press-1 was removed", before, after, ok)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/edgecam/edgecam/capture"
 )
 
@@ -60,15 +61,15 @@ func (d *Daemon) superviseHealth(ctx context.Context) {
 // statusLine is the one-line summary shown by systemctl status.
 func (d *Daemon) statusLine() string {
 	streaming, total, viewers := 0, 0, 0
-	for _, u := range d.cameras().list {
-		if u.cam == nil {
+	for _, c := range d.cameras().List() {
+		if c.Disabled() {
 			continue
 		}
 		total++
-		if u.cam.Status().State == capture.StateStreaming {
+		if c.Status().State == capture.StateStreaming {
 			streaming++
 		}
-		viewers += u.viewers().total()
+		viewers += c.Viewers().Total()
 	}
 	return fmt.Sprintf("%d/%d cameras streaming, %d viewers", streaming, total, viewers)
 }

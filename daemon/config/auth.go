@@ -9,17 +9,20 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// AuthMode says whether viewers must log in.
+type AuthMode string
+
 // Auth modes.
 const (
-	AuthUsers = "users" // every request but the page's files and /healthz needs a user or token
-	AuthNone  = "none"  // anyone who reaches the port may watch
+	AuthUsers AuthMode = "users" // every request but the page's files and /healthz needs a user or token
+	AuthNone  AuthMode = "none"  // anyone who reaches the port may watch
 )
 
 // Auth configures who may watch. The zero value means: no authentication
 // when http.listen is a loopback address, users required otherwise.
 type Auth struct {
 	// Mode is "users" or "none". Written as the scalar `auth: none` too.
-	Mode string `yaml:"mode"`
+	Mode AuthMode `yaml:"mode"`
 	// Users log in on the page (cookie session) or send HTTP Basic.
 	Users []User `yaml:"users"`
 	// Tokens are for scripts: "Authorization: Bearer <token>" or
@@ -51,7 +54,7 @@ func (a *Auth) UnmarshalYAML(n *yaml.Node) error {
 		if n.ShortTag() == "!!null" {
 			return nil
 		}
-		a.Mode = n.Value
+		a.Mode = AuthMode(n.Value)
 		return nil
 	}
 	if n.Kind == yaml.MappingNode {
@@ -80,7 +83,7 @@ func (a *Auth) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // EffectiveMode is the mode in force: Mode, or its default for listen.
-func (a Auth) EffectiveMode(listen string) string {
+func (a Auth) EffectiveMode(listen string) AuthMode {
 	if a.Mode != "" {
 		return a.Mode
 	}
@@ -128,7 +131,7 @@ func (c *Config) validateAuth(add func(key, format string, args ...any)) {
 	switch a.Mode {
 	case "", AuthUsers, AuthNone:
 	default:
-		add("auth.mode", "%s is not one of users, none", quote(a.Mode))
+		add("auth.mode", "%s is not one of users, none", quote(string(a.Mode)))
 		return
 	}
 	if a.SessionTTL < 0 {

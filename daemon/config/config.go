@@ -9,15 +9,18 @@
 // The flow is Load (or Parse) → ApplyDefaults → Validate; Load and Parse do
 // all three. Configs built in code (tests, demos) should call ApplyDefaults
 // and Validate themselves.
+//
+// A default lives with the code that uses the setting. Where that code's
+// zero value means its default (capture's timeouts and transport, the JPEG
+// decoder's ffmpeg, fps, quality and idle_stop, the WebRTC session cap, the
+// login lifetime), an unset key stays zero here and the component applies
+// its default. The defaults in this package are those of settings whose
+// zero means something else where they are used (see defaults.go).
 package config
 
 import (
 	"fmt"
-	"net"
 	"reflect"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -25,22 +28,15 @@ import (
 	"github.com/edgecam/edgecam/capture/redact"
 )
 
-// Defaults. They live in one place so Default, ApplyDefaults and the messages
-// that tell the user how to get a default cannot drift apart.
+// Transport is how a camera's RTP reaches edgecam: the values of
+// capture.Transport.
+type Transport string
+
+// Transports.
 const (
-	defaultListen           = ":8080"
-	defaultUDPPort          = 8189
-	defaultWebRTCMaxViewers = 64
-	defaultLogLevel         = "info"
-	defaultTransport        = "auto"
-	defaultTimeout          = Duration(5 * time.Second)
-	defaultCameraMaxViewers = 16
-	defaultFFmpeg           = "ffmpeg"
-	defaultJPEGFPS          = 5
-	defaultJPEGMaxWidth     = 1280
-	defaultJPEGQuality      = 75
-	defaultJPEGIdleStop     = Duration(5 * time.Second)
-	maxJPEGFPS              = 30
+	TransportAuto Transport = "auto"
+	TransportTCP  Transport = "tcp"
+	TransportUDP  Transport = "udp"
 )
 
 // Config is the whole configuration file. Its zero value plus ApplyDefaults is
@@ -186,7 +182,7 @@ type Camera struct {
 	// Print it only through RedactedURL.
 	URL string `yaml:"url"`
 	// Transport is auto (default: try UDP, fall back to TCP), tcp or udp.
-	Transport string `yaml:"transport"`
+	Transport Transport `yaml:"transport"`
 	// OnDemand pulls the stream only while someone watches, to spare
 	// cameras and links that are rarely viewed.
 	OnDemand bool `yaml:"on_demand"`
@@ -258,258 +254,4 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 func typeErrorf(n *yaml.Node, format string, args ...any) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
-}
-
-// Default returns the default configuration with no cameras.
-func Default() *Config {
-	return &Config{
-		HTTP:   HTTP{Listen: defaultListen, SessionsPerMinute: 300},
-		WebRTC: WebRTC{UDPPort: defaultUDPPort, MaxViewers: defaultWebRTCMaxViewers},
-		Log:    Log{Level: defaultLogLevel},
-		JPEG: JPEG{
-			FFmpeg:   defaultFFmpeg,
-			FPS:      defaultJPEGFPS,
-			MaxWidth: defaultJPEGMaxWidth,
-			Quality:  defaultJPEGQuality,
-			IdleStop: defaultJPEGIdleStop,
-		},
-	}
-}
-
-// ApplyDefaults fills every unset (zero) field with its default.
-//
-// WebRTC.UDPPort is left alone: 0 is meaningful there ("pick a free port"),
-// so its default of 8189 comes from Default and from Parse instead.
-func (c *Config) ApplyDefaults() {
-	if c.HTTP.Listen == "" {
-		c.HTTP.Listen = defaultListen
-	}
-	if c.HTTP.SessionsPerMinute == 0 {
-		c.HTTP.SessionsPerMinute = 300
-	}
-	if c.WebRTC.MaxViewers == 0 {
-		c.WebRTC.MaxViewers = defaultWebRTCMaxViewers
-	}
-	if c.Log.Level == "" {
-		c.Log.Level = defaultLogLevel
-	}
-	if c.JPEG.FFmpeg == "" {
-		c.JPEG.FFmpeg = defaultFFmpeg
-	}
-	if c.JPEG.FPS == 0 {
-		c.JPEG.FPS = defaultJPEGFPS
-	}
-	if c.JPEG.MaxWidth == 0 {
-		c.JPEG.MaxWidth = defaultJPEGMaxWidth
-	}
-	if c.JPEG.Quality == 0 {
-		c.JPEG.Quality = defaultJPEGQuality
-	}
-	if c.JPEG.IdleStop == 0 {
-		c.JPEG.IdleStop = defaultJPEGIdleStop
-	}
-	if c.Auth.SessionTTL == 0 {
-		c.Auth.SessionTTL = Duration(12 * time.Hour)
-	}
-	for i := range c.Cameras {
-		cam := &c.Cameras[i]
-		if cam.Transport == "" {
-			cam.Transport = defaultTransport
-		}
-		if cam.ConnectTimeout == 0 {
-			cam.ConnectTimeout = defaultTimeout
-		}
-		if cam.ReadTimeout == 0 {
-			cam.ReadTimeout = defaultTimeout
-		}
-		if cam.MaxViewers == 0 {
-			cam.MaxViewers = defaultCameraMaxViewers
-		}
-		if cam.StaleAfter == 0 {
-			cam.StaleAfter = Duration(2 * time.Second)
-		}
-	}
-}
-
-// Validate reports every semantic problem at once as an *Errors, or nil.
-// It does not apply defaults, so zero values are reported as problems; call
-// ApplyDefaults first for configs built in code. Problems carry key paths
-// such as "cameras[1].url"; Parse adds the file name and line.
-func (c *Config) Validate() error {
-	var errs Errors
-	add := func(key, format string, args ...any) {
-		errs.Problems = append(errs.Problems, Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
-
-	if err := checkListen(c.HTTP.Listen); err != "" {
-		add("http.listen", "%s is not a valid listen address (%s); use host:port, e.g. \":8080\"", quote(c.HTTP.Listen), err)
-	}
-
-	if p := c.WebRTC.UDPPort; p < 0 || p > 65535 {
-		add("webrtc.udp_port", "%d is not a valid port (1..65535, or 0 for any free port)", p)
-	}
-	for i, h := range c.WebRTC.Hosts {
-		if net.ParseIP(h) == nil && !isHostname(h) {
-			add(fmt.Sprintf("webrtc.hosts[%d]", i), "%s is not an IP address or hostname", quote(h))
-		}
-	}
-	for i, name := range c.WebRTC.Interfaces {
-		// Linux interface names are at most 15 bytes and cannot contain '/'
-		// or whitespace. Existence is not checked: `edgecam check` may run
-		// on another machine than the one that will use the file.
-		if name == "" || len(name) > 15 || strings.ContainsAny(name, "/: \t") {
-			add(fmt.Sprintf("webrtc.interfaces[%d]", i), "%s is not a network interface name (e.g. \"eth0\")", quote(name))
-		}
-	}
-	if c.WebRTC.MaxViewers < 1 {
-		add("webrtc.max_viewers", "%d must be at least 1", c.WebRTC.MaxViewers)
-	}
-
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		add("log.level", "%s is not one of debug, info, warn, error", quote(c.Log.Level))
-	}
-
-	checkJPEG := func(p string, j JPEG) {
-		if j.FPS <= 0 || j.FPS > maxJPEGFPS {
-			add(p+".fps", "%g must be greater than 0 and at most %d", j.FPS, maxJPEGFPS)
-		}
-		if j.MaxWidth < 16 || j.MaxWidth > 7680 {
-			add(p+".max_width", "%d must be between 16 and 7680", j.MaxWidth)
-		}
-		if j.Quality < 1 || j.Quality > 100 {
-			add(p+".quality", "%d must be between 1 and 100", j.Quality)
-		}
-		switch j.HWAccel {
-		case "", "v4l2m2m":
-		default:
-			add(p+".hwaccel", "%s is not one of \"\" (software) or v4l2m2m", quote(j.HWAccel))
-		}
-	}
-	if c.JPEG.FFmpeg == "" {
-		add("jpeg.ffmpeg", "is empty; remove the key to use \"ffmpeg\" from PATH")
-	}
-	if c.JPEG.IdleStop <= 0 {
-		add("jpeg.idle_stop", "%s must be greater than 0", c.JPEG.IdleStop)
-	}
-	checkJPEG("jpeg", c.JPEG)
-	if c.HTTP.SessionsPerMinute < 1 {
-		add("http.sessions_per_minute", "%d must be at least 1", c.HTTP.SessionsPerMinute)
-	}
-	if (c.HTTP.TLS.Cert == "") != (c.HTTP.TLS.Key == "") {
-		add("http.tls", "set both cert and key, or neither")
-	}
-	c.validateAuth(add)
-	if p := c.Debug.PprofListen; p != "" {
-		if msg := checkListen(p); msg != "" {
-			add("debug.pprof_listen", "%s is not a valid listen address (%s)", quote(p), msg)
-		} else if !IsLoopback(p) {
-			add("debug.pprof_listen", "%s must be a loopback address such as \"127.0.0.1:6060\": profiles expose memory contents", quote(p))
-		}
-	}
-
-	firstByName := map[string]int{}
-	for i, cam := range c.Cameras {
-		p := fmt.Sprintf("cameras[%d]", i)
-		if msg := checkName(cam.Name); msg != "" {
-			add(p+".name", "%s", msg)
-		} else if j, dup := firstByName[cam.Name]; dup {
-			where := fmt.Sprintf("cameras[%d]", j)
-			if l := c.Cameras[j].Line; l > 0 {
-				where = fmt.Sprintf("line %d", l)
-			}
-			add(p+".name", "duplicate %s (first at %s)", quote(cam.Name), where)
-		} else {
-			firstByName[cam.Name] = i
-		}
-
-		if msg := checkCameraURL(cam.URL); msg != "" {
-			add(p+".url", "%s", msg)
-		}
-		switch cam.Transport {
-		case "auto", "tcp", "udp":
-		default:
-			add(p+".transport", "%s is not one of auto, tcp, udp", quote(cam.Transport))
-		}
-		if cam.ConnectTimeout <= 0 {
-			add(p+".connect_timeout", "%s must be greater than 0", cam.ConnectTimeout)
-		}
-		if cam.ReadTimeout <= 0 {
-			add(p+".read_timeout", "%s must be greater than 0", cam.ReadTimeout)
-		}
-		if cam.MaxViewers < 1 {
-			add(p+".max_viewers", "%d must be at least 1", cam.MaxViewers)
-		}
-		if cam.StaleAfter <= 0 {
-			add(p+".stale_after", "%s must be greater than 0", cam.StaleAfter)
-		}
-		if cam.JPEG != (JPEGOverride{}) {
-			// Report only what the camera itself got wrong; the global
-			// section's problems are already listed.
-			before := len(errs.Problems)
-			checkJPEG(p+".jpeg", c.JPEGFor(cam))
-			kept := errs.Problems[:before]
-			for _, pr := range errs.Problems[before:] {
-				if cam.JPEG.sets(strings.TrimPrefix(pr.Key, p+".jpeg.")) {
-					kept = append(kept, pr)
-				}
-			}
-			errs.Problems = kept
-		}
-	}
-
-	if len(errs.Problems) == 0 {
-		return nil // untyped nil: a nil *Errors in an error would be non-nil
-	}
-	return &errs
-}
-
-var (
-	nameChars = regexp.MustCompile(`^[a-z0-9-]+$`)
-	hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
-)
-
-// checkName returns why a camera name is unusable, or "". Names end up in
-// URL paths, metric labels and log fields, hence the DNS-label rules.
-func checkName(name string) string {
-	switch {
-	case name == "":
-		return "missing; every camera needs a unique name such as \"press-1\""
-	case !nameChars.MatchString(name):
-		return quote(name) + " must be lowercase letters, digits and '-'"
-	case len(name) > 63:
-		return fmt.Sprintf("%s is %d characters long; at most 63 are allowed", quote(name), len(name))
-	case name[0] == '-' || name[len(name)-1] == '-':
-		return quote(name) + " must not start or end with '-'"
-	}
-	return ""
-}
-
-func isHostname(h string) bool {
-	h = strings.TrimSuffix(h, ".")
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(h, ".") {
-		if !hostLabel.MatchString(label) {
-			return false
-		}
-	}
-	return true
-}
-
-// checkListen returns why addr cannot be listened on, or "".
-func checkListen(addr string) string {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		if ae, ok := err.(*net.AddrError); ok {
-			return ae.Err
-		}
-		return err.Error()
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return "port must be a number 0..65535"
-	}
-	return ""
 }

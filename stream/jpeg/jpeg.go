@@ -24,12 +24,13 @@ import (
 	"github.com/edgecam/edgecam/stream"
 )
 
-// Defaults for the zero values of Settings.
+// Defaults of Settings' zero values. They live here only: the
+// configuration file leaves these settings zero when they are not written.
 const (
-	defaultFFmpeg   = "ffmpeg"
-	defaultFPS      = 5
-	defaultQuality  = 75
-	defaultIdleStop = 5 * time.Second
+	DefaultFFmpeg   = "ffmpeg"
+	DefaultFPS      = 5
+	DefaultQuality  = 75
+	DefaultIdleStop = 5 * time.Second
 	defaultInputFPS = 25
 )
 
@@ -69,19 +70,20 @@ type Settings struct {
 	InputFPS float64
 }
 
-func (s Settings) withDefaults() Settings {
+// WithDefaults returns s with every zero field set to its default.
+func (s Settings) WithDefaults() Settings {
 	if s.FFmpeg == "" {
-		s.FFmpeg = defaultFFmpeg
+		s.FFmpeg = DefaultFFmpeg
 	}
 	if s.FPS <= 0 {
-		s.FPS = defaultFPS
+		s.FPS = DefaultFPS
 	}
 	if s.Width < 0 {
 		s.Width = 0
 	}
 	s.Quality = clampQuality(s.Quality)
 	if s.IdleStop <= 0 {
-		s.IdleStop = defaultIdleStop
+		s.IdleStop = DefaultIdleStop
 	}
 	if s.InputFPS <= 0 {
 		s.InputFPS = defaultInputFPS
@@ -92,7 +94,7 @@ func (s Settings) withDefaults() Settings {
 func clampQuality(q int) int {
 	switch {
 	case q <= 0:
-		return defaultQuality
+		return DefaultQuality
 	case q > 100:
 		return 100
 	}
@@ -164,7 +166,7 @@ func NewHub(st *stream.Stream, s Settings, log *slog.Logger) *Hub {
 	base, cancel := context.WithCancel(context.Background())
 	return &Hub{
 		st:       st,
-		s:        s.withDefaults(),
+		s:        s.WithDefaults(),
 		log:      log,
 		base:     base,
 		stopAll:  cancel,
@@ -277,6 +279,9 @@ func (h *Hub) Snapshot(ctx context.Context, v Variant) (Frame, error) {
 	defer w.Close()
 	return w.Next(ctx, 0)
 }
+
+// Settings returns the Hub's settings, defaults applied.
+func (h *Hub) Settings() Settings { return h.s }
 
 // Stats returns the Hub's counters.
 func (h *Hub) Stats() HubStats {

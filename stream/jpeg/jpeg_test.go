@@ -314,7 +314,7 @@ func TestViewersOfOneVariantShareOneFFmpeg(t *testing.T) {
 		// Spelling the defaults out must not start a second decoder.
 		v := Variant{}
 		if i == 2 {
-			v = Variant{Quality: defaultQuality}
+			v = Variant{Quality: DefaultQuality}
 		}
 		w := subscribe(t, h, v)
 		ws = append(ws, w)

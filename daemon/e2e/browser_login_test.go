@@ -1,4 +1,6 @@
-package daemon
+//go:build browser
+
+package e2e
 
 import (
 	"testing"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/daemontest"
 )
 
 func TestBrowserLogsInAndSeesCameras(t *testing.T) {
@@ -16,18 +19,18 @@ func TestBrowserLogsInAndSeesCameras(t *testing.T) {
 		return
 	}
 	hash, _ := bcrypt.GenerateFromPassword([]byte("op-pass-123"), bcrypt.MinCost)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemonWith(t, func(cfg *config.Config) {
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, func(cfg *config.Config) {
 		cfg.Auth.Mode = config.AuthUsers
 		cfg.Auth.Users = []config.User{{Name: "operator", PasswordHash: string(hash)}}
-	}, cam("press-1", c.URL()))
+	}, daemontest.Camera("press-1", c.URL()))
 	b := startBrowser(t)
 
 	// The page sends a visitor without a login to the login form.
-	b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/#/camera/press-1"))
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/#/camera/press-1"))
 	b.do(t, 10*time.Second, chromedp.WaitVisible("#login"))
 	url := evalIn[string](t, b, "location.href")
-	if want := d.base + "/login.html?next=%23%2Fcamera%2Fpress-1"; url != want {
+	if want := d.URL + "/login.html?next=%23%2Fcamera%2Fpress-1"; url != want {
 		t.Errorf("redirected to %s, want %s", url, want)
 	}
 
@@ -46,7 +49,7 @@ func TestBrowserLogsInAndSeesCameras(t *testing.T) {
 		return v.State == "live" && v.Transport == "webrtc"
 	})
 	url = evalIn[string](t, b, "location.href")
-	if url != d.base+"/#/camera/press-1" {
+	if url != d.URL+"/#/camera/press-1" {
 		t.Errorf("after login the page is %s, want the camera the visitor asked for", url)
 	}
 }

@@ -1,4 +1,4 @@
-package daemon
+package api_test
 
 import (
 	"bufio"
@@ -17,27 +17,21 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/edgecam/edgecam/capture/testcamera"
-	"github.com/edgecam/edgecam/daemon/config"
-)
 
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (apt-get install ffmpeg): %v", tool, err)
-		}
-	}
-}
+	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon/api"
+	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/daemontest"
+)
 
 // jpegDaemon runs a daemon, its config changed by tweak if not nil, with one
 // streaming test camera "press-1"; the test is skipped without ffmpeg.
-func jpegDaemon(t *testing.T, tweak func(*config.Config)) *testDaemon {
+func jpegDaemon(t *testing.T, tweak func(*config.Config)) *daemontest.Daemon {
 	t.Helper()
-	needFFmpeg(t)
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemonWith(t, tweak, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	daemontest.NeedFFmpeg(t)
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, tweak, daemontest.Camera("press-1", c.URL()))
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
 	return d
 }
 
@@ -62,7 +56,7 @@ func TestSnapshotIsAJPEGOfTheCamera(t *testing.T) {
 		{"?width=99999", 640, 360}, // clamped to max_width, never upscaled
 	} {
 		start := time.Now()
-		resp, err := http.Get(d.base + "/cameras/press-1/snapshot.jpg" + tc.query)
+		resp, err := http.Get(d.URL + "/cameras/press-1/snapshot.jpg" + tc.query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +79,7 @@ func TestMJPEGReadableByFFprobeAndMultipart(t *testing.T) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-select_streams", "v:0",
 		"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0",
-		d.base+"/cameras/press-1/mjpeg?width=320").CombinedOutput()
+		d.URL+"/cameras/press-1/mjpeg?width=320").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffprobe: %v: %s", err, out)
 	}
@@ -94,7 +88,7 @@ func TestMJPEGReadableByFFprobeAndMultipart(t *testing.T) {
 	}
 
 	// Read a few parts the way a browser's <img> or OpenCV does.
-	resp, err := http.Get(d.base + "/cameras/press-1/mjpeg?fps=5")
+	resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg?fps=5")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +118,7 @@ func TestWebSocketSendsInfoThenJPEGs(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(d.base, "http")+"/cameras/press-1/ws?width=320", nil)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(d.URL, "http")+"/cameras/press-1/ws?width=320", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +127,7 @@ func TestWebSocketSendsInfoThenJPEGs(t *testing.T) {
 	if err != nil || typ != websocket.MessageText {
 		t.Fatalf("first message: %v %v", typ, err)
 	}
-	var info wsInfo
+	var info api.WSInfo
 	if err := json.Unmarshal(msg, &info); err != nil || info.Type != "info" || info.Camera != "press-1" || info.Width != 320 || info.Height != 180 || info.FPS != 5 {
 		t.Fatalf("info message %s (%v)", msg, err)
 	}
@@ -151,7 +145,7 @@ func TestWebSocketSendsInfoThenJPEGs(t *testing.T) {
 
 func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
 	d := jpegDaemon(t, nil)
-	hub := d.cameras().byName["press-1"].jpeg
+	hub := d.Running(t, "press-1").JPEG()
 	if n := hub.Stats().Decoders; n != 0 {
 		t.Fatalf("%d decoders with no JPEG viewer", n)
 	}
@@ -159,7 +153,7 @@ func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
 	// Three viewers share one decoder.
 	var bodies []io.Closer
 	for i := 0; i < 3; i++ {
-		resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
+		resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -175,7 +169,7 @@ func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
 	for _, b := range bodies {
 		b.Close()
 	}
-	waitFor(t, 10*time.Second, "decoder stopped after the last JPEG viewer left", func() bool {
+	daemontest.WaitFor(t, 10*time.Second, "decoder stopped after the last JPEG viewer left", func() bool {
 		return hub.Stats().Decoders == 0
 	})
 }
@@ -194,7 +188,7 @@ func TestStuckMJPEGViewerDoesNotStallAnother(t *testing.T) {
 		tc.SetReadBuffer(4096)
 	}
 
-	resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
+	resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,9 +212,9 @@ func TestStuckMJPEGViewerDoesNotStallAnother(t *testing.T) {
 }
 
 func TestJPEGEndpointsRefuseBadInput(t *testing.T) {
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemonWith(t, func(cfg *config.Config) { cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" }, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, func(cfg *config.Config) { cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" }, daemontest.Camera("press-1", c.URL()))
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
 	for _, tc := range []struct {
 		path string
 		want int
@@ -234,7 +228,7 @@ func TestJPEGEndpointsRefuseBadInput(t *testing.T) {
 		{"/cameras/press-1/snapshot.jpg", 503, "ffmpeg"},
 		{"/cameras/press-1/mjpeg", 503, "ffmpeg"},
 	} {
-		resp, err := http.Get(d.base + tc.path)
+		resp, err := http.Get(d.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,11 +241,11 @@ func TestJPEGEndpointsRefuseBadInput(t *testing.T) {
 }
 
 func TestWebSocketExplainsMissingFFmpeg(t *testing.T) {
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemonWith(t, func(cfg *config.Config) { cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" }, cam("press-1", c.URL()))
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, func(cfg *config.Config) { cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" }, daemontest.Camera("press-1", c.URL()))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(d.base, "http")+"/cameras/press-1/ws", nil)
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(d.URL, "http")+"/cameras/press-1/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +267,7 @@ func TestWebSocketExplainsMissingFFmpeg(t *testing.T) {
 func TestMJPEGPartEndsWithoutWaitingForTheNextPicture(t *testing.T) {
 	d := jpegDaemon(t, func(cfg *config.Config) { cfg.JPEG.KeyframesOnly = true })
 
-	resp, err := http.Get(d.base + "/cameras/press-1/mjpeg")
+	resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +288,7 @@ func TestMJPEGPartEndsWithoutWaitingForTheNextPicture(t *testing.T) {
 	if w, h := jpegSize(t, b); w != 640 || h != 360 {
 		t.Fatalf("first part is %dx%d, want 640x360", w, h)
 	}
-	if n := d.cameras().byName["press-1"].jpeg.Stats().Frames; n != 1 {
+	if n := d.Running(t, "press-1").JPEG().Stats().Frames; n != 1 {
 		t.Fatalf("the first part ended after the decoder produced %d pictures, want 1 (it waited for the next picture)", n)
 	}
 }

@@ -1,4 +1,6 @@
-package daemon
+//go:build browser
+
+package e2e
 
 import (
 	"slices"
@@ -6,7 +8,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon/daemontest"
 )
 
 // Every browser test starts with inTestNetns: it runs in a network namespace
@@ -17,11 +21,11 @@ func TestBrowserShowsEveryCameraLiveOverWebRTC(t *testing.T) {
 		return
 	}
 	names := []string{"press-1", "press-2"}
-	c1 := startCamera(t, testcamera.Options{})
-	c2 := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam(names[0], c1.URL()), cam(names[1], c2.URL()))
+	c1 := daemontest.StartCamera(t, testcamera.Options{})
+	c2 := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, nil, daemontest.Camera(names[0], c1.URL()), daemontest.Camera(names[1], c2.URL()))
 	for _, n := range names {
-		d.waitState(t, n, "streaming", 10*time.Second)
+		d.WaitState(t, n, "streaming", 10*time.Second)
 	}
 	b := startBrowser(t)
 	b.installFirstFrameProbe(t)
@@ -31,7 +35,7 @@ func TestBrowserShowsEveryCameraLiveOverWebRTC(t *testing.T) {
 	const loads = 3
 	var perLoad []float64
 	for i := 0; i < loads; i++ {
-		b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/"))
+		b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
 		var last tileView
 		for _, n := range names {
 			v := b.waitTile(t, n, 10*time.Second, "showing a first frame", func(v tileView) bool {
@@ -78,12 +82,12 @@ func TestBrowserTileShowsOfflineCameraAndRecoversByItself(t *testing.T) {
 	if !inTestNetns(t) {
 		return
 	}
-	c := startCamera(t, testcamera.Options{})
+	c := daemontest.StartCamera(t, testcamera.Options{})
 	addr := c.Addr()
-	d := startDaemon(t, cam("press-1", c.URL())) // read_timeout 2s
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL())) // read_timeout 2s
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
 	b := startBrowser(t)
-	b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/"))
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
 	b.waitTile(t, "press-1", 10*time.Second, "live over WebRTC", func(v tileView) bool {
 		return v.State == "live" && v.Transport == "webrtc" && v.VideoFrames > 0
 	})
@@ -97,7 +101,7 @@ func TestBrowserTileShowsOfflineCameraAndRecoversByItself(t *testing.T) {
 
 	// The same camera comes back: within 20 s the tile is live again without
 	// a reload, and its video plays new frames.
-	startCamera(t, testcamera.Options{Addr: addr})
+	daemontest.StartCamera(t, testcamera.Options{Addr: addr})
 	restarted := time.Now()
 	v := b.waitTile(t, "press-1", 20*time.Second, "live again", func(v tileView) bool { return v.State == "live" })
 	t.Logf("tile live %s after the camera returned", time.Since(restarted).Round(time.Millisecond))
@@ -115,20 +119,20 @@ func TestBrowserFallsBackToJPEGWhenWebRTCFails(t *testing.T) {
 	if !inTestNetns(t, "ffmpeg") {
 		return
 	}
-	c := startCamera(t, testcamera.Options{})
-	one := cam("press-1", c.URL())
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	one := daemontest.Camera("press-1", c.URL())
 	one.MaxViewers = 1
-	d := startDaemon(t, one)
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	d := daemontest.Start(t, nil, one)
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
 	// This viewer takes the camera's only WebRTC place, so the page's WHEP
 	// POST gets 503.
-	v := d.dial(t, "press-1")
-	nextUnit(t, v, 10*time.Second)
+	v := d.Dial(t, "press-1")
+	daemontest.NextUnit(t, v, 10*time.Second)
 	b := startBrowser(t)
 
 	t.Run("auto falls back to JPEG over the WebSocket", func(t *testing.T) {
 		loaded := time.Now()
-		b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/"))
+		b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
 		tv := b.waitTile(t, "press-1", 15*time.Second, "live over JPEG with a picture", func(v tileView) bool {
 			return v.State == "live" && (v.Transport == "ws" || v.Transport == "mjpeg") && v.JPEGWidth > 0
 		})
@@ -137,7 +141,7 @@ func TestBrowserFallsBackToJPEGWhenWebRTCFails(t *testing.T) {
 	})
 	t.Run("?transport=mjpeg plays MJPEG", func(t *testing.T) {
 		loaded := time.Now()
-		b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/?transport=mjpeg"))
+		b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/?transport=mjpeg"))
 		tv := b.waitTile(t, "press-1", 15*time.Second, "live over MJPEG with a picture", func(v tileView) bool {
 			return v.State == "live" && v.Transport == "mjpeg" && v.JPEGWidth > 0
 		})
@@ -149,11 +153,11 @@ func TestBrowserMarksFrozenPictureStale(t *testing.T) {
 	if !inTestNetns(t) {
 		return
 	}
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
 	b := startBrowser(t)
-	b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/"))
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
 	v := b.waitTile(t, "press-1", 10*time.Second, "live over WebRTC", func(v tileView) bool {
 		return v.State == "live" && v.Transport == "webrtc" && v.VideoFrames > 0
 	})
@@ -181,23 +185,23 @@ func TestBrowserSnapshotGridShowsSnapshotsAndLiveFullSize(t *testing.T) {
 	if !inTestNetns(t, "ffmpeg") {
 		return
 	}
-	c := startCamera(t, testcamera.Options{})
-	d := startDaemon(t, cam("press-1", c.URL()))
-	d.waitState(t, "press-1", "streaming", 10*time.Second)
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
 	b := startBrowser(t)
 
 	loaded := time.Now()
-	b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/?grid=snapshots"))
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/?grid=snapshots"))
 	v := b.waitTile(t, "press-1", 15*time.Second, "live with snapshots", func(v tileView) bool {
 		return v.State == "live" && v.Transport == "snapshot" && v.JPEGWidth > 0
 	})
 	t.Logf("snapshot tile live (%dx%d) %s after navigation", v.JPEGWidth, v.JPEGHeight, time.Since(loaded).Round(time.Millisecond))
-	if got := d.camera(t, "press-1").Viewers; got != 0 {
+	if got := d.Camera(t, "press-1").Viewers; got != 0 {
 		t.Errorf("a snapshot grid holds %d viewers, want 0", got)
 	}
 
 	// Full size, the same camera plays live over WebRTC.
-	b.do(t, 10*time.Second, chromedp.Navigate(d.base+"/?grid=snapshots#/camera/press-1"))
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/?grid=snapshots#/camera/press-1"))
 	b.waitTile(t, "press-1", 10*time.Second, "live over WebRTC full size", func(v tileView) bool {
 		return v.State == "live" && v.Transport == "webrtc" && v.VideoFrames > 0
 	})

@@ -1,4 +1,6 @@
-package daemon
+//go:build soak
+
+package e2e
 
 import (
 	"context"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/daemontest"
 	"github.com/edgecam/edgecam/stream/whepclient"
 )
 
@@ -62,16 +65,16 @@ func TestSoakViewerChurn(t *testing.T) {
 	d := soakDuration(t)
 	var cams []config.Camera
 	for i := 0; i < 4; i++ {
-		c := startCamera(t, testcamera.Options{})
-		cams = append(cams, cam(fmt.Sprintf("cam-%d", i), c.URL()))
+		c := daemontest.StartCamera(t, testcamera.Options{})
+		cams = append(cams, daemontest.Camera(fmt.Sprintf("cam-%d", i), c.URL()))
 	}
-	dm := startDaemon(t, cams...)
+	dm := daemontest.Start(t, nil, cams...)
 	for _, c := range cams {
-		dm.waitState(t, c.Name, "streaming", 10*time.Second)
+		dm.WaitState(t, c.Name, "streaming", 10*time.Second)
 	}
 	for _, c := range cams {
 		for j := 0; j < 2; j++ {
-			nextUnit(t, dm.dial(t, c.Name), 10*time.Second)
+			daemontest.NextUnit(t, dm.Dial(t, c.Name), 10*time.Second)
 		}
 	}
 	time.Sleep(time.Second)
@@ -105,7 +108,7 @@ func TestSoakViewerChurn(t *testing.T) {
 			defer wg.Done()
 			vctx, vcancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer vcancel()
-			v, err := whepclient.Dial(vctx, dm.base+"/cameras/"+name+"/whep", whepclient.Options{Interfaces: []string{"lo"}})
+			v, err := whepclient.Dial(vctx, dm.URL+"/cameras/"+name+"/whep", whepclient.Options{Interfaces: []string{"lo"}})
 			mu.Lock()
 			if err != nil {
 				failed++
@@ -130,7 +133,7 @@ func TestSoakViewerChurn(t *testing.T) {
 				}
 				rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
 				defer rcancel()
-				req, _ := http.NewRequestWithContext(rctx, "GET", dm.base+"/cameras/"+name+path, nil)
+				req, _ := http.NewRequestWithContext(rctx, "GET", dm.URL+"/cameras/"+name+path, nil)
 				if resp, err := http.DefaultClient.Do(req); err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -150,7 +153,7 @@ func TestSoakViewerChurn(t *testing.T) {
 	var g1 int
 	for time.Now().Before(deadline) {
 		g1 = runtime.NumGoroutine()
-		if g1 <= g0+5 && dm.rtc.Sessions() == 8 {
+		if g1 <= g0+5 && dm.WebRTCSessions() == 8 {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
@@ -162,7 +165,7 @@ func TestSoakViewerChurn(t *testing.T) {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("goroutines %d → %d after the churn\n%s", g0, g1, buf[:runtime.Stack(buf, true)])
 	}
-	if s := dm.rtc.Sessions(); s != 8 {
+	if s := dm.WebRTCSessions(); s != 8 {
 		t.Errorf("%d WebRTC sessions left, want the 8 steady ones", s)
 	}
 	if d >= time.Minute && h1 > hMid*1.2+4 {

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/edgecam/edgecam/daemon/cameras"
+)
+
+// Camera is one camera in the API: GET /api/cameras/{name}, and each entry
+// of GET /api/cameras and of the "cameras" event.
+type Camera struct {
+	Name       string    `json:"name"`
+	URL        string    `json:"url"`
+	State      string    `json:"state"`
+	Error      string    `json:"error"`
+	Codec      string    `json:"codec"`
+	Width      int       `json:"width"`
+	Height     int       `json:"height"`
+	FPS        float64   `json:"fps"`
+	Bitrate    int64     `json:"bitrate"`
+	Viewers    int       `json:"viewers"`
+	Reconnects uint64    `json:"reconnects"`
+	OnDemand   bool      `json:"on_demand"`
+	Since      time.Time `json:"since"`
+
+	ViewersByTransport Viewers `json:"viewers_by_transport"`
+	// LastFrameAge is seconds since the last frame; -1 before the first.
+	LastFrameAge     float64  `json:"last_frame_age"`
+	KeyframeInterval float64  `json:"keyframe_interval"` // seconds, measured
+	GOPFrames        int      `json:"gop_frames"`
+	BFrames          bool     `json:"b_frames"`
+	Frames           uint64   `json:"frames"`
+	Bytes            uint64   `json:"bytes"`
+	PacketsLost      uint64   `json:"packets_lost"`
+	DecodeErrors     uint64   `json:"decode_errors"`
+	Warnings         []string `json:"warnings"`
+}
+
+// Viewers are a camera's viewers by transport.
+type Viewers struct {
+	WebRTC    int `json:"webrtc"`
+	MJPEG     int `json:"mjpeg"`
+	WebSocket int `json:"websocket"`
+}
+
+// CameraList is the body of GET /api/cameras and of the "cameras" event.
+type CameraList struct {
+	Cameras []Camera `json:"cameras"`
+}
+
+// cameraOf turns a snapshot into what the API shows.
+func cameraOf(c cameras.Snapshot) Camera {
+	j := Camera{
+		Name:         c.Name,
+		URL:          c.URL,
+		OnDemand:     c.OnDemand,
+		LastFrameAge: -1,
+		Warnings:     []string{},
+	}
+	if c.Disabled {
+		j.State = "disabled"
+		return j
+	}
+	s := c.Status
+	j.State = string(s.State)
+	j.Error = s.LastError
+	j.Codec = string(s.Codec)
+	j.Width, j.Height = s.Width, s.Height
+	j.FPS = math.Round(s.FPS*10) / 10
+	j.Bitrate = int64(s.Bitrate)
+	j.ViewersByTransport = Viewers{WebRTC: c.Viewers.WebRTC, MJPEG: c.Viewers.MJPEG, WebSocket: c.Viewers.WebSocket}
+	j.Viewers = c.Viewers.Total()
+	j.Reconnects = s.Reconnects
+	j.Since = s.Since.UTC().Truncate(time.Second)
+	if !s.LastFrame.IsZero() {
+		j.LastFrameAge = math.Round(time.Since(s.LastFrame).Seconds()*10) / 10
+	}
+	j.KeyframeInterval = math.Round(s.KeyframeInterval.Seconds()*100) / 100
+	j.GOPFrames = s.GOPFrames
+	j.BFrames = s.BFrames
+	j.Frames, j.Bytes = s.Frames, s.Bytes
+	j.PacketsLost, j.DecodeErrors = s.PacketsLost, s.DecodeErrors
+	if s.Warnings != nil {
+		j.Warnings = s.Warnings
+	}
+	return j
+}
+
+// cameraList reads every camera of the current set.
+func (s *Server) cameraList() CameraList { return listOf(s.Cameras()) }
+
+// listOf reads every camera of set.
+func listOf(set *cameras.Set) CameraList {
+	snaps := set.Snapshots()
+	out := CameraList{Cameras: make([]Camera, len(snaps))}
+	for i, c := range snaps {
+		out.Cameras[i] = cameraOf(c)
+	}
+	return out
+}
+
+func (s *Server) handleCameras(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, s.cameraList())
+}
+
+func (s *Server) handleCamera(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	c, ok := s.Cameras().Get(name)
+	if !ok {
+		httpError(w, http.StatusNotFound, "no camera named "+quoteName(name))
+		return
+	}
+	writeJSON(w, cameraOf(c.Snapshot()))
+}

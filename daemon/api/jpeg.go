@@ -1,0 +1,173 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/edgecam/edgecam/capture"
+	"github.com/edgecam/edgecam/daemon/cameras"
+	"github.com/edgecam/edgecam/stream"
+	"github.com/edgecam/edgecam/stream/jpeg"
+)
+
+const (
+	// frameWriteTimeout drops a JPEG viewer that stops reading: its
+	// connection, goroutine and decoder share are released.
+	frameWriteTimeout = 10 * time.Second
+	// snapshotTimeout bounds how long a snapshot waits for a first picture
+	// (an on-demand camera must connect first).
+	snapshotTimeout = 10 * time.Second
+	mjpegBoundary   = "edgecamframe"
+	mjpegDelimiter  = "--" + mjpegBoundary + "\r\n"
+)
+
+// jpegRequest is a JPEG viewer's validated query.
+type jpegRequest struct {
+	variant jpeg.Variant
+	fps     float64 // 0 = every frame the decoder makes
+}
+
+// parseJPEGQuery reads fps, width and quality. Values beyond the camera's
+// configured limits are clamped to them; values that make no sense are errors.
+func parseJPEGQuery(r *http.Request, j jpeg.Settings) (jpegRequest, error) {
+	var req jpegRequest
+	q := r.URL.Query()
+	if s := q.Get("fps"); s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(v) || v <= 0 {
+			return req, fmt.Errorf("fps=%s: want a number greater than 0", truncate(s))
+		}
+		req.fps = min(v, j.FPS)
+	}
+	if s := q.Get("width"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 16 {
+			return req, fmt.Errorf("width=%s: want a whole number of pixels, at least 16", truncate(s))
+		}
+		req.variant.Width = min(v, j.Width)
+	}
+	if s := q.Get("quality"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 1 || v > 100 {
+			return req, fmt.Errorf("quality=%s: want a whole number from 1 to 100", truncate(s))
+		}
+		req.variant.Quality = v
+	}
+	return req, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return strconv.Quote(s[:32] + "…")
+	}
+	return strconv.Quote(s)
+}
+
+// jpegCamera finds the camera of a JPEG request and checks the query; it
+// answers the error itself and returns nil then.
+func (s *Server) jpegCamera(w http.ResponseWriter, r *http.Request) (*cameras.Camera, jpegRequest) {
+	c := s.camera(w, r)
+	if c == nil {
+		return nil, jpegRequest{}
+	}
+	req, err := parseJPEGQuery(r, c.JPEG().Settings())
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return nil, jpegRequest{}
+	}
+	return c, req
+}
+
+// jpegUnavailable answers why a camera cannot give JPEG now.
+func (s *Server) jpegUnavailable(w http.ResponseWriter, c *cameras.Camera, err error) {
+	switch {
+	case errors.Is(err, jpeg.ErrNoFFmpeg):
+		httpError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, jpeg.ErrClosed), errors.Is(err, stream.ErrClosed):
+		httpError(w, http.StatusServiceUnavailable, "camera is shutting down")
+	case errors.Is(err, context.DeadlineExceeded):
+		st := c.Status()
+		msg := "no picture from the camera yet"
+		if st.State != capture.StateStreaming && st.LastError != "" {
+			msg += " (" + string(st.State) + ": " + st.LastError + ")"
+		}
+		w.Header().Set("Retry-After", "2")
+		httpError(w, http.StatusServiceUnavailable, msg)
+	default:
+		s.Log.Warn("jpeg failed", "camera", c.Name(), "error", err)
+		httpError(w, http.StatusServiceUnavailable, "jpeg unavailable: "+err.Error())
+	}
+}
+
+// cameraDown says whether the camera cannot give a picture soon, so a
+// snapshot fails at once instead of waiting out its timeout.
+func cameraDown(c *cameras.Camera) (bool, string) {
+	st := c.Status()
+	switch st.State {
+	case capture.StateRetrying, capture.StateUnsupported:
+		return !c.Stream().HasPicture(), fmt.Sprintf("camera is %s: %s", st.State, st.LastError)
+	}
+	return false, ""
+}
+
+func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
+	c, req := s.jpegCamera(w, r)
+	if c == nil {
+		return
+	}
+	if down, why := cameraDown(c); down {
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, why)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), snapshotTimeout)
+	defer cancel()
+	f, err := c.JPEG().Snapshot(ctx, req.variant)
+	if err != nil {
+		s.jpegUnavailable(w, c, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/jpeg")
+	h.Set("Content-Length", strconv.Itoa(len(f.JPEG)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s-%s.jpg"`, c.Name(), f.Time.UTC().Format("20060102-150405")))
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(f.JPEG)
+}
+
+// frames calls send with each new frame for a viewer, at most req.fps per
+// second, newest first: a slow viewer skips frames instead of queueing them.
+func frames(ctx context.Context, v *jpeg.Viewer, req jpegRequest, send func(jpeg.Frame) error) error {
+	var last uint64
+	var interval time.Duration
+	if req.fps > 0 {
+		interval = time.Duration(float64(time.Second) / req.fps)
+	}
+	next := time.Now()
+	for {
+		if wait := time.Until(next); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		f, err := v.Next(ctx, last)
+		if err != nil {
+			return err
+		}
+		last = f.Seq
+		if err := send(f); err != nil {
+			return err
+		}
+		next = time.Now().Add(interval)
+	}
+}

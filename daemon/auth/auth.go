@@ -1,0 +1,199 @@
+// Package auth decides who may use edgecam's API and streams: page logins
+// kept as cookie sessions, HTTP Basic for scripts and players, and bearer
+// tokens. It slows down password guessing per client address and never
+// logs or answers a password.
+package auth
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/ratelimit"
+)
+
+// DefaultSessionTTL is how long a page login lasts without activity when
+// Config.SessionTTL is zero.
+const DefaultSessionTTL = 12 * time.Hour
+
+const (
+	sessionCookie = "edgecam_session"
+	// maxSessions bounds the login table so a flood of logins cannot grow
+	// memory without end; the oldest session is dropped first.
+	maxSessions = 1024
+	// basicCacheTTL spares a bcrypt per request for scripts that send Basic
+	// credentials on every call (bcrypt costs tens of ms on a board).
+	basicCacheTTL = 5 * time.Minute
+	// FailedLoginsPerMinute slows password guessing from one address.
+	FailedLoginsPerMinute = 10
+)
+
+// Config is who may log in and how.
+type Config struct {
+	// Mode is the mode in force (config.Auth.EffectiveMode).
+	Mode config.AuthMode
+	// Users log in with a password, checked against its bcrypt hash.
+	Users []config.User
+	// Tokens are accepted as bearer tokens, by their SHA-256.
+	Tokens []config.Token
+	// SessionTTL is how long a page login lasts without activity; zero
+	// means DefaultSessionTTL.
+	SessionTTL time.Duration
+	// SecureCookies marks the login cookie Secure: set it when serving TLS.
+	SecureCookies bool
+}
+
+// Authenticator decides who may use the API and the streams. Its methods
+// are safe for concurrent use.
+type Authenticator struct {
+	mode   config.AuthMode
+	users  map[string][]byte   // name → bcrypt hash
+	tokens map[[32]byte]string // SHA-256 of the token → name
+	ttl    time.Duration
+	secure bool // cookies only over TLS
+
+	mu       sync.Mutex
+	sessions map[string]*loginSession
+	verified map[[32]byte]time.Time // SHA-256 of "user\x00password" → valid until
+	failures *ratelimit.Limiter
+}
+
+type loginSession struct {
+	user    string
+	expires time.Time
+}
+
+// New returns an Authenticator for c.
+func New(c Config) *Authenticator {
+	a := &Authenticator{
+		mode:     c.Mode,
+		users:    make(map[string][]byte),
+		tokens:   make(map[[32]byte]string),
+		ttl:      c.SessionTTL,
+		secure:   c.SecureCookies,
+		sessions: make(map[string]*loginSession),
+		verified: make(map[[32]byte]time.Time),
+		failures: ratelimit.New(FailedLoginsPerMinute, time.Minute),
+	}
+	if a.ttl <= 0 {
+		a.ttl = DefaultSessionTTL
+	}
+	for _, u := range c.Users {
+		a.users[u.Name] = []byte(u.PasswordHash)
+	}
+	for _, t := range c.Tokens {
+		var h [32]byte
+		if b, err := hex.DecodeString(t.SHA256); err == nil && len(b) == 32 {
+			copy(h[:], b)
+			a.tokens[h] = t.Name
+		}
+	}
+	return a
+}
+
+// Mode is the mode in force.
+func (a *Authenticator) Mode() config.AuthMode { return a.mode }
+
+// Accounts returns how many users and tokens may log in.
+func (a *Authenticator) Accounts() (users, tokens int) { return len(a.users), len(a.tokens) }
+
+// public reports whether a request needs no login: the page's own files
+// (they hold no data), the login itself, health checks and CORS preflights.
+func public(r *http.Request) bool {
+	p := r.URL.Path
+	switch {
+	case p == "/healthz", p == "/api/session", p == "/api/login", p == "/api/logout":
+		return true
+	case r.Method == http.MethodOptions:
+		return true
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/cameras/"), p == "/metrics":
+		return false
+	}
+	return r.Method == http.MethodGet || r.Method == http.MethodHead
+}
+
+// Require passes on the requests that are public (see public) or come from
+// someone logged in, and answers the rest 401.
+func (a *Authenticator) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.mode == config.AuthNone || public(r) || a.identify(r) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		// Scripts, ffmpeg and OpenCV need the Basic challenge to send the
+		// credentials from their URL. The page's own requests (fetch,
+		// EventSource, img, WebSocket) must not get it: the browser would
+		// pop up its password dialog, or hold an EventSource waiting for
+		// one. Browsers mark those with Sec-Fetch-Mode; the page also
+		// sends X-Requested-With.
+		mode := r.Header.Get("Sec-Fetch-Mode")
+		if r.Header.Get("X-Requested-With") == "" && (mode == "" || mode == "navigate") {
+			w.Header().Set("WWW-Authenticate", `Basic realm="edgecam", charset="UTF-8"`)
+		}
+		reply(w, http.StatusUnauthorized, "log in first: use the page's login, HTTP Basic, or a bearer token")
+	})
+}
+
+// identify returns the user or token name behind a request, or "".
+func (a *Authenticator) identify(r *http.Request) string {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if u := a.session(c.Value); u != "" {
+			return u
+		}
+	}
+	if token := bearer(r); token != "" {
+		return a.tokens[sha256.Sum256([]byte(token))]
+	}
+	if user, pass, ok := r.BasicAuth(); ok {
+		if a.checkPassword(user, pass) {
+			return user
+		}
+	}
+	return ""
+}
+
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	// For clients that cannot set headers: a dashboard's <img src>, a
+	// WHEP player configured with a URL only.
+	return r.URL.Query().Get("access_token")
+}
+
+func (a *Authenticator) checkPassword(user, pass string) bool {
+	key := sha256.Sum256([]byte(user + "\x00" + pass))
+	now := time.Now()
+	a.mu.Lock()
+	until, ok := a.verified[key]
+	a.mu.Unlock()
+	if ok && now.Before(until) {
+		return true
+	}
+	hash, ok := a.users[user]
+	if !ok {
+		// Spend the same time as a real check so user names cannot be
+		// probed by timing.
+		for _, h := range a.users {
+			_ = bcrypt.CompareHashAndPassword(h, []byte(pass))
+			break
+		}
+		return false
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
+		return false
+	}
+	a.mu.Lock()
+	if len(a.verified) > maxSessions {
+		clear(a.verified)
+	}
+	a.verified[key] = now.Add(basicCacheTTL)
+	a.mu.Unlock()
+	return true
+}

@@ -1,0 +1,87 @@
+package auth
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/ratelimit"
+)
+
+// HandleSession tells the page whether it must show the login form.
+func (a *Authenticator) HandleSession(w http.ResponseWriter, r *http.Request) {
+	user := ""
+	if a.mode != config.AuthNone {
+		user = a.identify(r)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]any{"auth": a.mode, "user": user, "logged_in": a.mode == config.AuthNone || user != ""})
+}
+
+// HandleLogin checks a user name and password posted as JSON or as a form
+// and sets the session cookie.
+func (a *Authenticator) HandleLogin(w http.ResponseWriter, r *http.Request) {
+	if a.mode == config.AuthNone {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	ip := ratelimit.ClientAddr(r)
+	if !a.failures.Peek(ip) {
+		w.Header().Set("Retry-After", "60")
+		reply(w, http.StatusTooManyRequests, "too many failed logins from this address; wait a minute")
+		return
+	}
+	var creds struct {
+		User     string `json:"user"`
+		Password string `json:"password"`
+	}
+	body := http.MaxBytesReader(w, r.Body, 4096)
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if err := json.NewDecoder(body).Decode(&creds); err != nil {
+			reply(w, http.StatusBadRequest, "send JSON {\"user\": …, \"password\": …}")
+			return
+		}
+	} else {
+		if err := r.ParseForm(); err != nil {
+			reply(w, http.StatusBadRequest, "bad form")
+			return
+		}
+		creds.User, creds.Password = r.PostForm.Get("user"), r.PostForm.Get("password")
+	}
+	_, _ = io.Copy(io.Discard, body)
+	if creds.User == "" || !a.checkPassword(creds.User, creds.Password) {
+		a.failures.Allow(ip)
+		reply(w, http.StatusUnauthorized, "wrong user name or password")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    a.newSession(creds.User),
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   a.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// HandleLogout ends the request's page login.
+func (a *Authenticator) HandleLogout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		a.mu.Lock()
+		delete(a.sessions, c.Value)
+		a.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// reply answers a plain-text message.
+func reply(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg+"\n")
+}
