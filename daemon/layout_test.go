@@ -20,15 +20,16 @@ const module = "github.com/edgecam/edgecam"
 // nothing but the commands and the test harness imports the daemon. Tests
 // may import anything. A new package gets a level here.
 var layers = map[string]int{
-	"capture/redact":     0,
-	"daemon/events":      0,
-	"daemon/procs":       0,
-	"daemon/promtext":    0,
-	"daemon/ratelimit":   0,
-	"daemon/web":         0,
-	"stream/whepclient":  0,
-	"capture/testcamera": 0,
-	"daemon/e2e":         0,
+	"capture/redact":            0,
+	"daemon/events":             0,
+	"daemon/procs":              0,
+	"daemon/promtext":           0,
+	"daemon/ratelimit":          0,
+	"daemon/web":                0,
+	"stream/whepclient":         0,
+	"capture/testcamera":        0,
+	"capture/testcamera/lowres": 0,
+	"daemon/e2e":                0,
 
 	"capture":       1,
 	"daemon/config": 1,

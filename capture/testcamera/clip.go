@@ -21,25 +21,14 @@ const (
 	FPS = 25
 	// GOP is the distance between IDR frames, in frames (one second of video).
 	GOP = 25
-
-	// LowWidth and LowHeight are the size of the second, smaller clip that
-	// Camera.SetLowResolution switches to, to simulate a camera whose
-	// resolution is reconfigured while clients are playing. It has the same
-	// FPS and GOP.
-	LowWidth  = 320
-	LowHeight = 240
 )
 
-// clipData is the raw Annex-B clip made by mkclip.sh. It and lowClipData are
-// the only package-level data; everything derived from it is computed once, on first use.
+// clipData is the raw Annex-B clip made by mkclip.sh. It is the only
+// package-level data; everything derived from it is computed once, on first
+// use.
 //
 //go:embed clip.h264
 var clipData []byte
-
-// lowClipData is the 320x240 clip, made by mkclip.sh with SIZE=320x240.
-//
-//go:embed clip_320x240.h264
-var lowClipData []byte
 
 // clip is the embedded clip split into access units.
 type clip struct {
@@ -52,11 +41,6 @@ type clip struct {
 // the daemon, which only needs the camera with --demo) costs nothing.
 var parsedClip = sync.OnceValues(func() (*clip, error) {
 	return parseClip(clipData, GOP)
-})
-
-// parsedLowClip is the low-resolution clip, parsed on first use.
-var parsedLowClip = sync.OnceValues(func() (*clip, error) {
-	return parseClip(lowClipData, GOP)
 })
 
 // AccessUnits returns the clip as access units, each a list of NALUs without

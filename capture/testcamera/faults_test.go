@@ -7,10 +7,12 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/edgecam/edgecam/capture/testcamera/lowres"
 )
 
 func TestLowResolutionClipMatchesDeclaredProperties(t *testing.T) {
-	c, err := parsedLowClip()
+	c, err := parseClip(lowres.Clip(), lowres.GOP)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,18 +24,20 @@ func TestLowResolutionClipMatchesDeclaredProperties(t *testing.T) {
 	if err := s.Unmarshal(c.sps); err != nil {
 		t.Fatal(err)
 	}
-	if s.Width() != LowWidth || s.Height() != LowHeight || s.FPS() != FPS {
-		t.Errorf("low clip SPS says %dx%d at %v fps, want %dx%d at %d", s.Width(), s.Height(), s.FPS(), LowWidth, LowHeight, FPS)
+	if s.Width() != lowres.Width || s.Height() != lowres.Height || s.FPS() != lowres.FPS || lowres.FPS != FPS {
+		t.Errorf("low clip SPS says %dx%d at %v fps, want %dx%d at %d", s.Width(), s.Height(), s.FPS(), lowres.Width, lowres.Height, FPS)
 	}
-	if n := len(lowClipData); n > 100<<10 {
+	if n := len(lowres.Clip()); n > 100<<10 {
 		t.Errorf("low clip is %d bytes, keep it under 100 KB", n)
 	}
 }
 
-func TestSetLowResolutionChangesSPSInBandAndInSDP(t *testing.T) {
+func TestSetClipChangesSPSInBandAndInSDP(t *testing.T) {
 	t.Parallel()
 	cam := startCamera(t, Options{})
-	cam.SetLowResolution(true)
+	if err := cam.SetClip(lowres.Clip()); err != nil {
+		t.Fatal(err)
+	}
 	p := mustPlay(t, cam.URL(), gortsplib.TransportTCP)
 	waitFor(t, 5*time.Second, "an in-band SPS", func() bool { return p.stats().inBandSPS != nil })
 	for name, sps := range map[string][]byte{"in-band": p.stats().inBandSPS, "SDP": sdpSPS(p.forma)} {
@@ -41,8 +45,8 @@ func TestSetLowResolutionChangesSPSInBandAndInSDP(t *testing.T) {
 		if err := s.Unmarshal(sps); err != nil {
 			t.Fatalf("%s SPS: %v", name, err)
 		}
-		if s.Width() != LowWidth || s.Height() != LowHeight {
-			t.Errorf("%s SPS says %dx%d after SetLowResolution(true), want %dx%d", name, s.Width(), s.Height(), LowWidth, LowHeight)
+		if s.Width() != lowres.Width || s.Height() != lowres.Height {
+			t.Errorf("%s SPS says %dx%d after SetClip, want %dx%d", name, s.Width(), s.Height(), lowres.Width, lowres.Height)
 		}
 	}
 	if st := p.stats(); st.decodeErrs != 0 || st.ptsNotIncreasing != 0 {

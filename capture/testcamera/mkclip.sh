@@ -1,11 +1,11 @@
 #!/bin/sh
 # mkclip.sh regenerates the H.264 clips the test camera loops: clip.h264 (the
-# main clip) and, with SIZE=320x240 FRAMES=50 OUT=clip_320x240.h264, the small
-# clip the camera switches to to simulate a resolution change.
+# main clip) and, with SIZE=320x240 FRAMES=50 OUT=lowres/clip_320x240.h264, the
+# small clip tests switch the camera to, to simulate a resolution change.
 #
 # Needs ffmpeg with libx264, drawtext and fontconfig (Debian: apt-get install
-# ffmpeg fonts-dejavu-core). The settings are a contract with testcamera.go
-# (Width, Height, LowWidth, LowHeight, FPS, GOP) and with the tests:
+# ffmpeg fonts-dejavu-core). The settings are a contract with clip.go and
+# lowres/lowres.go (Width, Height, FPS, GOP) and with the tests:
 #   - 640x360 (or SIZE), 25 fps, a whole number of GOPs (200 frames = 8 s by
 #     default, FRAMES otherwise) so the loop point falls on a GOP boundary and
 #     the clip restarts with an IDR;

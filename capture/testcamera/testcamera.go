@@ -6,7 +6,7 @@
 // authentication, SDP without parameter sets, parameter sets only in the SDP, an
 // H.265-only camera, packet loss (SetDropEvery), jitter (SetJitter), garbage
 // RTP payloads (SetGarbageEvery), truncated NAL units (SetTruncateEvery), a
-// resolution change mid-stream (SetLowResolution), a hung camera that keeps its
+// resolution change mid-stream (SetClip), a hung camera that keeps its
 // sessions but stops sending (Pause) and a camera that goes away and comes back
 // on the same address (Close, then Start with the old Addr). The command in
 // cmd/testcamera runs one as a separate process, so tests can also freeze it
@@ -92,8 +92,9 @@ type Camera struct {
 	garbageEvery  atomic.Int64
 	truncateEvery atomic.Int64
 	jitter        atomic.Int64 // nanoseconds
-	lowRes        atomic.Bool
-	lowResSeen    atomic.Bool // lowRes as the pacing goroutine last applied it
+	// other is the clip SetClip switched to, nil for the main clip; seen
+	// is what the pacing goroutine last applied.
+	other, seen atomic.Pointer[clip]
 
 	mu      sync.Mutex
 	playing map[*gortsplib.ServerSession]struct{}
@@ -279,8 +280,12 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 	au := make([][]byte, 0, 8)
 	var stamped [][]byte
 	for frame := int64(0); ; frame++ {
-		low := c.lowRes.Load()
-		if next := c.wantClip(main, low); next != cur {
+		want := c.other.Load()
+		next := want
+		if next == nil {
+			next = main
+		}
+		if next != cur {
 			// Switch at once, starting the new clip at its first IDR, as a
 			// camera does when its encoder is reconfigured.
 			cur, pos = next, 0
@@ -290,7 +295,7 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 				forma.SafeSetParams(cur.sps, cur.pps)
 			}
 		}
-		c.lowResSeen.Store(low)
+		c.seen.Store(want)
 		if !c.paused.Load() {
 			c.delay()
 			now := time.Now()
@@ -321,19 +326,6 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 		case <-ticker.C:
 		}
 	}
-}
-
-// wantClip returns the clip the camera should be sending now.
-func (c *Camera) wantClip(main *clip, low bool) *clip {
-	if !low {
-		return main
-	}
-	lc, err := parsedLowClip()
-	if err != nil {
-		c.logf("low-resolution clip: %v", err)
-		return main
-	}
-	return lc
 }
 
 // delay sleeps for a random part of the jitter set with SetJitter, so frames
@@ -496,23 +488,31 @@ func (c *Camera) SetJitter(d time.Duration) {
 	c.jitter.Store(int64(d))
 }
 
-// SetLowResolution switches the camera, from its next frame, to a
-// LowWidth x LowHeight clip (on) or back to the Width x Height one (off). The
-// new clip starts with SPS, PPS and an IDR unless NoInBandParams is set;
-// timestamps continue. The SDP offered to later clients announces the new
-// parameters, as a reconfigured camera's would, while sessions already playing
-// keep the SDP they got. It returns once the camera has switched (at most a
-// frame period), so a client that connects afterwards gets the new SDP, or
-// once the camera is closed.
-func (c *Camera) SetLowResolution(on bool) {
-	c.lowRes.Store(on)
-	for c.lowResSeen.Load() != on {
+// SetClip switches the camera, from its next frame, to another raw Annex-B
+// H.264 clip with the same frame rate (nil: back to the camera's own), as a
+// camera whose encoder is reconfigured switches resolution. The new clip
+// starts with SPS, PPS and an IDR unless NoInBandParams is set; timestamps
+// continue. The SDP offered to later clients announces the new parameters,
+// while sessions already playing keep the SDP they got. It returns once the
+// camera has switched (at most a frame period), so a client that connects
+// afterwards gets the new SDP, or once the camera is closed.
+func (c *Camera) SetClip(data []byte) error {
+	var next *clip
+	if data != nil {
+		var err error
+		if next, err = parseClip(data, 0); err != nil {
+			return err
+		}
+	}
+	c.other.Store(next)
+	for c.seen.Load() != next {
 		select {
 		case <-c.done:
-			return
+			return nil
 		case <-time.After(time.Millisecond):
 		}
 	}
+	return nil
 }
 
 func (c *Camera) logf(format string, args ...any) {

@@ -15,6 +15,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/capture/testcamera/lowres"
 	"github.com/edgecam/edgecam/daemon/daemontest"
 )
 
@@ -72,14 +73,16 @@ func TestFaultResolutionChangeReachesAPIAndViewer(t *testing.T) {
 	s := startFaultSetup(t, victim.URL())
 
 	for _, size := range []struct {
-		low  bool
+		clip []byte // nil: the camera's own
 		w, h int
 	}{
-		{true, testcamera.LowWidth, testcamera.LowHeight},
-		{false, testcamera.Width, testcamera.Height},
+		{lowres.Clip(), lowres.Width, lowres.Height},
+		{nil, testcamera.Width, testcamera.Height},
 	} {
 		switched := time.Now()
-		victim.SetLowResolution(size.low)
+		if err := victim.SetClip(size.clip); err != nil {
+			t.Fatal(err)
+		}
 		daemontest.WaitFor(t, 5*time.Second, "the API to show the new resolution", func() bool {
 			c := s.d.Camera(t, "victim")
 			return c.Width == size.w && c.Height == size.h
