@@ -32,7 +32,7 @@ type benchOptions struct {
 	Window, Warmup time.Duration
 	Profile        string // pprof output directory, "" for none
 	Keep           bool
-	Edgecam        string // daemon binary; "" builds ./cmd/edgecam
+	Edgecam        []string // daemon binaries, compared in turn; none builds ./cmd/edgecam
 	Stagger        time.Duration
 	DaemonEnv      []string // extra KEY=VALUE for the daemon only (GOGC, GOMEMLIMIT, GOMAXPROCS)
 }
@@ -40,7 +40,8 @@ type benchOptions struct {
 type bench struct {
 	opts  benchOptions
 	tmp   string
-	bin   string // the daemon
+	bin   string // the daemon being measured: one of bins
+	bins  []string
 	self  string // this binary, for the viewer process
 	clips map[clipSpec][]byte
 	http  *http.Client
@@ -56,9 +57,10 @@ func newBench(ctx context.Context, opts benchOptions) (*bench, error) {
 	if b.self, err = os.Executable(); err != nil {
 		return nil, err
 	}
-	b.bin = opts.Edgecam
-	if b.bin == "" {
+	b.bins = opts.Edgecam
+	if len(b.bins) == 0 {
 		b.bin = filepath.Join(tmp, "edgecam")
+		b.bins = []string{b.bin}
 		logf("building the daemon (go build ./cmd/edgecam)")
 		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", b.bin, "github.com/edgecam/edgecam/cmd/edgecam")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -66,6 +68,7 @@ func newBench(ctx context.Context, opts benchOptions) (*bench, error) {
 			return nil, fmt.Errorf("build the daemon: %v\n%s", err, out)
 		}
 	}
+	b.bin = b.bins[0]
 	if opts.Profile != "" {
 		if err := os.MkdirAll(opts.Profile, 0o755); err != nil {
 			return nil, err

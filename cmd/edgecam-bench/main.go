@@ -8,16 +8,19 @@
 //	edgecam-bench -scenario all -repeat 3 -window 20s -json out.json
 //	edgecam-bench -scenario 1080p-1v -profile prof/           # also pprof CPU and allocs of the daemon
 //	edgecam-bench -scenario 4x1080p@6M-3v,720p-jpeg           # any setup, named as scenarioGrammar says
+//	edgecam-bench -scenario 8x360p-1v -repeat 5 -edgecam ./a,./b  # A/B: runs interleaved
 //
 // The cameras run in the bench process and the viewers in a child process
 // (this binary with -viewers), so neither is counted in the daemon's CPU.
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -38,7 +41,7 @@ func main() {
 		keep    = flag.Bool("keep", false, "keep the temporary directory (daemon logs, configs)")
 		denv    = flag.String("daemon-env", "", "comma-separated KEY=VALUE set for the daemon only, e.g. GOGC=50,GOMEMLIMIT=200MiB")
 		stagger = flag.Duration("stagger", 0, "space the viewers' joins by this much (default: all at once)")
-		edgecam = flag.String("edgecam", "", "the edgecam binary to measure; default: go build ./cmd/edgecam (needs the Go toolchain and the source tree)")
+		edgecam = flag.String("edgecam", "", "the edgecam binary to measure; default: go build ./cmd/edgecam (needs the Go toolchain and the source tree). Two or more, comma-separated, are compared: each run of a scenario runs them in turn (A, B, A, B, …), so that drift in the machine's load touches all alike")
 		floor   = flag.Bool("floor", false, "instead of the scenarios, measure what a bare Go relay costs on this machine (woken per packet, one send per frame, no RTP), for -window each")
 		// Hidden modes: this binary re-executed as the viewer process, or
 		// as the daemon with a pprof listener.
@@ -93,7 +96,7 @@ func main() {
 	ctx, stop := signalContext()
 	defer stop()
 
-	b, err := newBench(ctx, benchOptions{Window: *win, Warmup: *warmup, Profile: *profile, Keep: *keep, Edgecam: *edgecam, Stagger: *stagger, DaemonEnv: splitList(*denv)})
+	b, err := newBench(ctx, benchOptions{Window: *win, Warmup: *warmup, Profile: *profile, Keep: *keep, Edgecam: splitList(*edgecam), Stagger: *stagger, DaemonEnv: splitList(*denv)})
 	if err != nil {
 		logf("%v", err)
 		os.Exit(1)
@@ -106,26 +109,7 @@ func main() {
 		Window:  win.String(), Repeat: *repeat, Started: time.Now().UTC(), DaemonEnv: splitList(*denv),
 	}
 	for _, sc := range run {
-		res := scenarioResult{Name: sc.Name, About: sc.About}
-		for r := 0; r < *repeat && ctx.Err() == nil; r++ {
-			logf("%s: run %d/%d", sc.Name, r+1, *repeat)
-			var err error
-			if sc.JPEG {
-				var jr jpegRun
-				jr, err = b.runJPEG(ctx, sc, r == 0)
-				res.JPEGRuns = append(res.JPEGRuns, jr)
-			} else {
-				var wr webrtcRun
-				wr, err = b.runWebRTC(ctx, sc, r == 0)
-				res.Runs = append(res.Runs, wr)
-			}
-			if err != nil {
-				logf("%s: %v", sc.Name, err)
-				res.Errors = append(res.Errors, err.Error())
-			}
-		}
-		res.summarize()
-		rep.Scenarios = append(rep.Scenarios, res)
+		rep.Scenarios = append(rep.Scenarios, b.runScenario(ctx, sc, *repeat)...)
 	}
 	rep.print(os.Stdout)
 	if *jsonOut != "" {
@@ -135,6 +119,43 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// runScenario runs sc repeat times with each binary in turn and returns one
+// result per binary, named after it when there are several.
+func (b *bench) runScenario(ctx context.Context, sc scenario, repeat int) []scenarioResult {
+	res := make([]scenarioResult, len(b.bins))
+	for i, bin := range b.bins {
+		res[i] = scenarioResult{Name: sc.Name, About: sc.About}
+		if len(b.bins) > 1 {
+			res[i].Name += " [" + filepath.Base(bin) + "]"
+		}
+	}
+	for r := 0; r < repeat && ctx.Err() == nil; r++ {
+		for i, bin := range b.bins {
+			b.bin = bin
+			logf("%s: run %d/%d", res[i].Name, r+1, repeat)
+			profile := r == 0 && i == 0
+			var err error
+			if sc.JPEG {
+				var jr jpegRun
+				jr, err = b.runJPEG(ctx, sc, profile)
+				res[i].JPEGRuns = append(res[i].JPEGRuns, jr)
+			} else {
+				var wr webrtcRun
+				wr, err = b.runWebRTC(ctx, sc, profile)
+				res[i].Runs = append(res[i].Runs, wr)
+			}
+			if err != nil {
+				logf("%s: %v", res[i].Name, err)
+				res[i].Errors = append(res[i].Errors, err.Error())
+			}
+		}
+	}
+	for i := range res {
+		res[i].summarize()
+	}
+	return res
 }
 
 func splitList(s string) []string {
