@@ -29,6 +29,7 @@ import (
 	"github.com/edgecam/edgecam/capture/redact"
 	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/stream/jpeg"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -258,8 +259,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if len(cfg.Cameras) == 0 {
 		fmt.Fprintln(stdout, "warning: no cameras configured")
 	}
-	if _, err := exec.LookPath(cfg.JPEG.FFmpeg); err != nil {
-		fmt.Fprintf(stdout, "warning: ffmpeg not found (jpeg.ffmpeg: %q): the MJPEG, WebSocket and snapshot endpoints will answer 503; install it with apt-get install ffmpeg\n", cfg.JPEG.FFmpeg)
+	ffmpeg := jpeg.Settings{FFmpeg: cfg.JPEG.FFmpeg}.WithDefaults().FFmpeg
+	if _, err := exec.LookPath(ffmpeg); err != nil {
+		fmt.Fprintf(stdout, "warning: ffmpeg not found (jpeg.ffmpeg: %q): the MJPEG, WebSocket and snapshot endpoints will answer 503; install it with apt-get install ffmpeg\n", ffmpeg)
 	}
 	for _, c := range cfg.Cameras {
 		mode := "always pulled"
@@ -269,7 +271,8 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		if c.Disabled {
 			mode = "disabled"
 		}
-		fmt.Fprintf(stdout, "camera %-16s %s (%s, %s)\n", c.Name, c.RedactedURL(), c.Transport, mode)
+		transport := capture.Config{Transport: capture.Transport(c.Transport)}.WithDefaults().Transport
+		fmt.Fprintf(stdout, "camera %-16s %s (%s, %s)\n", c.Name, c.RedactedURL(), transport, mode)
 	}
 	return 0
 }
@@ -282,7 +285,8 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 {
+	switch tr := capture.Transport(*transport); {
+	case fs.NArg() != 1, tr != capture.TransportAuto && tr != capture.TransportTCP && tr != capture.TransportUDP:
 		fmt.Fprintln(stderr, "usage: edgecam probe [--transport auto|tcp|udp] [--time 10s] rtsp://user:pass@camera/path")
 		return 2
 	}
