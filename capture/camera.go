@@ -79,8 +79,9 @@ func (c *Camera) signal() {
 
 // SetUnwatched tells the camera whether anyone consumes its frames right
 // now. An unwatched camera over RTSP/TCP is read in batches of about 32 KB,
-// at most 100 ms apart, instead of at every packet, which is most of what
-// pulling it costs; frames still reach the Sink, at most that much later. A
+// at most 100 ms apart, instead of at every packet, since waking for every
+// packet is what pulling it costs most; frames still reach the Sink, at most
+// that much later. A
 // call with false ends a batch wait at once.
 func (c *Camera) SetUnwatched(unwatched bool) { c.pacer.setIdle(unwatched) }
 

@@ -41,25 +41,27 @@ const (
 	defaultMaxBackoff     = 30 * time.Second
 )
 
-// Config describes one camera. The zero value of every duration means its default.
+// Config describes one camera. The zero value of every field but Name and
+// URL means its default (see above).
 type Config struct {
 	// Name identifies the camera in logs and errors.
 	Name string
 	// URL is the rtsp:// or rtsps:// address, credentials in the user-info.
 	URL string
 	// Transport is auto (UDP, switching to TCP when nothing arrives), tcp or
-	// udp. Default auto.
+	// udp.
 	Transport Transport
-	// ConnectTimeout bounds the TCP dial and each RTSP request. Default 5 s.
+	// ConnectTimeout bounds the TCP dial and each RTSP request.
 	ConnectTimeout time.Duration
 	// ReadTimeout is how long the camera may send no media before it counts
-	// as stalled and is reconnected. Default 5 s.
+	// as stalled and is reconnected.
 	ReadTimeout time.Duration
-	// MinBackoff and MaxBackoff bound the wait between attempts. Defaults 1 s and 30 s.
+	// MinBackoff and MaxBackoff bound the wait between attempts; the wait
+	// doubles from one to the other and starts again after a healthy session.
 	MinBackoff, MaxBackoff time.Duration
 	// StaleAfter is how long a streaming camera may deliver no frame before
 	// its state reads stale (the RTSP session is up, the picture is not
-	// moving). Default 2 s.
+	// moving).
 	StaleAfter time.Duration
 }
 

@@ -24,8 +24,8 @@ var (
 // Annex-B-in-RTP tolerance) but reuses its memory: the NALUs it returns are
 // valid only until the next call to decode, which is all the reader needs
 // because every Sink copies what it keeps. rtph264.Decoder allocates each
-// reassembled NALU and each access unit's slice, which on a box pulling many
-// cameras is most of the garbage made per frame.
+// reassembled NALU and each access unit's slice, garbage made for every
+// frame of every camera. Its gain, and when it could go: depacketize_own.go.
 type depacketizer struct {
 	// Two arenas hold the NALU bytes of access units: one for the unit
 	// being assembled, the other for the unit returned last, which must stay

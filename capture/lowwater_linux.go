@@ -1,3 +1,5 @@
+//go:build !edgecam_nolowwater
+
 package capture
 
 import (
@@ -10,6 +12,10 @@ import (
 // from any goroutine. Failure only costs wake-ups, so it is ignored. The
 // call is raw for the reason readConn's is: setsockopt never blocks, and an
 // ordinary system call would wake the runtime's monitor thread each time.
+//
+// Its gain: edgecam-bench -scenario 8x360p-idle against a binary built with
+// the edgecam_nolowwater tag (docs/performance.md). It could go if Go's
+// netpoller let a reader ask to be woken only once enough bytes are queued.
 func (c *readAheadConn) setLowWater(idle bool) {
 	if c.raw == nil {
 		return

@@ -1,3 +1,5 @@
+//go:build !edgecam_nolowwater
+
 package capture
 
 import (

@@ -1,3 +1,5 @@
+//go:build !edgecam_plainread
+
 package capture
 
 import (
@@ -15,10 +17,13 @@ import (
 // runtime it may block, and when the process was idle that wakes the
 // runtime's monitor thread (sysmon), which then polls every 20 µs until
 // the process is idle again. A watched camera is read once or twice per
-// frame, so that was a thread wake-up and several sleeps per frame per
-// camera: a sixth of the daemon's CPU at eight 360p cameras with a viewer
-// each (perf). The socket is non-blocking, so the read never waits in the
+// frame, so that is a thread wake-up and several sleeps per frame and
+// camera. The socket is non-blocking, so the read never waits in the
 // kernel and needs none of that.
+//
+// Its gain: edgecam-bench -scenario 8x360p-1v against a binary built with
+// the edgecam_plainread tag (docs/performance.md). It could go if the
+// runtime stopped waking sysmon for system calls that cannot block.
 func (c *readAheadConn) readConn(b []byte) (int, error) {
 	if c.raw == nil || len(b) == 0 {
 		return c.Conn.Read(b)

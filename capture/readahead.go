@@ -22,8 +22,6 @@ const (
 	// arriving ends the wait at once. A 1 Mbit/s camera is read 10 times a
 	// second, a 6 Mbit/s one about 23 times, so the socket never holds
 	// much more than a batch and the camera's TCP window stays open.
-	// (250 ms halved the read calls of 360p cameras but measured no
-	// less CPU, and left more in the socket.)
 	idleReadInterval = 100 * time.Millisecond
 	// idleLowWater is the batch size, and the SO_RCVLOWAT of an idle
 	// camera's socket while its reader pauses. Pausing the reader is not

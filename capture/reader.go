@@ -25,7 +25,7 @@ type reader struct {
 	// prevPTS is the PTS of the previous packet, which is the PTS of the
 	// unit the decoder returns when it splits on a timestamp change.
 	prevPTS int64
-	dec     depacketizer
+	dec     unitDecoder
 	au      AccessUnit
 	nalus   [][]byte
 

@@ -131,14 +131,18 @@ func (s *Stream) WriteAccessUnit(au *capture.AccessUnit) {
 		return
 	}
 	idr := au.IDR
-	if idr && hasData(au.NALUs) {
-		// cache drops the previous GOP for this IDR below; its memory is
-		// free if no reader got any of it.
-		s.mem.newGOP()
+	var mem *unitMemory
+	if reuseGOPMemory {
+		mem = &s.mem
+		if idr && hasData(au.NALUs) {
+			// cache drops the previous GOP for this IDR below; its
+			// memory is free if no reader got any of it.
+			mem.newGOP()
+		}
 	}
 	// One copy per access unit, which the packets reference: it outlives
 	// the caller's buffers.
-	p := s.pk.packetize(au.NALUs, &s.mem)
+	p := s.pk.packetize(au.NALUs, mem)
 	if len(p.packets) == 0 {
 		return
 	}
@@ -329,8 +333,8 @@ func (r *Reader) C() <-chan Item { return r.ch }
 // not called again.
 //
 // Handing a unit over costs one goroutine wake-up per viewer and frame less
-// (the queue's consumer no longer wakes for each unit), which is most of
-// what relaying costs on a small board. write must not block: it is for
+// than queueing it, and wake-ups are what relaying costs most on a small
+// board (docs/performance.md). write must not block: it is for
 // consumers whose writes never wait on their viewer, like a WebRTC session
 // sending UDP datagrams. It runs with the stream locked.
 func (r *Reader) Direct(write func(Item)) bool {

@@ -25,7 +25,7 @@ type floorCase struct {
 	FPS         int
 	ReadOnly    bool
 	// Direct reads with raw system calls and sends each frame from the
-	// reading goroutine, as edgecam does since round 5: no goroutine
+	// reading goroutine, as edgecam does: no goroutine
 	// hand-off, and no wake-up of the runtime's monitor thread per call.
 	Direct        bool
 	CPUPct, USPkt float64

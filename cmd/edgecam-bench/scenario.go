@@ -22,7 +22,7 @@ type scenario struct {
 	KeyframesOnly bool
 }
 
-// scenarios are the named setups, the ones the README's performance targets
+// scenarios are the named setups, the ones docs/performance.md's targets
 // are about; findScenario also builds any other from its name.
 var scenarios = []scenario{
 	{Name: "1080p-1v", About: "1 camera 1080p30 4 Mbit/s, 1 viewer", Cameras: 1, Clip: res1080, PerCamera: 1},

@@ -28,7 +28,8 @@ type Auth struct {
 	// Tokens are for scripts: "Authorization: Bearer <token>" or
 	// "?access_token=<token>".
 	Tokens []Token `yaml:"tokens"`
-	// SessionTTL is how long a page login lasts without activity. Default 12h.
+	// SessionTTL is how long a page login lasts without activity; zero
+	// means auth.DefaultSessionTTL.
 	SessionTTL Duration `yaml:"session_ttl"`
 }
 

@@ -61,15 +61,17 @@ type Debug struct {
 // JPEG configures the JPEG fallbacks (MJPEG, WebSocket, snapshots). A
 // camera's JPEG is decoded by ffmpeg only while someone asks for it.
 type JPEG struct {
-	// FFmpeg is the ffmpeg executable, a name looked up in PATH or a path.
+	// FFmpeg is the ffmpeg executable, a name looked up in PATH or a path;
+	// empty means jpeg.DefaultFFmpeg.
 	FFmpeg string `yaml:"ffmpeg"`
-	// FPS is the decoder's output rate and the most a viewer may ask for.
-	// Default 5; at most 30.
+	// FPS is the decoder's output rate and the most a viewer may ask for,
+	// at most 30; zero means jpeg.DefaultFPS.
 	FPS float64 `yaml:"fps"`
 	// MaxWidth scales larger pictures down (aspect kept) and caps the width
-	// a viewer may ask for. Default 1280.
+	// a viewer may ask for (defaults.go).
 	MaxWidth int `yaml:"max_width"`
-	// Quality is the default JPEG quality, 1 (worst) to 100. Default 75.
+	// Quality is the default JPEG quality, 1 (worst) to 100; zero means
+	// jpeg.DefaultQuality.
 	Quality int `yaml:"quality"`
 	// KeyframesOnly decodes only the camera's keyframes: about one picture
 	// per GOP, for a small fraction of the CPU. For weak boards.
@@ -78,7 +80,8 @@ type JPEG struct {
 	// (Raspberry Pi and other V4L2 M2M SoCs). edgecam falls back to
 	// software when it does not work.
 	HWAccel string `yaml:"hwaccel"`
-	// IdleStop is how long a decoder runs on after its last viewer left.
+	// IdleStop is how long a decoder runs on after its last viewer left;
+	// zero means jpeg.DefaultIdleStop.
 	IdleStop Duration `yaml:"idle_stop"`
 }
 
@@ -161,8 +164,9 @@ type WebRTC struct {
 	// "eth0"), so a camera-only network is never offered to viewers.
 	// Empty means all interfaces that are up.
 	Interfaces []string `yaml:"interfaces"`
-	// MaxViewers caps WebRTC sessions across all cameras, default 64, so a
-	// small box cannot be overloaded by open browser tabs.
+	// MaxViewers caps WebRTC sessions across all cameras, so a small box
+	// cannot be overloaded by open browser tabs; zero means
+	// whep.DefaultMaxSessions.
 	MaxViewers int `yaml:"max_viewers"`
 }
 
@@ -188,15 +192,18 @@ type Camera struct {
 	OnDemand bool `yaml:"on_demand"`
 	// Disabled keeps the camera in the file without starting it.
 	Disabled bool `yaml:"disabled"`
-	// ConnectTimeout bounds connecting and starting playback; default 5s.
+	// ConnectTimeout bounds connecting and starting playback; zero means
+	// capture.DefaultConnectTimeout.
 	ConnectTimeout Duration `yaml:"connect_timeout"`
 	// ReadTimeout is how long no packets may arrive before the stream is
-	// considered stalled and reconnected; default 5s.
+	// considered stalled and reconnected; zero means
+	// capture.DefaultReadTimeout.
 	ReadTimeout Duration `yaml:"read_timeout"`
-	// MaxViewers caps WebRTC sessions on this camera; default 16.
+	// MaxViewers caps WebRTC sessions on this camera (defaults.go).
 	MaxViewers int `yaml:"max_viewers"`
 	// StaleAfter is how long the camera may send no frame, with its RTSP
-	// session up, before it is shown as stale. Default 2s.
+	// session up, before it is shown as stale; zero means
+	// capture.DefaultStaleAfter.
 	StaleAfter Duration `yaml:"stale_after"`
 	// JPEG overrides the global jpeg section for this camera.
 	JPEG JPEGOverride `yaml:"jpeg"`

@@ -53,7 +53,7 @@ func (m *Metrics) Handler() http.Handler {
 		w.Header().Set("Content-Type", promtext.ContentType)
 		pw := promtext.NewWriter(w)
 		m.write(pw)
-		_ = pw.Flush()
+		writeRuntime(pw, w)
 	})
 }
 
@@ -95,8 +95,8 @@ func bool01(b bool) float64 {
 	return 0
 }
 
-// write writes every series: the cameras', the daemon's, Go's and the
-// process's.
+// write writes the cameras' and the daemon's series; writeRuntime adds Go's
+// and the process's.
 func (m *Metrics) write(w *promtext.Writer) {
 	snap := m.snapshot()
 	var fs promtext.Families
@@ -124,8 +124,6 @@ func (m *Metrics) write(w *promtext.Writer) {
 	}
 	m.mu.Unlock()
 	fs.Write(w)
-	promtext.WriteGo(w)
-	promtext.WriteProcess(w)
 }
 
 const gauge, counter = promtext.Gauge, promtext.Counter

@@ -5,11 +5,14 @@
 // or a frame arriving. With more than one processor (GOMAXPROCS), the Go
 // scheduler wakes a second thread to look for work every time the netpoller
 // readies a goroutine, and that thread finds none and sleeps again: one
-// futex and two context switches per frame and camera for nothing. On the
-// 2-core VM that was 10–30 % of the daemon's CPU with eight cameras (perf
-// stat, see the README). With one processor there is no one to wake. A busy
-// daemon (many viewers, DTLS handshakes) needs the other cores, though, so
-// the Controller watches the process's CPU time and moves between the two.
+// futex and two context switches per frame and camera for nothing. With one
+// processor there is no one to wake. A busy daemon (many viewers, DTLS
+// handshakes) needs the other cores, though, so the Controller watches the
+// process's CPU time and moves between the two.
+//
+// Its gain: edgecam-bench against the same binary run with GOMAXPROCS=2
+// (docs/performance.md). It could go if the scheduler stopped waking an
+// idle thread for every goroutine the netpoller readies.
 package procs
 
 import (

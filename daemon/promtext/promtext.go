@@ -2,8 +2,11 @@
 // (version 0.0.4), with the standard go_* and process_* series.
 //
 // edgecam's metrics are a few dozen gauges and counters read at scrape
-// time; the official client library would add 4 MB to a binary whose pages
-// are most of the daemon's resident memory on a small board.
+// time. The official client library, with what it pulls in (protobuf,
+// client_model, expfmt, procfs), would grow a binary whose mapped pages are
+// most of the daemon's resident memory on a small board; its cost is
+// measured in docs/performance.md. This package could go if that library's
+// footprint shrank to a few hundred kilobytes.
 package promtext
 
 import (

@@ -269,7 +269,7 @@ func (d *decoder) args(hw bool) []string {
 		a = append(a, "-c:v", "h264_"+s.HWAccel)
 	} else if !old {
 		// The stream probe decodes the first IDR once more before the
-		// real decode: 15-20 ms of a cold 1080p snapshot. The software
+		// real decode, which a cold snapshot waits for. The software
 		// decoder needs nothing it finds; a hardware decoder may want the
 		// picture size when it opens, so it keeps the probe.
 		a = append(a, "-nofind_stream_info")

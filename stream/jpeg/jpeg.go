@@ -44,14 +44,14 @@ var ErrClosed = errors.New("jpeg: closed")
 
 // Settings configure the decoder of one camera. Zero values mean defaults.
 type Settings struct {
-	// FFmpeg is the executable name or path; default "ffmpeg".
+	// FFmpeg is the executable name or path.
 	FFmpeg string
-	// FPS caps the output frame rate; default 5. Ignored with KeyframesOnly.
+	// FPS caps the output frame rate. Ignored with KeyframesOnly.
 	FPS float64
 	// Width scales pictures to this width, keeping the aspect ratio with an
 	// even height, and never upscales; 0 keeps the camera's own width.
 	Width int
-	// Quality is 1..100 (100 best), default 75; mapped to mjpeg -q:v 31..2.
+	// Quality is 1..100 (100 best), mapped to mjpeg -q:v 31..2.
 	Quality int
 	// KeyframesOnly feeds ffmpeg only the IDR frames: one picture per GOP
 	// for a small fraction of the CPU of decoding every frame.
@@ -61,12 +61,11 @@ type Settings struct {
 	// start or to produce a picture with it.
 	HWAccel string
 	// IdleStop is how long a decoder keeps running after its last viewer
-	// left, so that repeated snapshots and page reloads find it warm;
-	// default 5s.
+	// left, so that repeated snapshots and page reloads find it warm.
 	IdleStop time.Duration
 	// InputFPS is the camera's frame rate, given to ffmpeg as the raw
-	// H.264 input's -framerate; default 25. The picture selection counts time by
-	// it, so a wrong value scales the output rate by the same factor.
+	// H.264 input's -framerate. The picture selection counts time by it, so
+	// a wrong value scales the output rate by the same factor.
 	InputFPS float64
 }
 

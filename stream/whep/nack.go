@@ -16,11 +16,11 @@ import (
 // burst (16 KB a millisecond), and a packet of the IDR at its head that is
 // lost in that burst is NACKed some milliseconds later, when hundreds more
 // have gone out (a 2 s GOP of a 1080p 4 Mbit/s camera is about 750
-// packets). With 256 entries that packet was already gone, and the viewer
-// waited for the camera's next IDR. The age limit is for memory: each entry
-// keeps its access unit's buffer alive, and a count alone kept 8 s of a
-// 360p camera per viewer (round 2); by age it is one second of the stream
-// beyond the GOP cache, whatever the bitrate.
+// packets); were that packet gone, the viewer would wait for the camera's
+// next IDR. The age limit is for memory: each entry keeps its access unit's
+// buffer alive, and a count alone would keep seconds of a low-bitrate camera
+// per viewer; by age it is one second of the stream beyond the GOP cache,
+// whatever the bitrate.
 const (
 	nackHistory = 1024 // a power of two, so that it divides the sequence space
 	nackMaxAge  = time.Second
@@ -32,7 +32,8 @@ const (
 // packet per viewer, about 1.5 MB of history per viewer once full). Here the
 // history keeps the header and a reference to the payload, which is safe
 // because every payload written on edgecam's PeerConnections is a Unit's
-// packet, shared and never modified.
+// packet, shared and never modified. Its gain, and when it could go:
+// nack_own.go.
 type nackResponder struct {
 	interceptor.NoOp
 

@@ -52,15 +52,23 @@ const rtcpReadSize = 1500
 // burstPause between them (about 130 Mbit/s, what a busy LAN or Wi-Fi link
 // takes): a megabyte of 1080p GOP takes 65 ms after its IDR's first 5 ms,
 // and the viewer's UDP receive buffer (200 KB by default on Linux) is not
-// flooded, which lost packets of the IDR itself.
+// flooded, which would lose packets of the IDR itself.
 const (
 	burstSlice = 16 << 10
 	burstPause = time.Millisecond
 )
 
-// defaultConnectTimeout is how long a session may take to reach "connected" before
-// it is dropped (a client that posts an offer and never does ICE).
-const defaultConnectTimeout = 15 * time.Second
+// Defaults of Config's zero values.
+const (
+	// DefaultMaxSessions caps a small box's sessions.
+	DefaultMaxSessions = 64
+	// defaultConnectTimeout is how long a session may take to reach
+	// "connected" before it is dropped (a client that posts an offer and
+	// never does ICE).
+	defaultConnectTimeout = 15 * time.Second
+	defaultDisconnected   = 4 * time.Second
+	defaultFailed         = 8 * time.Second
+)
 
 // Errors from Offer, mapped to HTTP statuses by the caller.
 var (
@@ -83,12 +91,14 @@ type Config struct {
 	// Hosts are extra addresses announced as host candidates (1:1 NAT).
 	// Hostnames are resolved once at start.
 	Hosts []string
-	// MaxSessions caps concurrent sessions; 0 means 64.
+	// MaxSessions caps concurrent sessions; zero means DefaultMaxSessions.
 	MaxSessions int
-	// Disconnected and Failed are the ICE timeouts; zero means 4 s and 8 s.
+	// Disconnected and Failed are the ICE timeouts; zero means their
+	// defaults.
 	Disconnected, Failed time.Duration
 	// ConnectTimeout drops a session that has not connected this long after
-	// its offer (a client that posts and never does ICE); zero means 15 s.
+	// its offer (a client that posts and never does ICE); zero means its
+	// default.
 	ConnectTimeout time.Duration
 }
 
@@ -122,13 +132,13 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		cfg.ConnectTimeout = defaultConnectTimeout
 	}
 	if cfg.MaxSessions <= 0 {
-		cfg.MaxSessions = 64
+		cfg.MaxSessions = DefaultMaxSessions
 	}
 	if cfg.Disconnected <= 0 {
-		cfg.Disconnected = 4 * time.Second
+		cfg.Disconnected = defaultDisconnected
 	}
 	if cfg.Failed <= 0 {
-		cfg.Failed = 8 * time.Second
+		cfg.Failed = defaultFailed
 	}
 	quiet := &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}
 
@@ -138,7 +148,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	bt := newBatches()
 	opts := []ice.UDPMuxFromPortOption{
-		ice.UDPMuxFromPortWithNet(transportNet{Net: stdNet, b: bt}),
+		ice.UDPMuxFromPortWithNet(muxNet(stdNet, bt)),
 		ice.UDPMuxFromPortWithLogger(quiet.NewLogger("udpmux")),
 		ice.UDPMuxFromPortWithNetworks(ice.NetworkTypeUDP4),
 		ice.UDPMuxFromPortWithLoopback(),
@@ -200,7 +210,12 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	// goroutine and a ticker per session to report on nothing.
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
 	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
-	ir.Add(nackResponderFactory{})
+	nf, err := nackFactory()
+	if err != nil {
+		_ = mux.Close()
+		return nil, fmt.Errorf("webrtc: nack: %w", err)
+	}
+	ir.Add(nf)
 	sr, err := report.NewSenderInterceptor()
 	if err != nil {
 		_ = mux.Close()
@@ -531,6 +546,9 @@ func (s *session) write() {
 // unit leaves in a few GSO sends (udpbatch.go); nil if the address is
 // unknown.
 func (s *session) batch() *udpBatch {
+	if !batchSends {
+		return nil
+	}
 	pair, err := s.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil || pair.Remote == nil {
 		return nil
