@@ -4,7 +4,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
+
+	"github.com/edgecam/edgecam/daemon/config"
 )
 
 // NewLogger returns the daemon's logger: one event per line, key=value, at
@@ -24,20 +25,20 @@ func NewLogger(w io.Writer, lv *slog.LevelVar) *slog.Logger {
 }
 
 // NewLevel returns a level variable set from a config log.level value.
-func NewLevel(level string) *slog.LevelVar {
+func NewLevel(level config.LogLevel) *slog.LevelVar {
 	lv := new(slog.LevelVar)
 	lv.Set(parseLevel(level))
 	return lv
 }
 
 // parseLevel maps a config log.level value onto slog's levels.
-func parseLevel(level string) slog.Level {
-	switch strings.ToLower(level) {
-	case "debug":
+func parseLevel(level config.LogLevel) slog.Level {
+	switch level {
+	case config.LogDebug:
 		return slog.LevelDebug
-	case "warn", "warning":
+	case config.LogWarn:
 		return slog.LevelWarn
-	case "error":
+	case config.LogError:
 		return slog.LevelError
 	}
 	return slog.LevelInfo

@@ -28,6 +28,7 @@ func TestViewerReceivesCameraH264OverWHEP(t *testing.T) {
 		{"with digest or basic credentials", testcamera.Options{User: "admin", Pass: "s3cret!x"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own camera and daemon
 			c := daemontest.StartCamera(t, tc.opts)
 			d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
 			d.WaitState(t, "press-1", "streaming", 10*time.Second)

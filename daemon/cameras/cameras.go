@@ -97,7 +97,7 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 		Width:         j.MaxWidth,
 		Quality:       j.Quality,
 		KeyframesOnly: j.KeyframesOnly,
-		HWAccel:       j.HWAccel,
+		HWAccel:       jpeg.HWAccel(j.HWAccel),
 		IdleStop:      j.IdleStop.D(),
 	}, cam.log)
 	return cam

@@ -28,6 +28,27 @@ import (
 	"github.com/edgecam/edgecam/capture/redact"
 )
 
+// LogLevel is how much the daemon logs.
+type LogLevel string
+
+// Log levels.
+const (
+	LogDebug LogLevel = "debug"
+	LogInfo  LogLevel = "info"
+	LogWarn  LogLevel = "warn"
+	LogError LogLevel = "error"
+)
+
+// HWAccel names a hardware decoder for the JPEG fallbacks: the values of
+// jpeg.HWAccel.
+type HWAccel string
+
+// Hardware decoders.
+const (
+	HWNone    HWAccel = ""
+	HWV4L2M2M HWAccel = "v4l2m2m"
+)
+
 // Transport is how a camera's RTP reaches edgecam: the values of
 // capture.Transport.
 type Transport string
@@ -79,7 +100,7 @@ type JPEG struct {
 	// HWAccel names a hardware decoder: "" (software) or "v4l2m2m"
 	// (Raspberry Pi and other V4L2 M2M SoCs). edgecam falls back to
 	// software when it does not work.
-	HWAccel string `yaml:"hwaccel"`
+	HWAccel HWAccel `yaml:"hwaccel"`
 	// IdleStop is how long a decoder runs on after its last viewer left;
 	// zero means jpeg.DefaultIdleStop.
 	IdleStop Duration `yaml:"idle_stop"`
@@ -92,7 +113,7 @@ type JPEGOverride struct {
 	MaxWidth      *int     `yaml:"max_width"`
 	Quality       *int     `yaml:"quality"`
 	KeyframesOnly *bool    `yaml:"keyframes_only"`
-	HWAccel       *string  `yaml:"hwaccel"`
+	HWAccel       *HWAccel `yaml:"hwaccel"`
 }
 
 // sets reports whether the override sets the key.
@@ -172,8 +193,8 @@ type WebRTC struct {
 
 // Log configures logging.
 type Log struct {
-	// Level is debug, info, warn or error; default info.
-	Level string `yaml:"level"`
+	// Level is debug, info, warn or error (defaults.go).
+	Level LogLevel `yaml:"level"`
 }
 
 // Camera is one IP camera to pull video from.

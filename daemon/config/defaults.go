@@ -10,7 +10,7 @@ const (
 	defaultListen            = ":8080"
 	defaultUDPPort           = 8189
 	defaultSessionsPerMinute = 300
-	defaultLogLevel          = "info"
+	defaultLogLevel          = LogInfo
 	defaultCameraMaxViewers  = 16
 	defaultJPEGMaxWidth      = 1280
 

@@ -66,9 +66,9 @@ func (c *Config) validateServer(ps *problems) {
 		ps.add("webrtc.max_viewers", "%d must be at least 1", c.WebRTC.MaxViewers)
 	}
 	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
+	case LogDebug, LogInfo, LogWarn, LogError:
 	default:
-		ps.add("log.level", "%s is not one of debug, info, warn, error", quote(c.Log.Level))
+		ps.add("log.level", "%s is not one of debug, info, warn, error", quote(string(c.Log.Level)))
 	}
 	if p := c.Debug.PprofListen; p != "" {
 		if msg := checkListen(p); msg != "" {
@@ -91,9 +91,9 @@ func checkJPEG(ps *problems, p string, j JPEG) {
 		ps.add(p+".quality", "%d must be between 1 and 100", j.Quality)
 	}
 	switch j.HWAccel {
-	case "", "v4l2m2m":
+	case HWNone, HWV4L2M2M:
 	default:
-		ps.add(p+".hwaccel", "%s is not one of \"\" (software) or v4l2m2m", quote(j.HWAccel))
+		ps.add(p+".hwaccel", "%s is not one of \"\" (software) or v4l2m2m", quote(string(j.HWAccel)))
 	}
 }
 

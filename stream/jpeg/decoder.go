@@ -99,7 +99,7 @@ func (d *decoder) run() {
 	log := h.log.With("width", d.v.Width, "quality", d.v.Quality)
 	backoff := minBackoff
 	for {
-		hw := h.s.HWAccel != "" && !h.hwFailed.Load()
+		hw := h.s.HWAccel != HWNone && !h.hwFailed.Load()
 		start := time.Now()
 		frames, tail, err := d.runOnce(hw)
 		if d.ctx.Err() != nil {
@@ -266,7 +266,7 @@ func (d *decoder) args(hw bool) []string {
 		"-f", "h264", "-framerate", formatFloat(s.InputFPS),
 	}
 	if hw {
-		a = append(a, "-c:v", "h264_"+s.HWAccel)
+		a = append(a, "-c:v", "h264_"+string(s.HWAccel))
 	} else if !old {
 		// The stream probe decodes the first IDR once more before the
 		// real decode, which a cold snapshot waits for. The software

@@ -56,10 +56,10 @@ type Settings struct {
 	// KeyframesOnly feeds ffmpeg only the IDR frames: one picture per GOP
 	// for a small fraction of the CPU of decoding every frame.
 	KeyframesOnly bool
-	// HWAccel "" decodes in software; "v4l2m2m" uses the h264_v4l2m2m
-	// decoder, falling back to software (logged once) if ffmpeg fails to
-	// start or to produce a picture with it.
-	HWAccel string
+	// HWAccel HWNone decodes in software; HWV4L2M2M uses the
+	// h264_v4l2m2m decoder, falling back to software (logged once) if
+	// ffmpeg fails to start or to produce a picture with it.
+	HWAccel HWAccel
 	// IdleStop is how long a decoder keeps running after its last viewer
 	// left, so that repeated snapshots and page reloads find it warm.
 	IdleStop time.Duration
@@ -68,6 +68,18 @@ type Settings struct {
 	// a wrong value scales the output rate by the same factor.
 	InputFPS float64
 }
+
+// HWAccel names a hardware H.264 decoder ffmpeg may use.
+type HWAccel string
+
+// Hardware decoders.
+const (
+	// HWNone decodes in software.
+	HWNone HWAccel = ""
+	// HWV4L2M2M is the V4L2 memory-to-memory decoder of the Raspberry Pi
+	// and other SoCs (ffmpeg's h264_v4l2m2m).
+	HWV4L2M2M HWAccel = "v4l2m2m"
+)
 
 // WithDefaults returns s with every zero field set to its default.
 func (s Settings) WithDefaults() Settings {
