@@ -90,7 +90,14 @@ drwxr-xr-x root/root ./usr/share/
 drwxr-xr-x root/root ./usr/share/doc/
 drwxr-xr-x root/root ./usr/share/doc/edgecam/
 -rw-r--r-- root/root ./usr/share/doc/edgecam/README.md
--rw-r--r-- root/root ./usr/share/doc/edgecam/config.example.yaml"
+-rw-r--r-- root/root ./usr/share/doc/edgecam/config.example.yaml
+drwxr-xr-x root/root ./usr/share/doc/edgecam/docs/
+-rw-r--r-- root/root ./usr/share/doc/edgecam/docs/api.md
+-rw-r--r-- root/root ./usr/share/doc/edgecam/docs/configuration.md
+-rw-r--r-- root/root ./usr/share/doc/edgecam/docs/install.md
+-rw-r--r-- root/root ./usr/share/doc/edgecam/docs/page.md
+-rw-r--r-- root/root ./usr/share/doc/edgecam/docs/performance.md
+-rw-r--r-- root/root ./usr/share/doc/edgecam/docs/security.md"
 
 for arch in "${arches[@]}"; do
 	f=$(deb "$arch")
