@@ -100,6 +100,7 @@ func startTestCamera(t *testing.T, opts testcamera.Options) *testcamera.Camera {
 }
 
 func TestCameraReconnectsWhenTheCameraComesBack(t *testing.T) {
+	t.Parallel()
 	cam := startTestCamera(t, testcamera.Options{})
 	c, sink, sig := runCamera(t, Config{
 		Name: "press-1", URL: cam.URL(), Transport: TransportTCP,
@@ -140,6 +141,7 @@ func TestCameraReconnectsWhenTheCameraComesBack(t *testing.T) {
 }
 
 func TestCameraTurnsStaleWhileNoFrameComesAndBackWhenFramesResume(t *testing.T) {
+	t.Parallel()
 	cam := startTestCamera(t, testcamera.Options{})
 	c, _, sig := runCamera(t, Config{
 		Name: "press-1", URL: cam.URL(), Transport: TransportTCP,

@@ -36,6 +36,7 @@ func makeClip(t *testing.T, gop int, bframes int) []byte {
 }
 
 func TestProbeReportsTheFactsOfTheTestCamera(t *testing.T) {
+	t.Parallel()
 	cam, err := testcamera.Start(testcamera.Options{User: "admin", Pass: "pr0be-pass"})
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +74,7 @@ func TestProbeFlagsBFramesAndLongGOP(t *testing.T) {
 		{"long gop", 100, 0, true, "keyframe interval 4s", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // a long GOP takes seconds to measure
 			cam, err := testcamera.Start(testcamera.Options{Clip: makeClip(t, tc.gop, tc.bf)})
 			if err != nil {
 				t.Fatal(err)

@@ -30,6 +30,9 @@ var layers = map[string]int{
 	"capture/testcamera":        0,
 	"capture/testcamera/lowres": 0,
 	"daemon/e2e":                0,
+	"daemon/e2e/browser":        0,
+	"daemon/e2e/fault":          0,
+	"daemon/e2e/soak":           0,
 
 	"capture":       1,
 	"daemon/config": 1,

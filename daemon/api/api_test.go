@@ -13,6 +13,7 @@ import (
 )
 
 func TestH265CameraGetsClearState(t *testing.T) {
+	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{Codec: "h265"})
 	d := daemontest.Start(t, nil, daemontest.Camera("gate", c.URL()))
 	got := d.WaitState(t, "gate", "unsupported", 10*time.Second)
@@ -24,6 +25,7 @@ func TestH265CameraGetsClearState(t *testing.T) {
 }
 
 func TestCredentialsNeverLeak(t *testing.T) {
+	t.Parallel()
 	const pass = "Xy7-secret-Pw"
 	c := daemontest.StartCamera(t, testcamera.Options{User: "admin", Pass: pass})
 	wrong := strings.Replace(c.URL(), pass, pass+"-wrong", 1)
@@ -60,6 +62,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 }
 
 func TestSecurityHeadersOnEveryResponse(t *testing.T) {
+	t.Parallel()
 	d := daemontest.Start(t, nil)
 	for _, p := range []string{"/", "/app.js", "/api/cameras", "/healthz", "/nope", "/cameras/x/whep"} {
 		resp, err := http.Get(d.URL + p)
@@ -76,6 +79,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 }
 
 func TestSessionsPerAddressAreLimited(t *testing.T) {
+	t.Parallel()
 	d := daemontest.Start(t, func(cfg *config.Config) {
 		cfg.HTTP.SessionsPerMinute = 2
 		cfg.JPEG.FFmpeg = "/nonexistent/ffmpeg" // answers at once; the limit comes first

@@ -49,6 +49,7 @@ func readEvents(t *testing.T, url string, timeout time.Duration, stop func(name,
 }
 
 func TestStalledCameraShowsStaleInMetricsAPIAndEvents(t *testing.T) {
+	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{})
 	hung := daemontest.Camera("press-1", c.URL())
 	hung.StaleAfter = config.Duration(time.Second)
@@ -92,6 +93,7 @@ func TestStalledCameraShowsStaleInMetricsAPIAndEvents(t *testing.T) {
 }
 
 func TestEventsReportOfflineAndViewers(t *testing.T) {
+	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{})
 	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
 	d.WaitState(t, "press-1", "streaming", 10*time.Second)

@@ -175,6 +175,7 @@ func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
 }
 
 func TestStuckMJPEGViewerDoesNotStallAnother(t *testing.T) {
+	t.Parallel() // it waits out a write timeout
 	d := jpegDaemon(t, nil)
 
 	// A client that asks and then never reads.

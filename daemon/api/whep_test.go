@@ -81,6 +81,7 @@ func TestViewerReceivesCameraH264OverWHEP(t *testing.T) {
 }
 
 func TestMalformedWHEPRequestsGet4xx(t *testing.T) {
+	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{})
 	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
 	audioOnly := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:111 opus/48000/2\r\n"
@@ -121,6 +122,7 @@ func TestMalformedWHEPRequestsGet4xx(t *testing.T) {
 }
 
 func TestWHEPOptionsAndDeleteEndSession(t *testing.T) {
+	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{})
 	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
 	req, _ := http.NewRequest(http.MethodOptions, d.URL+"/cameras/press-1/whep", nil)
@@ -145,6 +147,7 @@ func TestWHEPOptionsAndDeleteEndSession(t *testing.T) {
 }
 
 func TestVanishedViewerIsRemoved(t *testing.T) {
+	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{})
 	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
 	v := d.Dial(t, "press-1")
@@ -156,6 +159,7 @@ func TestVanishedViewerIsRemoved(t *testing.T) {
 }
 
 func TestAnswerAnnouncesConfiguredHosts(t *testing.T) {
+	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{})
 	d := daemontest.Start(t, func(cfg *config.Config) { cfg.WebRTC.Hosts = []string{"192.0.2.77"} }, daemontest.Camera("press-1", c.URL()))
 	v := d.Dial(t, "press-1")

@@ -253,9 +253,12 @@ loop:
 	return produced.Load(), stderr.String(), err
 }
 
-// args returns ffmpeg's command line. See STACK.md §7.4 for why each input
-// flag is there, and why -fflags nobuffer must never be: it discards what
-// was read while probing, so the first picture comes a GOP late.
+// args returns ffmpeg's command line. The input flags keep the first picture
+// close to the first IDR fed: a probe of 32 bytes and no analysis, since the
+// input is known to be raw H.264 at a known rate; low_delay, which also
+// turns frame threading off, and one thread, so no picture waits for the
+// next frame. -fflags nobuffer must never be added: it discards what was
+// read while probing, so the first picture would come a GOP late.
 func (d *decoder) args(hw bool) []string {
 	s := d.h.s
 	old := d.h.oldFFmpeg.Load()

@@ -1,6 +1,6 @@
 //go:build browser
 
-package e2e
+package browser
 
 // The browser tests drive Debian's headless Chromium against a daemon running
 // in the test process. WebRTC media between the two must never touch the

@@ -1,6 +1,6 @@
 //go:build soak
 
-package e2e
+package soak
 
 import (
 	"context"

@@ -1,6 +1,6 @@
 //go:build fault
 
-package e2e
+package fault
 
 // Camera faults, each against the real RTSP test camera on loopback, with a
 // second camera and its viewer running throughout to show that one camera's

@@ -1,6 +1,6 @@
 //go:build fault
 
-package e2e
+package fault
 
 import (
 	"bufio"
