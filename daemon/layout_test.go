@@ -29,6 +29,7 @@ var layers = map[string]int{
 	"stream/whepclient":         0,
 	"capture/testcamera":        0,
 	"capture/testcamera/lowres": 0,
+	"capture/testcamera/vision": 0,
 	"daemon/e2e":                0,
 	"daemon/e2e/browser":        0,
 	"daemon/e2e/fault":          0,
@@ -39,8 +40,8 @@ var layers = map[string]int{
 
 	"stream": 2,
 
-	"stream/jpeg": 3,
-	"stream/whep": 3,
+	"stream/frames": 3,
+	"stream/whep":   3,
 
 	"daemon/auth":    4,
 	"daemon/cameras": 4,

@@ -7,7 +7,7 @@
 // sending UDP) may instead take live units straight from the camera's
 // goroutine once it has caught up (Reader.Direct), which saves a goroutine
 // wake-up per viewer and frame. Package whep serves Streams to browsers over
-// WebRTC, package jpeg decodes them into pictures.
+// WebRTC, package frames decodes them into pictures.
 package stream
 
 import (

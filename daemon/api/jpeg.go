@@ -12,7 +12,7 @@ import (
 	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/daemon/cameras"
 	"github.com/edgecam/edgecam/stream"
-	"github.com/edgecam/edgecam/stream/jpeg"
+	"github.com/edgecam/edgecam/stream/frames"
 )
 
 const (
@@ -28,13 +28,13 @@ const (
 
 // jpegRequest is a JPEG viewer's validated query.
 type jpegRequest struct {
-	variant jpeg.Variant
+	variant frames.Variant
 	fps     float64 // 0 = every frame the decoder makes
 }
 
 // parseJPEGQuery reads fps, width and quality. Values beyond the camera's
 // configured limits are clamped to them; values that make no sense are errors.
-func parseJPEGQuery(r *http.Request, j jpeg.Settings) (jpegRequest, error) {
+func parseJPEGQuery(r *http.Request, j frames.Settings) (jpegRequest, error) {
 	var req jpegRequest
 	q := r.URL.Query()
 	if s := q.Get("fps"); s != "" {
@@ -86,9 +86,9 @@ func (s *Server) jpegCamera(w http.ResponseWriter, r *http.Request) (*cameras.Ca
 // jpegUnavailable answers why a camera cannot give JPEG now.
 func (s *Server) jpegUnavailable(w http.ResponseWriter, c *cameras.Camera, err error) {
 	switch {
-	case errors.Is(err, jpeg.ErrNoFFmpeg):
+	case errors.Is(err, frames.ErrNoFFmpeg):
 		httpError(w, http.StatusServiceUnavailable, err.Error())
-	case errors.Is(err, jpeg.ErrClosed), errors.Is(err, stream.ErrClosed):
+	case errors.Is(err, frames.ErrClosed), errors.Is(err, stream.ErrClosed):
 		httpError(w, http.StatusServiceUnavailable, "camera is shutting down")
 	case errors.Is(err, context.DeadlineExceeded):
 		st := c.Status()
@@ -134,16 +134,16 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/jpeg")
-	h.Set("Content-Length", strconv.Itoa(len(f.JPEG)))
+	h.Set("Content-Length", strconv.Itoa(len(f.Data)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s-%s.jpg"`, c.Name(), f.Time.UTC().Format("20060102-150405")))
 	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(f.JPEG)
+	_, _ = w.Write(f.Data)
 }
 
 // frames calls send with each new frame for a viewer, at most req.fps per
 // second, newest first: a slow viewer skips frames instead of queueing them.
-func frames(ctx context.Context, v *jpeg.Viewer, req jpegRequest, send func(jpeg.Frame) error) error {
+func sendFrames(ctx context.Context, v *frames.Viewer, req jpegRequest, send func(frames.Frame) error) error {
 	var last uint64
 	var interval time.Duration
 	if req.fps > 0 {

@@ -12,7 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/edgecam/edgecam/daemon/cameras"
-	"github.com/edgecam/edgecam/stream/jpeg"
+	"github.com/edgecam/edgecam/stream/frames"
 )
 
 func (s *Server) handleMJPEG(w http.ResponseWriter, r *http.Request) {
@@ -44,15 +44,15 @@ func (s *Server) handleMJPEG(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = rc.Flush()
 	header := make([]byte, 0, 128)
-	_ = frames(r.Context(), v, req, func(f jpeg.Frame) error {
+	_ = sendFrames(r.Context(), v, req, func(f frames.Frame) error {
 		_ = rc.SetWriteDeadline(time.Now().Add(frameWriteTimeout))
 		header = append(header[:0], "Content-Type: image/jpeg\r\nContent-Length: "...)
-		header = strconv.AppendInt(header, int64(len(f.JPEG)), 10)
+		header = strconv.AppendInt(header, int64(len(f.Data)), 10)
 		header = append(header, "\r\n\r\n"...)
 		if _, err := w.Write(header); err != nil {
 			return err
 		}
-		if _, err := w.Write(f.JPEG); err != nil {
+		if _, err := w.Write(f.Data); err != nil {
 			return err
 		}
 		if _, err := io.WriteString(w, "\r\n"+mjpegDelimiter); err != nil {
@@ -104,7 +104,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		fps = 0 // one picture per camera GOP: the rate depends on the camera
 	}
 	sentInfo := false
-	err = frames(ctx, v, req, func(f jpeg.Frame) error {
+	err = sendFrames(ctx, v, req, func(f frames.Frame) error {
 		wctx, cancel := context.WithTimeout(ctx, frameWriteTimeout)
 		defer cancel()
 		if !sentInfo {
@@ -115,7 +115,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 			}
 			sentInfo = true
 		}
-		return conn.Write(wctx, websocket.MessageBinary, f.JPEG)
+		return conn.Write(wctx, websocket.MessageBinary, f.Data)
 	})
 	if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 		wsFail(conn, err)

@@ -16,7 +16,7 @@ import (
 	"github.com/edgecam/edgecam/capture/redact"
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/stream"
-	"github.com/edgecam/edgecam/stream/jpeg"
+	"github.com/edgecam/edgecam/stream/frames"
 )
 
 // DefaultOnDemandLinger is how long an on-demand camera stays pulled after
@@ -65,7 +65,7 @@ type Camera struct {
 
 	cam  *capture.Camera
 	st   *stream.Stream
-	jpeg *jpeg.Hub
+	jpeg *frames.Hub
 
 	viewers [numKinds]atomic.Int64
 }
@@ -91,13 +91,13 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 		ReadTimeout:    c.ReadTimeout.D(),
 		StaleAfter:     c.StaleAfter.D(),
 	}, cam.st, cam.log)
-	cam.jpeg = jpeg.NewHub(cam.st, jpeg.Settings{
+	cam.jpeg = frames.NewHub(cam.st, frames.Settings{
 		FFmpeg:        j.FFmpeg,
 		FPS:           j.FPS,
 		Width:         j.MaxWidth,
 		Quality:       j.Quality,
 		KeyframesOnly: j.KeyframesOnly,
-		HWAccel:       jpeg.HWAccel(j.HWAccel),
+		HWAccel:       frames.HWAccel(j.HWAccel),
 		IdleStop:      j.IdleStop.D(),
 	}, cam.log)
 	return cam
@@ -119,7 +119,7 @@ func (c *Camera) Same(cfg config.Camera, j config.JPEG) bool {
 func (c *Camera) Stream() *stream.Stream { return c.st }
 
 // JPEG is the camera's JPEG decoders; nil when disabled.
-func (c *Camera) JPEG() *jpeg.Hub { return c.jpeg }
+func (c *Camera) JPEG() *frames.Hub { return c.jpeg }
 
 // Status is the capture's health; a disabled camera's is the zero Status.
 func (c *Camera) Status() capture.Status {
@@ -167,7 +167,7 @@ type Snapshot struct {
 	Disabled bool
 	Status   capture.Status
 	Viewers  Viewers
-	JPEG     jpeg.HubStats
+	JPEG     frames.HubStats
 }
 
 // Snapshot reads the camera's health and counters.

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package jpeg
+package frames
 
 import "os/exec"
 

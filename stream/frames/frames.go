@@ -1,14 +1,18 @@
-// Package jpeg turns a camera's H.264 stream into JPEG pictures for viewers
-// that cannot play video: MJPEG, WebSocket and snapshot clients.
+// Package frames decodes a camera's H.264 stream into pictures: JPEG for
+// viewers that cannot play video (MJPEG, WebSocket and snapshot clients) and
+// raw pixels for vision models.
 //
 // Decoding is expensive on the small boards edgecam runs on, so a Hub runs an
 // ffmpeg process only while somebody wants pictures, and only one per
 // distinct output (Variant) however many viewers share it. A viewer always
 // gets the newest picture and never a queue of old ones, so a slow client
-// costs nothing but its own frame rate. ffmpeg is supervised: when it dies or
+// costs nothing but its own frame rate. Every picture says which access unit
+// it was decoded from (its RTP timestamp on the stream's timeline, which
+// WebRTC viewers receive too), so that what a model finds in it can be drawn
+// on the very frame a viewer sees. ffmpeg is supervised: when it dies or
 // stops producing pictures it is restarted with backoff, and viewers simply
 // keep waiting for the next picture.
-package jpeg
+package frames
 
 import (
 	"context"
@@ -115,20 +119,15 @@ func clampQuality(q int) int {
 // Variant selects the output of a decoder; viewers asking for the same
 // Variant share one ffmpeg. Zero fields mean the Settings' values.
 type Variant struct {
-	Width, Quality int
-}
-
-// Frame is one JPEG picture.
-type Frame struct {
-	// JPEG is the encoded picture. It is shared by all viewers and must
-	// not be modified.
-	JPEG []byte
-	// Width and Height are parsed from the JPEG's SOF marker.
-	Width, Height int
-	// Seq increases by 1 per picture of the decoder that made it.
-	Seq uint64
-	// Time is when the picture came out of ffmpeg.
-	Time time.Time
+	// Format is the pictures' encoding; zero means JPEG.
+	Format Format
+	// Width scales pictures down to this width, aspect kept.
+	Width int
+	// Quality is the JPEG quality; raw formats have none.
+	Quality int
+	// KeyframesOnly decodes only the camera's IDRs (always, when the
+	// Settings say so).
+	KeyframesOnly bool
 }
 
 // HubStats are a Hub's counters.
@@ -241,10 +240,18 @@ func (h *Hub) normalize(v Variant) Variant {
 	// Odd widths would make the scaler round anyway; an even width keeps
 	// chroma subsampling exact.
 	v.Width &^= 1
-	if v.Quality <= 0 {
-		v.Quality = h.s.Quality
+	if v.Format == "" {
+		v.Format = FormatJPEG
 	}
-	v.Quality = clampQuality(v.Quality)
+	if v.Format == FormatJPEG {
+		if v.Quality <= 0 {
+			v.Quality = h.s.Quality
+		}
+		v.Quality = clampQuality(v.Quality)
+	} else {
+		v.Quality = 0
+	}
+	v.KeyframesOnly = v.KeyframesOnly || h.s.KeyframesOnly
 	return v
 }
 
@@ -346,6 +353,13 @@ func (w *Viewer) Next(ctx context.Context, after uint64) (Frame, error) {
 			return Frame{}, ctx.Err()
 		}
 	}
+}
+
+// Newest returns the Seq of the decoder's newest picture, 0 before the first.
+func (w *Viewer) Newest() uint64 {
+	w.d.mu.Lock()
+	defer w.d.mu.Unlock()
+	return w.d.latest.Seq
 }
 
 // Close releases the viewer; a pending Next returns ErrClosed. When the last

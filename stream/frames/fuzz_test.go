@@ -1,4 +1,4 @@
-package jpeg
+package frames
 
 import (
 	"bufio"

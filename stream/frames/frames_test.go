@@ -1,4 +1,4 @@
-package jpeg
+package frames
 
 import (
 	"bytes"
@@ -190,7 +190,7 @@ func next(t *testing.T, w *Viewer, after uint64, timeout time.Duration) Frame {
 // checkJPEG asserts that f holds a decodable JPEG of the given size.
 func checkJPEG(t *testing.T, f Frame, width, height int) {
 	t.Helper()
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(f.JPEG))
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(f.Data))
 	if err != nil {
 		t.Fatalf("frame %d is not a valid JPEG: %v", f.Seq, err)
 	}
@@ -254,7 +254,7 @@ func TestSnapshotWithoutRunningDecoderIsQuick(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("cold snapshot took %v (%d bytes)", time.Since(start), len(f.JPEG))
+			t.Logf("cold snapshot took %v (%d bytes)", time.Since(start), len(f.Data))
 			checkJPEG(t, f, 640, 360)
 
 			// The decoder lingers, so the next snapshot is immediate.
@@ -530,15 +530,18 @@ func TestFFmpegArguments(t *testing.T) {
 		v    Variant
 		want string
 	}{
-		{Settings{}, Variant{}, "-framerate 25 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p -c:v mjpeg -threads 1 -q:v 9 "},
-		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 2 "},
+		{Settings{}, Variant{}, "-framerate 25 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 9 "},
+		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 2 "},
 		{Settings{FPS: 30, InputFPS: 25}, Variant{}, "gte(t-prev_selected_t\\,0.0133)"},
-		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf scale='min(320,iw)':-2,format=yuvj420p -c:v mjpeg -threads 1 -q:v 31 "},
-		{Settings{KeyframesOnly: true}, Variant{}, "-nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf format=yuvj420p "},
+		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf scale='min(320,iw)':-2,format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 31 "},
+		{Settings{KeyframesOnly: true}, Variant{}, "-nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf format=yuvj420p,showinfo=checksum=0 "},
+		{Settings{}, Variant{KeyframesOnly: true}, "-vf format=yuvj420p,showinfo=checksum=0 "},
+		{Settings{}, Variant{Format: FormatBGR24, Width: 320}, "-vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',scale=320:180:out_range=full,format=bgr24,showinfo=checksum=0 -c:v rawvideo -pix_fmt bgr24 -flush_packets 1 -f rawvideo pipe:1"},
+		{Settings{}, Variant{Format: FormatGray, Width: 2000}, "scale=640:360:out_range=full,format=gray,"},
 	} {
 		h := NewHub(st, tc.s, nil)
 		d := newDecoder(h, h.normalize(tc.v))
-		args := strings.Join(d.args(tc.s.HWAccel != ""), " ")
+		args := strings.Join(d.args(tc.s.HWAccel != "", d.outputSize([2]int{640, 360})), " ")
 		if !strings.Contains(args, tc.want) {
 			t.Errorf("%+v %+v: args %q, want them to contain %q", tc.s, tc.v, args, tc.want)
 		}
@@ -707,7 +710,7 @@ func runDecoderOnce(b *testing.B, aus [][][]byte, fps int, s Settings, viewers i
 				}
 				seq = f.Seq
 				if pw, err := mw.CreatePart(hdr); err == nil {
-					_, _ = pw.Write(f.JPEG)
+					_, _ = pw.Write(f.Data)
 				}
 			}
 		}()
