@@ -22,6 +22,7 @@ const module = "github.com/edgecam/edgecam"
 var layers = map[string]int{
 	"capture/redact":            0,
 	"daemon/events":             0,
+	"daemon/detections":         0,
 	"daemon/procs":              0,
 	"daemon/promtext":           0,
 	"daemon/ratelimit":          0,

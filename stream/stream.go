@@ -37,6 +37,9 @@ const (
 	maxGOPBytes = 32 << 20
 	// defaultQueueLen is a reader's queue length beyond the cached GOP.
 	defaultQueueLen = 128
+	// recentUnits is how many units' timestamps Recent remembers: about 17
+	// s at 30 fps, longer than any model takes to answer.
+	recentUnits = 512
 )
 
 // ErrClosed is returned by Subscribe on a Stream that has been closed.
@@ -92,6 +95,15 @@ type Stream struct {
 	viewers int // readers added by Subscribe
 	closed  bool
 	stats   Stats
+	// recent are the timestamps and arrival times of the last units, for
+	// Recent; written round-robin at index Units.
+	recent [recentUnits]recentUnit
+}
+
+// recentUnit is what Recent knows of a unit.
+type recentUnit struct {
+	ts       uint32
+	received time.Time
 }
 
 // Stats are a stream's counters.
@@ -152,6 +164,7 @@ func (s *Stream) WriteAccessUnit(au *capture.AccessUnit) {
 	}
 	size := p.size
 	u := &Unit{Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: au.Received}
+	s.recent[s.stats.Units%recentUnits] = recentUnit{ts: ts, received: au.Received}
 	s.stats.Units++
 	s.stats.Bytes += uint64(size)
 	s.cache(u)
@@ -276,6 +289,21 @@ func (s *Stream) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats
+}
+
+// Recent reports whether one of the stream's last units (about the last 17
+// seconds of video) had timestamp ts, and when it arrived from the camera.
+// Detections name the frame they describe by its timestamp.
+func (s *Stream) Recent(ts uint32) (received time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := min(s.stats.Units, recentUnits)
+	for i := uint64(1); i <= n; i++ {
+		if u := s.recent[(s.stats.Units-i)%recentUnits]; u.ts == ts {
+			return u.received, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // HasPicture reports whether a new reader would get a picture at once.

@@ -401,3 +401,32 @@ func TestDirectReaderTakesUnitsInOrderOnceCaughtUp(t *testing.T) {
 		})
 	}
 }
+
+func TestRecentKnowsTheLastUnitsByTimestamp(t *testing.T) {
+	s := New("cam", Options{})
+	defer s.Close()
+	start := time.Now()
+	var ts []uint32
+	r, _ := s.SubscribeDecoder()
+	defer r.Close()
+	for i := 0; i < recentUnits+10; i++ {
+		s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(i%25 == 0, 100), PTS: int64(i) * 3600, IDR: i%25 == 0, Session: 1, Received: start.Add(time.Duration(i) * time.Millisecond)})
+		for len(r.C()) > 0 {
+			it := <-r.C()
+			ts = append(ts, it.Unit.TS)
+		}
+	}
+	last := ts[len(ts)-1]
+	if got, ok := s.Recent(last); !ok || !got.Equal(start.Add(time.Duration(recentUnits+9)*time.Millisecond)) {
+		t.Errorf("Recent(newest) = %v, %v", got, ok)
+	}
+	if _, ok := s.Recent(ts[len(ts)-recentUnits]); !ok {
+		t.Error("the oldest unit still remembered is not found")
+	}
+	if _, ok := s.Recent(ts[len(ts)-recentUnits-1]); ok {
+		t.Error("a unit older than the last recentUnits is still found")
+	}
+	if _, ok := s.Recent(last + 1); ok {
+		t.Error("a timestamp no unit had is found")
+	}
+}

@@ -29,7 +29,7 @@ import (
 	"github.com/edgecam/edgecam/capture/redact"
 	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
-	"github.com/edgecam/edgecam/stream/jpeg"
+	"github.com/edgecam/edgecam/stream/frames"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -259,7 +259,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if len(cfg.Cameras) == 0 {
 		fmt.Fprintln(stdout, "warning: no cameras configured")
 	}
-	ffmpeg := jpeg.Settings{FFmpeg: cfg.JPEG.FFmpeg}.WithDefaults().FFmpeg
+	ffmpeg := frames.Settings{FFmpeg: cfg.JPEG.FFmpeg}.WithDefaults().FFmpeg
 	if _, err := exec.LookPath(ffmpeg); err != nil {
 		fmt.Fprintf(stdout, "warning: ffmpeg not found (jpeg.ffmpeg: %q): the MJPEG, WebSocket and snapshot endpoints will answer 503; install it with apt-get install ffmpeg\n", ffmpeg)
 	}

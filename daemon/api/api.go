@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/edgecam/edgecam/daemon/auth"
 	"github.com/edgecam/edgecam/daemon/cameras"
@@ -45,6 +46,7 @@ type Config struct {
 // Server is the HTTP API. Create it with New and serve Handler.
 type Server struct {
 	Config
+	detectionLimit *ratelimit.Limiter
 }
 
 // New returns the API for c.
@@ -52,7 +54,7 @@ func New(c Config) *Server {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{Config: c}
+	return &Server{Config: c, detectionLimit: ratelimit.New(detectionsPerSecond, time.Second)}
 }
 
 // Handler routes every request, behind the login, with the security
@@ -74,6 +76,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /cameras/{name}/mjpeg", s.limited(s.handleMJPEG))
 	mux.HandleFunc("GET /cameras/{name}/ws", s.limited(s.handleWS))
 	mux.HandleFunc("GET /cameras/{name}/snapshot.jpg", s.handleSnapshot)
+	mux.HandleFunc("GET /cameras/{name}/frames", s.limited(s.handleFrames))
+	mux.HandleFunc("POST /cameras/{name}/detections", s.handleDetections)
 	mux.Handle("GET /", web.Handler())
 	return s.recoverPanics(s.Metrics.CountRequests(securityHeaders(s.requireLogin(mux))))
 }

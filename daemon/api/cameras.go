@@ -36,6 +36,18 @@ type Camera struct {
 	PacketsLost      uint64   `json:"packets_lost"`
 	DecodeErrors     uint64   `json:"decode_errors"`
 	Warnings         []string `json:"warnings"`
+	// Detections says what models found lately; absent before the first
+	// message.
+	Detections *DetectionStats `json:"detections,omitempty"`
+}
+
+// DetectionStats is a camera's recent detections in the API.
+type DetectionStats struct {
+	Model     string    `json:"model"`
+	Last      time.Time `json:"last"`
+	PerSecond float64   `json:"per_second"`
+	// Latency is the mean seconds from a frame's arrival to its message's.
+	Latency float64 `json:"latency"`
 }
 
 // Viewers are a camera's viewers by transport.
@@ -43,6 +55,7 @@ type Viewers struct {
 	WebRTC    int `json:"webrtc"`
 	MJPEG     int `json:"mjpeg"`
 	WebSocket int `json:"websocket"`
+	Frames    int `json:"frames"`
 }
 
 // CameraList is the body of GET /api/cameras and of the "cameras" event.
@@ -70,7 +83,7 @@ func cameraOf(c cameras.Snapshot) Camera {
 	j.Width, j.Height = s.Width, s.Height
 	j.FPS = math.Round(s.FPS*10) / 10
 	j.Bitrate = int64(s.Bitrate)
-	j.ViewersByTransport = Viewers{WebRTC: c.Viewers.WebRTC, MJPEG: c.Viewers.MJPEG, WebSocket: c.Viewers.WebSocket}
+	j.ViewersByTransport = Viewers{WebRTC: c.Viewers.WebRTC, MJPEG: c.Viewers.MJPEG, WebSocket: c.Viewers.WebSocket, Frames: c.Viewers.Frames}
 	j.Viewers = c.Viewers.Total()
 	j.Reconnects = s.Reconnects
 	j.Since = s.Since.UTC().Truncate(time.Second)
@@ -84,6 +97,10 @@ func cameraOf(c cameras.Snapshot) Camera {
 	j.PacketsLost, j.DecodeErrors = s.PacketsLost, s.DecodeErrors
 	if s.Warnings != nil {
 		j.Warnings = s.Warnings
+	}
+	if d := c.Detections; d.Total > 0 {
+		j.Detections = &DetectionStats{Model: d.Model, Last: d.Last.UTC(), PerSecond: math.Round(d.PerSecond*10) / 10,
+			Latency: math.Round(d.LatencySum/float64(d.LatencyCount)*1000) / 1000}
 	}
 	return j
 }

@@ -163,7 +163,12 @@ func stateEvent(state string) string {
 // handleEvents streams events as text/event-stream. It starts with the full
 // camera list, so a page can render from events alone.
 func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
-	ch, unsubscribe := s.Events.Subscribe()
+	names := []string{"camera", "viewers", "cameras"}
+	withDetections := r.URL.Query().Get("detections") == "1"
+	if withDetections {
+		names = append(names, "detections")
+	}
+	ch, unsubscribe := s.Events.Subscribe(names...)
 	defer unsubscribe()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -174,6 +179,9 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 
 	first, _ := json.Marshal(s.cameraList())
 	if !sse.event(events.Event{Name: "cameras", Data: first}) {
+		return
+	}
+	if withDetections && !s.sendRecentDetections(sse) {
 		return
 	}
 	beat := time.NewTicker(sseHeartbeat)
@@ -194,6 +202,24 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// sendRecentDetections sends every camera's detections of the last few
+// seconds, so a page that joins draws the current boxes at once.
+func (s *Server) sendRecentDetections(sse sseWriter) bool {
+	now := time.Now()
+	for _, c := range s.Cameras().List() {
+		if c.Disabled() {
+			continue
+		}
+		for _, d := range c.Detections().Recent(now) {
+			data, _ := json.Marshal(d)
+			if !sse.event(events.Event{Name: "detections", Data: data}) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // sseWriter writes Server-Sent Events, each flushed at once and bounded in

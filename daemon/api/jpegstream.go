@@ -103,6 +103,9 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if c.JPEG().Settings().KeyframesOnly {
 		fps = 0 // one picture per camera GOP: the rate depends on the camera
 	}
+	// With ?meta=1 each picture is preceded by its FrameMeta, so the page
+	// can draw detections on the frame they belong to.
+	meta := r.URL.Query().Get("meta") == "1"
 	sentInfo := false
 	err = sendFrames(ctx, v, req, func(f frames.Frame) error {
 		wctx, cancel := context.WithTimeout(ctx, frameWriteTimeout)
@@ -114,6 +117,12 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 			sentInfo = true
+		}
+		if meta {
+			m, _ := json.Marshal(metaOf(f, 0))
+			if err := conn.Write(wctx, websocket.MessageText, m); err != nil {
+				return err
+			}
 		}
 		return conn.Write(wctx, websocket.MessageBinary, f.Data)
 	})

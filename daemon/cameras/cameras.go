@@ -15,6 +15,7 @@ import (
 	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/capture/redact"
 	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/detections"
 	"github.com/edgecam/edgecam/stream"
 	"github.com/edgecam/edgecam/stream/frames"
 )
@@ -42,16 +43,18 @@ type Kind int
 const (
 	MJPEG Kind = iota
 	WebSocket
+	// Frames are models reading pictures from /frames.
+	Frames
 	numKinds
 )
 
 // Viewers are a camera's viewers by transport.
 type Viewers struct {
-	WebRTC, MJPEG, WebSocket int
+	WebRTC, MJPEG, WebSocket, Frames int
 }
 
 // Total is the number of viewers of every transport.
-func (v Viewers) Total() int { return v.WebRTC + v.MJPEG + v.WebSocket }
+func (v Viewers) Total() int { return v.WebRTC + v.MJPEG + v.WebSocket + v.Frames }
 
 // Camera is one configured camera. A disabled camera has no capture,
 // stream or decoders; it is listed and nothing else.
@@ -66,6 +69,7 @@ type Camera struct {
 	cam  *capture.Camera
 	st   *stream.Stream
 	jpeg *frames.Hub
+	det  *detections.Store
 
 	viewers [numKinds]atomic.Int64
 }
@@ -83,6 +87,7 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 		return cam
 	}
 	cam.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers})
+	cam.det = detections.NewStore(c.Name)
 	cam.cam = capture.New(capture.Config{
 		Name:           c.Name,
 		URL:            c.URL,
@@ -118,8 +123,13 @@ func (c *Camera) Same(cfg config.Camera, j config.JPEG) bool {
 // Stream is the camera's fan-out; nil when disabled.
 func (c *Camera) Stream() *stream.Stream { return c.st }
 
-// JPEG is the camera's JPEG decoders; nil when disabled.
+// JPEG is the camera's decoders of pictures, JPEG or raw; nil when
+// disabled.
 func (c *Camera) JPEG() *frames.Hub { return c.jpeg }
+
+// Detections is what models found in the camera's frames; nil when
+// disabled.
+func (c *Camera) Detections() *detections.Store { return c.det }
 
 // Status is the capture's health; a disabled camera's is the zero Status.
 func (c *Camera) Status() capture.Status {
@@ -138,13 +148,14 @@ func (c *Camera) Viewers() Viewers {
 		WebRTC:    c.st.Viewers(),
 		MJPEG:     int(c.viewers[MJPEG].Load()),
 		WebSocket: int(c.viewers[WebSocket].Load()),
+		Frames:    int(c.viewers[Frames].Load()),
 	}
 }
 
 // Watch counts a viewer of kind until the returned function is called, and
 // logs its coming and going.
 func (c *Camera) Watch(kind Kind) (leave func()) {
-	name := [...]string{MJPEG: "mjpeg", WebSocket: "websocket"}[kind]
+	name := [...]string{MJPEG: "mjpeg", WebSocket: "websocket", Frames: "frames"}[kind]
 	c.viewers[kind].Add(1)
 	c.changed()
 	c.log.Info("viewer joined", "transport", name)
@@ -161,13 +172,14 @@ func (c *Camera) Watch(kind Kind) (leave func()) {
 // Snapshot is everything the API and the metrics show of a camera, read
 // at one moment.
 type Snapshot struct {
-	Name     string
-	URL      string // without the password
-	OnDemand bool
-	Disabled bool
-	Status   capture.Status
-	Viewers  Viewers
-	JPEG     frames.HubStats
+	Name       string
+	URL        string // without the password
+	OnDemand   bool
+	Disabled   bool
+	Status     capture.Status
+	Viewers    Viewers
+	JPEG       frames.HubStats
+	Detections detections.Stats
 }
 
 // Snapshot reads the camera's health and counters.
@@ -177,6 +189,7 @@ func (c *Camera) Snapshot() Snapshot {
 		s.Status = c.cam.Status()
 		s.Viewers = c.Viewers()
 		s.JPEG = c.jpeg.Stats()
+		s.Detections = c.det.Stats(time.Now())
 	}
 	return s
 }

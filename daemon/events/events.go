@@ -23,7 +23,7 @@ type Event struct {
 // Bus fans events out. Its methods are safe for concurrent use.
 type Bus struct {
 	mu   sync.Mutex
-	subs map[chan Event]struct{}
+	subs map[chan Event]names
 	// joined is signalled when a subscriber arrives, so that a publisher
 	// can sleep while nobody listens.
 	joined chan struct{}
@@ -31,15 +31,28 @@ type Bus struct {
 
 // NewBus returns a Bus with no subscribers.
 func NewBus() *Bus {
-	return &Bus{subs: make(map[chan Event]struct{}), joined: make(chan struct{}, 1)}
+	return &Bus{subs: make(map[chan Event]names), joined: make(chan struct{}, 1)}
 }
 
-// Subscribe adds a subscriber. Its channel is closed when cancel is called
-// or when it falls behind by more than a queue's worth of events.
-func (b *Bus) Subscribe() (events <-chan Event, cancel func()) {
+// names is what a subscriber wants; nil means everything.
+type names map[string]bool
+
+func (n names) want(name string) bool { return n == nil || n[name] }
+
+// Subscribe adds a subscriber to the events of the given names, or to all
+// of them if none is given. Its channel is closed when cancel is called or
+// when it falls behind by more than a queue's worth of events.
+func (b *Bus) Subscribe(only ...string) (events <-chan Event, cancel func()) {
 	ch := make(chan Event, queueLen)
+	var want names
+	if len(only) > 0 {
+		want = names{}
+		for _, n := range only {
+			want[n] = true
+		}
+	}
 	b.mu.Lock()
-	b.subs[ch] = struct{}{}
+	b.subs[ch] = want
 	b.mu.Unlock()
 	select {
 	case b.joined <- struct{}{}:
@@ -65,15 +78,22 @@ func (b *Bus) Listened() bool {
 // Joined is signalled (coalesced) when a subscriber arrives.
 func (b *Bus) Joined() <-chan struct{} { return b.joined }
 
-// Publish sends v, encoded as JSON, to every subscriber under name.
+// Publish sends v, encoded as JSON, under name to every subscriber that
+// wants it; with none, v is not even encoded.
 func (b *Bus) Publish(name string, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return
-	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for ch := range b.subs {
+	var data []byte
+	for ch, want := range b.subs {
+		if !want.want(name) {
+			continue
+		}
+		if data == nil {
+			var err error
+			if data, err = json.Marshal(v); err != nil {
+				return
+			}
+		}
 		select {
 		case ch <- Event{Name: name, Data: data}:
 		default:

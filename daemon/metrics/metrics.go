@@ -7,12 +7,14 @@ package metrics
 import (
 	"net/http"
 	"runtime"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/daemon/cameras"
+	"github.com/edgecam/edgecam/daemon/detections"
 	"github.com/edgecam/edgecam/daemon/promtext"
 )
 
@@ -150,8 +152,25 @@ func addCamera(fs *promtext.Families, c cameras.Snapshot, now time.Time) {
 	for _, t := range []struct {
 		transport string
 		n         int
-	}{{"webrtc", c.Viewers.WebRTC}, {"mjpeg", c.Viewers.MJPEG}, {"websocket", c.Viewers.WebSocket}} {
+	}{{"webrtc", c.Viewers.WebRTC}, {"mjpeg", c.Viewers.MJPEG}, {"websocket", c.Viewers.WebSocket}, {"frames", c.Viewers.Frames}} {
 		fs.Add("edgecam_camera_viewers", gauge, "Viewers connected now, by transport.", float64(t.n), "camera", name, "transport", t.transport)
 	}
+	addDetections(fs, name, c.Detections)
 	fs.Add("edgecam_camera_warnings", gauge, "Number of reasons the stream will play badly (B-frames, long GOP, bitrate).", float64(len(s.Warnings)), "camera", name)
+}
+
+// addDetections adds a camera's detection series.
+func addDetections(fs *promtext.Families, camera string, d detections.Stats) {
+	labels := make([]string, 0, len(d.Labels))
+	for l := range d.Labels {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	for _, l := range labels {
+		fs.Add("edgecam_detections_total", counter, "Objects that models found in the camera's frames, by label (at most 64 labels a camera; the rest count as \"other\").",
+			float64(d.Labels[l]), "camera", camera, "label", l)
+	}
+	fs.Add("edgecam_detection_messages_total", counter, "Detection messages models sent for the camera.", float64(d.Total), "camera", camera)
+	fs.AddSummary("edgecam_detection_latency_seconds", "Seconds from a frame's arrival from the camera to a model's detections of it.",
+		d.LatencySum, d.LatencyCount, "camera", camera)
 }

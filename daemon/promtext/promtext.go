@@ -24,6 +24,7 @@ const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 const (
 	Gauge   = "gauge"
 	Counter = "counter"
+	Summary = "summary"
 )
 
 // Writer writes metric families and their samples. Errors are sticky and
@@ -109,6 +110,7 @@ type family struct {
 }
 
 type sample struct {
+	suffix string // appended to the family's name: _sum, _count
 	v      float64
 	labels []string
 }
@@ -124,7 +126,15 @@ func (f *Families) Add(name, typ, help string, v float64, labels ...string) {
 		f.byName[name] = fam
 		f.order = append(f.order, fam)
 	}
-	fam.samples = append(fam.samples, sample{v, labels})
+	fam.samples = append(fam.samples, sample{v: v, labels: labels})
+}
+
+// AddSummary adds a summary without quantiles: name_sum and name_count.
+func (f *Families) AddSummary(name, help string, sum float64, count uint64, labels ...string) {
+	f.Add(name, Summary, help, sum, labels...)
+	fam := f.byName[name]
+	fam.samples[len(fam.samples)-1].suffix = "_sum"
+	fam.samples = append(fam.samples, sample{suffix: "_count", v: float64(count), labels: labels})
 }
 
 // Write writes every family and its samples to w.
@@ -132,7 +142,7 @@ func (f *Families) Write(w *Writer) {
 	for _, fam := range f.order {
 		w.Family(fam.name, fam.typ, fam.help)
 		for _, s := range fam.samples {
-			w.Sample(fam.name, s.v, s.labels...)
+			w.Sample(fam.name+s.suffix, s.v, s.labels...)
 		}
 	}
 }
