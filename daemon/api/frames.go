@@ -147,17 +147,10 @@ const keepSent = 256
 // send writes the newest picture, at most req.fps a second, until the
 // client goes or a write fails.
 func (fs *frameSocket) send(ctx context.Context) error {
-	var interval time.Duration
-	if fs.req.fps > 0 {
-		interval = time.Duration(float64(time.Second) / fs.req.fps)
-	}
+	p := newPacer(fs.req.fps, fs.v)
 	var last, busyUntil, dropped uint64
 	sentInfo := false
-	next := time.Now()
 	for {
-		if err := sleepUntil(ctx, next); err != nil {
-			return err
-		}
 		f, err := fs.v.Next(ctx, last)
 		if err != nil {
 			return err
@@ -169,6 +162,9 @@ func (fs *frameSocket) send(ctx context.Context) error {
 			dropped += min(busyUntil, f.Seq-1) - last
 		}
 		last = f.Seq
+		if !p.take(f) {
+			continue
+		}
 		if !sentInfo {
 			if err := fs.writeJSON(ctx, FramesInfo{Type: "info", Version: FramesVersion, Camera: fs.c.Name(), Format: string(f.Format),
 				Width: f.Width, Height: f.Height, Stride: f.Stride, FPS: fs.req.fps, KeyframesOnly: fs.req.variant.KeyframesOnly}); err != nil {
@@ -184,22 +180,6 @@ func (fs *frameSocket) send(ctx context.Context) error {
 			return err
 		}
 		busyUntil = fs.v.Newest()
-		next = time.Now().Add(interval)
-	}
-}
-
-func sleepUntil(ctx context.Context, t time.Time) error {
-	wait := time.Until(t)
-	if wait <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
 	}
 }
 

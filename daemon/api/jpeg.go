@@ -141,33 +141,50 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(f.Data)
 }
 
-// frames calls send with each new frame for a viewer, at most req.fps per
-// second, newest first: a slow viewer skips frames instead of queueing them.
+// sendFrames calls send with each new picture for a viewer, at most
+// req.fps a second, newest first: a slow viewer skips pictures instead of
+// queueing them.
 func sendFrames(ctx context.Context, v *frames.Viewer, req jpegRequest, send func(frames.Frame) error) error {
 	var last uint64
-	var interval time.Duration
-	if req.fps > 0 {
-		interval = time.Duration(float64(time.Second) / req.fps)
-	}
-	next := time.Now()
+	p := newPacer(req.fps, v)
 	for {
-		if wait := time.Until(next); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
-			}
-		}
 		f, err := v.Next(ctx, last)
 		if err != nil {
 			return err
 		}
 		last = f.Seq
+		if !p.take(f) {
+			continue
+		}
 		if err := send(f); err != nil {
 			return err
 		}
-		next = time.Now().Add(interval)
 	}
+}
+
+// pacer picks the pictures of a viewer capped at fps: one made at least a
+// frame interval after the last one taken, less half the decoder's own
+// picture interval for its jitter (so a 25 fps decoder gives exactly every
+// fifth picture at 5 fps). It never holds a picture back: the one it takes
+// goes out as soon as it is made, which matters to a model whose
+// detections must keep up with the video.
+type pacer struct {
+	gap  time.Duration
+	last time.Time
+}
+
+func newPacer(fps float64, v *frames.Viewer) *pacer {
+	p := &pacer{}
+	if fps > 0 {
+		p.gap = time.Duration(float64(time.Second)/fps - 0.5*float64(time.Second)/v.DecoderFPS())
+	}
+	return p
+}
+
+func (p *pacer) take(f frames.Frame) bool {
+	if !p.last.IsZero() && f.Time.Sub(p.last) < p.gap {
+		return false
+	}
+	p.last = f.Time
+	return true
 }

@@ -43,15 +43,12 @@ func (d *decoder) feed(sub *stream.Reader, first stream.Item, size [2]int, w io.
 				size = [2]int{width, height}
 			}
 		}
-		if kfOnly {
-			// ffmpeg's H.264 parser ends an access unit only when the
-			// next one begins, which for IDRs alone is a GOP later. An
-			// access unit delimiter begins one at once, so the picture
-			// comes a decode after the write, and each IDR is decoded
-			// once.
-			buf = append(buf, annexBStart...)
-			buf = append(buf, aud...)
-		}
+		// ffmpeg's H.264 parser ends an access unit only when the next
+		// one begins: a frame period later, a GOP later for IDRs alone.
+		// An access unit delimiter begins one at once, so the picture
+		// comes a decode after the write (and each IDR is decoded once).
+		buf = append(buf, annexBStart...)
+		buf = append(buf, aud...)
 		// The unit is numbered before ffmpeg can decode it.
 		pics.add(fedUnit{pts: u.TS, received: u.Received, idr: u.IDR})
 		if _, err := w.Write(buf); err != nil {

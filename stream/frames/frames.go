@@ -355,6 +355,17 @@ func (w *Viewer) Next(ctx context.Context, after uint64) (Frame, error) {
 	}
 }
 
+// DecoderFPS is the most pictures a second the viewer's decoder makes: its
+// cap or the camera's frame rate, the lower (keyframes-only decoders have
+// no cap and make far fewer).
+func (w *Viewer) DecoderFPS() float64 {
+	s := w.d.h.s
+	if w.d.v.KeyframesOnly {
+		return s.InputFPS
+	}
+	return min(s.FPS, s.InputFPS)
+}
+
 // Newest returns the Seq of the decoder's newest picture, 0 before the first.
 func (w *Viewer) Newest() uint64 {
 	w.d.mu.Lock()

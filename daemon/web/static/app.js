@@ -302,7 +302,8 @@ function listen() {
     pollOnce().finally(() => setTimeout(listen, POLL_MS));
     return;
   }
-  const es = new EventSource('/api/events');
+  // detections=1: what vision models find, for the tiles' overlays.
+  const es = new EventSource('/api/events?detections=1');
   let watchdog = 0;
   const arm = () => {
     clearTimeout(watchdog);
@@ -316,6 +317,14 @@ function listen() {
       applyList(JSON.parse(ev.data));
     } catch {
       // A malformed event is skipped; the next one carries the whole list.
+    }
+  });
+  es.addEventListener('detections', (ev) => {
+    try {
+      const d = JSON.parse(ev.data);
+      tiles.get(d.camera)?.overlay.add(d);
+    } catch {
+      // A malformed event is skipped.
     }
   });
   es.addEventListener('error', () => {

@@ -23,6 +23,10 @@ const MJPEG_FIRST_POLL_MS = 250;
 const MJPEG_SAMPLE_MS = 1000;
 const MJPEG_SAMPLE_W = 160;
 const MJPEG_SAMPLE_H = 90;
+// How long a frame may be held for a model's detections, and how many
+// frames wait meanwhile.
+const HOLD_MS = 500;
+const HOLD_FRAMES = 16;
 
 /**
  * jpegQuery builds the query string of a JPEG stream request. Empty, null and
@@ -109,27 +113,36 @@ export class JpegView {
 }
 
 /**
- * JpegSocket plays a camera's JPEG WebSocket into a JpegView. It shows only
- * the newest frame: frames that arrive while one is still decoding replace
- * each other, so a slow display never builds up a queue.
+ * JpegSocket plays a camera's JPEG WebSocket into a JpegView. It shows the
+ * newest frame that is ready: frames that arrive while one is still decoding
+ * replace each other, so a slow display never builds up a queue.
  *
  * hooks.onInfo(info) gets the server's {type:"info"} message,
- * hooks.onReceive() runs for every frame that arrives, hooks.onFrame() for
- * every frame shown, and hooks.onEnd(reason) once if the socket closes by
- * itself. close() ends it quietly.
+ * hooks.onReceive() runs for every frame that arrives, hooks.onFrame(meta)
+ * for every frame shown, with the server's {type:"frame"} metadata of it
+ * when the URL asked for it (meta=1), and hooks.onEnd(reason) once if the
+ * socket closes by itself. close() ends it quietly.
+ *
+ * hooks.ready(meta), if given, may hold a frame back until it returns true
+ * (the overlay waits for a model's detections of it), for at most HOLD_MS;
+ * call recheck() when its answer may have changed. hooks.onFrame's second
+ * argument says how long the frame was held, in ms.
  */
 export class JpegSocket {
   /**
    * @param {string} url ws: or wss: URL
    * @param {JpegView} view
-   * @param {{onInfo: (info: object) => void, onReceive: () => void, onFrame: () => void, onEnd: (reason: string) => void}} hooks
+   * @param {{onInfo: (info: object) => void, onReceive: () => void, onFrame: (meta: object|null, heldMs: number) => void, onEnd: (reason: string) => void, ready?: (meta: object|null) => boolean}} hooks
    */
   constructor(url, view, hooks) {
     this.view = view;
     this.hooks = hooks;
     this.closed = false;
-    this.pending = null; // newest frame not yet shown
+    /** @type {{data: Blob, meta: object|null, at: number}[]} frames not yet shown, oldest first */
+    this.queue = [];
+    this.meta = null; // metadata of the next binary message
     this.showing = false;
+    this.holdTimer = 0;
     this.error = ''; // reason from a {type:"error"} message
     this.ws = new WebSocket(url);
     // Blobs stay out of the JS heap and go straight into new Blob([...]).
@@ -148,29 +161,59 @@ export class JpegSocket {
         return;
       }
       if (msg?.type === 'info') this.hooks.onInfo(msg);
+      else if (msg?.type === 'frame') this.meta = msg;
       else if (msg?.type === 'error') this.error = String(msg.error ?? 'server error').slice(0, MAX_REASON_CHARS);
       return;
     }
     this.hooks.onReceive();
-    this.pending = ev.data;
-    if (!this.showing) this.showPending();
+    this.queue.push({ data: ev.data, meta: this.meta, at: performance.now() });
+    if (this.queue.length > HOLD_FRAMES) this.queue.shift();
+    this.meta = null;
+    this.recheck();
+  }
+
+  /** recheck shows the newest ready frame, unless one is decoding. */
+  recheck() {
+    if (!this.showing && !this.closed) this.showPending();
   }
 
   async showPending() {
     this.showing = true;
-    while (this.pending && !this.closed) {
-      const data = this.pending;
-      this.pending = null;
+    clearTimeout(this.holdTimer);
+    this.holdTimer = 0;
+    while (this.queue.length && !this.closed) {
+      const i = this.newestReady();
+      if (i < 0) {
+        // Held: look again when the oldest frame has waited long enough
+        // (recheck comes sooner when detections arrive).
+        const wait = this.queue[0].at + HOLD_MS - performance.now();
+        this.holdTimer = setTimeout(() => this.recheck(), Math.max(0, wait));
+        break;
+      }
+      const { data, meta, at } = this.queue[i];
+      this.queue.splice(0, i + 1);
+      const held = performance.now() - at;
       const shown = await this.view.showBlob(new Blob([data], { type: 'image/jpeg' }));
-      if (shown && !this.closed) this.hooks.onFrame();
+      if (shown && !this.closed) this.hooks.onFrame(meta, held);
     }
     this.showing = false;
+  }
+
+  /** newestReady is the index of the newest frame that may be shown, or -1. */
+  newestReady() {
+    const now = performance.now();
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const f = this.queue[i];
+      if (!this.hooks.ready || now - f.at >= HOLD_MS || this.hooks.ready(f.meta)) return i;
+    }
+    return -1;
   }
 
   onClose(ev) {
     if (this.closed) return;
     this.closed = true;
-    this.pending = null;
+    this.queue = [];
+    clearTimeout(this.holdTimer);
     let reason = this.error || ev.reason;
     if (!reason) reason = ev.code === 1006 ? 'JPEG stream: connection lost' : `JPEG stream closed (${ev.code})`;
     this.hooks.onEnd(reason);
@@ -179,7 +222,8 @@ export class JpegSocket {
   close() {
     if (this.closed) return;
     this.closed = true;
-    this.pending = null;
+    this.queue = [];
+    clearTimeout(this.holdTimer);
     try {
       this.ws.close(1000);
     } catch {

@@ -5,6 +5,7 @@ import { WhepSession, browserDecodesH264, whepEndpoint } from './whep.js';
 import {
   JpegSocket, JpegView, MjpegStream, SnapshotLoop, downloadSnapshot, mjpegEndpoint, snapshotEndpoint, wsEndpoint,
 } from './jpeg.js';
+import { Overlay, PlayoutSync } from './overlay.js';
 
 /**
  * STALE_MS: a picture that has not changed for this long gets the "No new
@@ -30,8 +31,11 @@ const SNAPSHOT_EVERY_MS = 2000; // snapshot grid: one picture per tile this ofte
 
 // JPEG requests: the grid asks for small frames at a low rate to spare the
 // server's encoder and the network; full size gets the server's defaults.
-const GRID_JPEG = { width: 640, fps: 5 };
-const SINGLE_JPEG = {};
+// meta=1: each JPEG comes with its frame's timestamp, for the overlay.
+const GRID_JPEG = { width: 640, fps: 5, meta: 1 };
+const SINGLE_JPEG = { meta: 1 };
+const GRID_MJPEG = { width: 640, fps: 5 };
+const SINGLE_MJPEG = {};
 const GRID_SNAPSHOT = { width: 640 };
 
 /** TRANSPORTS are the user's choices; 'auto' is WebRTC with a JPEG fallback. */
@@ -146,7 +150,12 @@ export class Tile {
     badge.className = 'badge';
     const transport = document.createElement('span');
     transport.className = 'transport';
-    frame.append(video, jpeg, stale, badge, transport);
+    // Over the picture, under the stale overlay: what models found in it.
+    const models = document.createElement('span');
+    models.className = 'models';
+    models.hidden = true;
+    const overlay = new Overlay(frame, models, this.name);
+    frame.append(video, jpeg, overlay.canvas, stale, badge, transport, models);
 
     const meta = document.createElement('div');
     meta.className = 'meta';
@@ -164,7 +173,13 @@ export class Tile {
     snap.className = 'btn snap';
     snap.textContent = 'Snapshot';
     snap.setAttribute('aria-label', `Download a snapshot of ${this.name}`);
-    actions.append(snap);
+    const boxes = document.createElement('button');
+    boxes.type = 'button';
+    boxes.className = 'btn boxes';
+    boxes.textContent = 'Boxes';
+    boxes.setAttribute('aria-pressed', 'true');
+    boxes.setAttribute('aria-label', `Show what vision models found on ${this.name}`);
+    actions.append(boxes, snap);
     const head = document.createElement('div');
     head.className = 'head';
     head.append(title, actions);
@@ -186,6 +201,11 @@ export class Tile {
     this.reason = reason;
     this.snapButton = snap;
     this.snapMsg = snapMsg;
+    this.overlay = overlay;
+    // Detections may free a JPEG frame held for them.
+    overlay.onAdd = () => this.session?.recheck?.();
+    this.sync = null; // PlayoutSync of the WebRTC session
+    this.boxesButton = boxes;
 
     // The snapshot button lives inside the clickable tile: its clicks must
     // not open the camera. Its keys never reach the tile's handler below,
@@ -193,6 +213,13 @@ export class Tile {
     snap.addEventListener('click', (ev) => {
       ev.stopPropagation();
       this.snapshot();
+    });
+    boxes.addEventListener('click', (ev) => {
+      ev.stopPropagation();
+      const on = !overlay.enabled;
+      overlay.setEnabled(on);
+      boxes.setAttribute('aria-pressed', String(on));
+      el.dataset.overlay = on ? 'on' : 'off';
     });
     el.addEventListener('click', () => this.hooks.onActivate(this.name));
     el.addEventListener('keydown', (ev) => {
@@ -451,6 +478,7 @@ export class Tile {
       () => {
         if (gen !== this.gen) return;
         this.timers.stats = setInterval(() => this.checkStats(gen, pc), STATS_EVERY_MS);
+        this.sync = new PlayoutSync(pc, this.overlay);
       },
       (err) => {
         const reason = err?.message ?? String(err);
@@ -477,8 +505,15 @@ export class Tile {
         onReceive: () => {
           if (gen === this.gen) this.lastFrameAt = performance.now();
         },
-        onFrame: () => this.sawFrame(gen),
+        onFrame: (meta, heldMs) => {
+          if (gen !== this.gen) return;
+          this.overlay.held(heldMs);
+          this.overlay.show(meta?.pts ?? null, this.view.img);
+          this.sawFrame(gen);
+        },
         onEnd: (reason) => this.fail(gen, reason),
+        // While a model answers, each frame waits for its boxes.
+        ready: (meta) => this.overlay.ready(meta?.pts),
       });
     } catch (err) {
       this.fail(gen, `WebSocket unavailable: ${err?.message ?? err}`);
@@ -519,6 +554,7 @@ export class Tile {
       onFrame: (key) => {
         if (gen !== this.gen) return;
         this.snapKey = key;
+        this.overlay.show(null, this.view.img);
         this.sawFrame(gen);
       },
       onEnd: (reason, retryMs) => this.fail(gen, reason, retryMs),
@@ -526,8 +562,12 @@ export class Tile {
   }
 
   connectMjpeg(gen) {
-    this.session = new MjpegStream(mjpegEndpoint(this.name, this.single ? SINGLE_JPEG : GRID_JPEG), this.view, {
-      onFrame: () => this.sawFrame(gen),
+    this.session = new MjpegStream(mjpegEndpoint(this.name, this.single ? SINGLE_MJPEG : GRID_MJPEG), this.view, {
+      onFrame: () => {
+        if (gen !== this.gen) return;
+        this.overlay.show(null, this.view.img);
+        this.sawFrame(gen);
+      },
       onEnd: (reason) => this.fail(gen, reason),
     });
     this.timers.live = setTimeout(() => {
@@ -546,10 +586,13 @@ export class Tile {
     });
     // Every presented frame restarts the stale clock; the stats check below
     // backs this up where requestVideoFrameCallback is missing or idle.
+    // It also gives each frame's RTP timestamp, which says which
+    // detections the overlay draws on it.
     if (typeof this.video.requestVideoFrameCallback === 'function') {
       const video = this.video;
-      const onFrame = () => {
+      const onFrame = (now, meta) => {
         if (gen !== this.gen || this.stopped) return;
+        this.overlay.show(typeof meta?.rtpTimestamp === 'number' ? meta.rtpTimestamp : null, video);
         this.sawFrame(gen);
         video.requestVideoFrameCallback(onFrame);
       };
@@ -672,6 +715,9 @@ export class Tile {
     clearInterval(this.timers.stats);
     this.timers.live = this.timers.grace = this.timers.stats = this.timers.fallback = 0;
     this.frames = { count: 0, changedAt: 0 };
+    this.sync?.close();
+    this.sync = null;
+    this.overlay.delayMs = 0;
     if (this.session) {
       this.session.close();
       // The last frame stays on screen until the next session shows one,
