@@ -51,7 +51,10 @@ func (d *decoder) args(hw bool, out [2]int) []string {
 	if d.v.Format.Raw() {
 		// Each picture is written as soon as it is made: a small raw
 		// picture would otherwise wait in the output buffer for the next.
-		return append(a, "-c:v", "rawvideo", "-pix_fmt", string(d.v.Format),
+		// One encoder thread, as for JPEG below: with frame threads the
+		// rawvideo encoder too holds each picture until the next one,
+		// 200 ms at 5 fps.
+		return append(a, "-c:v", "rawvideo", "-threads", "1", "-pix_fmt", string(d.v.Format),
 			"-flush_packets", "1", "-f", "rawvideo", "pipe:1")
 	}
 	return append(a,

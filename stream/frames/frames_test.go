@@ -380,6 +380,33 @@ func TestViewerThatNeverReadsDoesNotStallOthers(t *testing.T) {
 	t.Logf("15 frames in %v, up to Seq %d", time.Since(start), seq)
 }
 
+// A picture comes out as soon as its access unit is in, not when the next
+// one arrives: a camera that pauses (or a model's frame rate well below the
+// camera's) must not leave the newest picture inside ffmpeg. Here the
+// camera sends part of a GOP and stops; every format's last picture must
+// be the last access unit sent.
+func TestPictureComesOutWithoutWaitingForTheNextFrame(t *testing.T) {
+	needFFmpeg(t)
+	st := stream.New("test", stream.Options{})
+	defer st.Close()
+	aus := testcamera.AccessUnits()[:10]
+	for i, au := range aus {
+		st.WriteAccessUnit(&capture.AccessUnit{NALUs: au, PTS: int64(i) * 3600, IDR: isIDR(au), Session: 1, Received: time.Now()})
+	}
+	last := uint32(len(aus)-1) * 3600
+	h := startHub(t, st, Settings{FPS: testcamera.FPS})
+	for _, v := range []Variant{{}, {Format: FormatGray}, {Format: FormatBGR24, Width: 320}} {
+		w := subscribe(t, h, v)
+		var f Frame
+		for deadline := time.Now().Add(10 * time.Second); f.PTS != last; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the last picture out is of pts %d, not the last one sent (%d): ffmpeg holds it back", v.Format, f.PTS, last)
+			}
+			f = next(t, w, f.Seq, time.Until(deadline))
+		}
+	}
+}
+
 func TestSlowViewerGetsNewestFrame(t *testing.T) {
 	needFFmpeg(t)
 	st := startCamera(t)
@@ -536,7 +563,7 @@ func TestFFmpegArguments(t *testing.T) {
 		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf scale='min(320,iw)':-2,format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 31 "},
 		{Settings{KeyframesOnly: true}, Variant{}, "-nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf format=yuvj420p,showinfo=checksum=0 "},
 		{Settings{}, Variant{KeyframesOnly: true}, "-vf format=yuvj420p,showinfo=checksum=0 "},
-		{Settings{}, Variant{Format: FormatBGR24, Width: 320}, "-vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',scale=320:180:out_range=full,format=bgr24,showinfo=checksum=0 -c:v rawvideo -pix_fmt bgr24 -flush_packets 1 -f rawvideo pipe:1"},
+		{Settings{}, Variant{Format: FormatBGR24, Width: 320}, "-vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',scale=320:180:out_range=full,format=bgr24,showinfo=checksum=0 -c:v rawvideo -threads 1 -pix_fmt bgr24 -flush_packets 1 -f rawvideo pipe:1"},
 		{Settings{}, Variant{Format: FormatGray, Width: 2000}, "scale=640:360:out_range=full,format=gray,"},
 	} {
 		h := NewHub(st, tc.s, nil)
