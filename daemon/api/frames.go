@@ -121,7 +121,8 @@ func (s *Server) handleFrames(w http.ResponseWriter, r *http.Request) {
 	fs := &frameSocket{s: s, c: c, conn: conn, v: v, req: req, addr: ratelimit.ClientAddr(r), sent: map[uint64]uint32{}}
 	go fs.readDetections(ctx, cancel)
 	err = fs.send(ctx)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+	// It ends only by an error: a write that failed is worth telling.
+	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 		wsFail(conn, err)
 		return
 	}

@@ -115,32 +115,6 @@ func cameraDown(c *cameras.Camera) (bool, string) {
 	return false, ""
 }
 
-func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
-	c, req := s.jpegCamera(w, r)
-	if c == nil {
-		return
-	}
-	if down, why := cameraDown(c); down {
-		w.Header().Set("Retry-After", "5")
-		httpError(w, http.StatusServiceUnavailable, why)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), snapshotTimeout)
-	defer cancel()
-	f, err := c.JPEG().Snapshot(ctx, req.variant)
-	if err != nil {
-		s.jpegUnavailable(w, c, err)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "image/jpeg")
-	h.Set("Content-Length", strconv.Itoa(len(f.Data)))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s-%s.jpg"`, c.Name(), f.Time.UTC().Format("20060102-150405")))
-	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(f.Data)
-}
-
 // sendFrames calls send with each new picture for a viewer, at most
 // req.fps a second, newest first: a slow viewer skips pictures instead of
 // queueing them.

@@ -226,6 +226,7 @@ func TestJPEGEndpointsRefuseBadInput(t *testing.T) {
 		{"/cameras/press-1/mjpeg?fps=-1", 400, "fps"},
 		{"/cameras/press-1/ws?width=3", 400, "width"},
 		{"/cameras/press-1/snapshot.jpg?quality=101", 400, "quality"},
+		{"/cameras/press-1/snapshot.jpg?overlay=boxes", 400, "overlay"},
 		{"/cameras/press-1/snapshot.jpg", 503, "ffmpeg"},
 		{"/cameras/press-1/mjpeg", 503, "ffmpeg"},
 	} {

@@ -126,7 +126,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		}
 		return conn.Write(wctx, websocket.MessageBinary, f.Data)
 	})
-	if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+	// It ends only by an error: a write that failed is worth telling.
+	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 		wsFail(conn, err)
 		return
 	}

@@ -1,6 +1,8 @@
 package detections
 
 import (
+	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -18,6 +20,9 @@ const (
 	OtherLabel = "other"
 	// maxKept bounds the messages kept per camera, whatever their rate.
 	maxKept = 1024
+	// Active is how long after its last message a model counts as
+	// answering: Await waits for it.
+	Active = 1500 * time.Millisecond
 )
 
 // Store keeps one camera's recent detections and counts them. Its methods
@@ -26,7 +31,8 @@ type Store struct {
 	camera string
 
 	mu      sync.Mutex
-	recent  []Detection // in arrival order, none older than Window
+	changed chan struct{} // closed and replaced by every Add
+	recent  []Detection   // in arrival order, none older than Window
 	last    time.Time
 	model   string
 	total   uint64
@@ -39,7 +45,7 @@ type Store struct {
 
 // NewStore returns the empty store of a camera.
 func NewStore(camera string) *Store {
-	return &Store{camera: camera, labels: make(map[string]uint64)}
+	return &Store{camera: camera, labels: make(map[string]uint64), changed: make(chan struct{})}
 }
 
 // Add keeps a checked message about the frame with timestamp pts, which
@@ -64,6 +70,8 @@ func (s *Store) Add(m *Message, pts uint32, received, now time.Time) Detection {
 		s.recent = append(s.recent[:0], s.recent[1:]...)
 	}
 	s.recent = append(s.recent, d)
+	close(s.changed)
+	s.changed = make(chan struct{})
 	s.last, s.model = now, m.Model
 	s.total++
 	s.latency.sum += d.Latency
@@ -120,6 +128,72 @@ func (s *Store) For(pts uint32, now time.Time) []Detection {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Model < out[j].Model })
 	return out
+}
+
+// Await returns For(pts) once every model answering lately has answered
+// for that frame, or when ctx ends: a snapshot taken as the model looks at
+// it gets its boxes. A model has answered for a frame once it sent
+// detections of it or a later one, or of the last frame before it that it
+// looks at (a model reading every fifth frame answers for the four after).
+func (s *Store) Await(ctx context.Context, pts uint32) []Detection {
+	for {
+		s.mu.Lock()
+		now := time.Now()
+		done, ch := s.answered(pts, now), s.changed
+		s.mu.Unlock()
+		if done {
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return s.For(pts, time.Now())
+		}
+	}
+	return s.For(pts, time.Now())
+}
+
+// answered applies Await's rule. s.mu is held.
+func (s *Store) answered(pts uint32, now time.Time) bool {
+	type model struct {
+		newest uint32
+		gaps   []uint32 // between the frames it answered for, the last few
+		at     time.Time
+	}
+	models := map[string]*model{}
+	for _, d := range s.recent {
+		m := models[d.Model]
+		if m == nil {
+			models[d.Model] = &model{newest: d.PTS, at: d.Time}
+			continue
+		}
+		if gap := d.PTS - m.newest; int32(gap) > 0 {
+			m.newest = d.PTS
+			m.gaps = append(m.gaps, gap)
+			if len(m.gaps) > 9 {
+				m.gaps = m.gaps[1:]
+			}
+		}
+		m.at = d.Time
+	}
+	for _, m := range models {
+		if now.Sub(m.at) > Active || int32(m.newest-pts) >= 0 {
+			continue
+		}
+		if len(m.gaps) > 0 && pts-m.newest < median(m.gaps) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// median is the middle of a model's gaps between frames: its step, as
+// the page reckons it, unmoved by a frame it skipped now and then.
+func median(gaps []uint32) uint32 {
+	s := slices.Clone(gaps)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // Stats are a camera's detection counters.

@@ -4,62 +4,17 @@ package browser
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/coder/websocket"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/capture/testcamera/vision"
-	"github.com/edgecam/edgecam/daemon/api"
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/daemon/daemontest"
 )
-
-// markerDetector is a test model: it reads the camera's raw frames, finds
-// the marker the vision clip draws, and sends its box back on the socket,
-// naming the frame by its pts. It runs until ctx ends.
-func markerDetector(ctx context.Context, t *testing.T, base, camera string) {
-	t.Helper()
-	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/cameras/"+camera+"/frames?format=gray&width=320&fps=25", nil)
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	conn.SetReadLimit(1 << 20)
-	go func() {
-		defer conn.CloseNow()
-		var meta api.FrameMeta
-		for {
-			typ, data, err := conn.Read(ctx)
-			if err != nil {
-				return
-			}
-			if typ == websocket.MessageText {
-				_ = json.Unmarshal(data, &meta)
-				continue
-			}
-			if meta.Type != "frame" {
-				continue
-			}
-			p := vision.Picture{Pix: data, Width: meta.Width, Height: meta.Height, Stride: meta.Stride, BytesPerPixel: 1}
-			objects := []any{}
-			if m, ok := p.Marker(); ok {
-				objects = append(objects, map[string]any{"label": "marker", "score": 1, "box": map[string]float64{
-					"x": float64(m.Min.X) / vision.Width, "y": float64(m.Min.Y) / vision.Height,
-					"w": float64(m.Dx()) / vision.Width, "h": float64(m.Dy()) / vision.Height}})
-			}
-			msg, _ := json.Marshal(map[string]any{"type": "detections", "pts": meta.PTS, "model": "marker-finder", "objects": objects})
-			if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
-				return
-			}
-		}
-	}()
-}
 
 // sample is what the page showed at one moment: the marker found in the
 // picture's pixels (its left edge in the clip's pixels, -1 if none) and the
@@ -126,7 +81,7 @@ func TestBrowserDrawsDetectionsOnTheFrameTheyDescribe(t *testing.T) {
 	d.WaitState(t, "line-1", "streaming", 10*time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	markerDetector(ctx, t, d.URL, "line-1")
+	daemontest.RunMarkerDetector(ctx, t, d.URL, "line-1", "format=gray&width=320&fps=25")
 	b := startBrowser(t)
 
 	for _, transport := range []string{"webrtc", "ws"} {

@@ -15,8 +15,9 @@
 // a JPEG waits for them (up to HOLD_MS), and WebRTC's playout delay is
 // raised by the measured lateness of the model's answers (PlayoutSync).
 
-/** How long detections are kept, in RTP ticks (90 kHz): 5 s. */
+/** How long detections are kept, in RTP ticks (90 kHz): 5 s, as the server. */
 const KEEP_TICKS = 5 * 90000;
+const KEEP_MS = 5000;
 /** How many draws a tile remembers when ?overlaylog=1 (for tests). */
 const LOG_MAX = 600;
 /** A model counts as answering for this long after its last detections. */
@@ -221,9 +222,14 @@ export class Overlay {
   current() {
     const out = [];
     if (!this.enabled) return out;
-    for (const list of this.byModel.values()) {
+    const now = performance.now();
+    for (const [model, list] of this.byModel) {
+      // A model that stopped answering leaves no boxes behind: nothing
+      // older than the window the server keeps is drawn.
+      if (now - this.models.get(model).at > KEEP_MS) continue;
       for (let i = list.length - 1; i >= 0; i--) {
-        if (this.pts === null || ticks(list[i].pts, this.pts) >= 0) {
+        const age = this.pts === null ? 0 : ticks(list[i].pts, this.pts);
+        if (age >= 0 && age <= KEEP_TICKS) {
           out.push(list[i]);
           break;
         }
