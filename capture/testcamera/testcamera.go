@@ -85,6 +85,10 @@ type Camera struct {
 	server *gortsplib.Server
 	stream *gortsplib.ServerStream
 	media  *description.Media
+	// served is stream once it is initialized: the server already takes
+	// connections while Start builds it, and a client that retries fast
+	// must be told to come back rather than read a half-made stream.
+	served atomic.Pointer[gortsplib.ServerStream]
 	addr   string // actual RTSP listen address
 
 	paused        atomic.Bool
@@ -166,6 +170,7 @@ func Start(opts Options) (*Camera, error) {
 		c.server.Close()
 		return nil, fmt.Errorf("testcamera: %w", err)
 	}
+	c.served.Store(c.stream)
 
 	h264Format, ok := forma.(*format.H264)
 	if !ok {
@@ -552,6 +557,16 @@ func (h *handler) authorize(sc *gortsplib.ServerConn, req *base.Request) (*base.
 	return nil, nil
 }
 
+// servedStream answers DESCRIBE and SETUP: 503 until Start has the stream.
+func (c *Camera) servedStream() (*base.Response, *gortsplib.ServerStream, error) {
+	st := c.served.Load()
+	if st == nil {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil,
+			fmt.Errorf("testcamera: starting")
+	}
+	return &base.Response{StatusCode: base.StatusOK}, st, nil
+}
+
 func (h *handler) checkPath(path string) (*base.Response, error) {
 	if path != h.c.opts.Path {
 		return &base.Response{StatusCode: base.StatusNotFound},
@@ -567,7 +582,7 @@ func (h *handler) OnDescribe(ctx *gortsplib.ServerHandlerOnDescribeCtx) (*base.R
 	if res, err := h.checkPath(ctx.Path); res != nil {
 		return res, nil, err
 	}
-	return &base.Response{StatusCode: base.StatusOK}, h.c.stream, nil
+	return h.c.servedStream()
 }
 
 func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Response, *gortsplib.ServerStream, error) {
@@ -577,7 +592,7 @@ func (h *handler) OnSetup(ctx *gortsplib.ServerHandlerOnSetupCtx) (*base.Respons
 	if res, err := h.checkPath(ctx.Path); res != nil {
 		return res, nil, err
 	}
-	return &base.Response{StatusCode: base.StatusOK}, h.c.stream, nil
+	return h.c.servedStream()
 }
 
 func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response, error) {
