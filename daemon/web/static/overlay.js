@@ -365,7 +365,9 @@ export class PlayoutSync {
       // The buffer delay may exceed the target already; build on what it is.
       next = Math.max(this.target, delay) + error;
     } else if (error < -2 * SYNC_MARGIN_MS) {
-      next = Math.max(0, this.target + error / 2);
+      // Early by more than the margin (the model sped up, or the start
+      // of a session made it look slow): take the excess back.
+      next = Math.max(0, this.target + error);
     }
     this.set(r, Math.min(SYNC_MAX_MS, Math.round(next)));
   }
