@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"sync"
@@ -52,6 +53,9 @@ type decoder struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	pid    atomic.Int64 // of the running ffmpeg, 0 if none; for tests
+	// rate is the camera's frame rate as ffmpeg counts it (float64
+	// bits), 0 before the first run.
+	rate atomic.Uint64
 
 	// Guarded by h.mu.
 	viewers int
@@ -156,16 +160,14 @@ func (d *decoder) runOnce(hw bool) (frames uint64, stderrTail string, err error)
 	case <-d.ctx.Done():
 		return 0, "", d.ctx.Err()
 	}
-	var in [2]int
-	if w, h, ok := pictureSize(first.Unit.AppendAnnexB(nil)); ok {
-		in = [2]int{w, h}
-	}
-	out := d.outputSize(in)
+	in := inputOf(first.Unit.AppendAnnexB(nil), d.h.s.InputFPS)
+	out := d.outputSize(in.size)
 	if d.v.Format.Raw() && out[0] == 0 {
 		return 0, "", errors.New("the camera's first IDR has no picture size")
 	}
-	pics := newPictureLog(d.h.s.InputFPS)
-	p, err := d.startFFmpeg(hw, out, pics)
+	d.rate.Store(math.Float64bits(in.rate.fps()))
+	pics := newPictureLog(in.rate)
+	p, err := d.startFFmpeg(hw, out, in.rate, pics)
 	if err != nil {
 		return 0, "", err
 	}
@@ -185,7 +187,7 @@ type ffmpegRun struct {
 }
 
 // startFFmpeg starts ffmpeg for pictures of size out (0×0: the camera's).
-func (d *decoder) startFFmpeg(hw bool, out [2]int, pics *pictureLog) (*ffmpegRun, error) {
+func (d *decoder) startFFmpeg(hw bool, out [2]int, rate frameRate, pics *pictureLog) (*ffmpegRun, error) {
 	// Our own pipes rather than StdinPipe/StdoutPipe: Wait can then run
 	// concurrently with the reading and writing goroutines, and closing
 	// our ends interrupts them.
@@ -201,7 +203,7 @@ func (d *decoder) startFFmpeg(hw bool, out [2]int, pics *pictureLog) (*ffmpegRun
 	}
 	p := &ffmpegRun{in: inW, out: outR, exited: make(chan error, 1),
 		stderr: &ringWriter{max: stderrLines, skip: func(line []byte) bool { return pics.line(line) || infoLine(line) }}}
-	p.cmd = exec.Command(d.h.s.FFmpeg, d.args(hw, out)...)
+	p.cmd = exec.Command(d.h.s.FFmpeg, d.args(hw, out, rate)...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
 	setProcAttr(p.cmd)
 	err = p.cmd.Start()
@@ -228,7 +230,7 @@ func infoLine(line []byte) bool { return bytes.Contains(line, []byte("[info]")) 
 // supervise feeds ffmpeg and reads its pictures until it exits, stalls,
 // the stream closes, the picture size changes or the decoder is stopped;
 // then it makes sure ffmpeg is gone.
-func (d *decoder) supervise(p *ffmpegRun, sub *stream.Reader, first stream.Item, in, out [2]int, pics *pictureLog) (uint64, error) {
+func (d *decoder) supervise(p *ffmpegRun, sub *stream.Reader, first stream.Item, in input, out [2]int, pics *pictureLog) (uint64, error) {
 	var (
 		wg          sync.WaitGroup
 		pendingFrom atomic.Int64 // unix ns of the first unit fed since the last picture, 0 if none
@@ -243,7 +245,7 @@ func (d *decoder) supervise(p *ffmpegRun, sub *stream.Reader, first stream.Item,
 		switch d.feed(sub, first, in, p.in, pics, &pendingFrom) {
 		case feedQueueClosed:
 			close(streamEnd)
-		case feedNewSize:
+		case feedNewFormat:
 			close(newSize)
 		}
 	}()

@@ -3,10 +3,13 @@ package frames
 import (
 	"bytes"
 	"io"
+	"math"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"github.com/edgecam/edgecam/stream"
 )
 
@@ -16,17 +19,81 @@ type feedEnd int
 const (
 	feedWriteFailed feedEnd = iota // ffmpeg's stdin was closed
 	feedQueueClosed                // the stream or the reader was closed
-	feedNewSize                    // an IDR declares another picture size; not written
+	feedNewFormat                  // an IDR declares another picture size or rate; not written
 )
+
+// input is what ffmpeg is told of the camera's H.264, from the SPS before
+// an IDR: the picture size raw output is scaled from, and the frame rate
+// its timestamps count in.
+type input struct {
+	size [2]int // 0×0 when the SPS could not be read
+	rate frameRate
+}
+
+// inputOf reads the first SPS of an IDR's Annex-B bytes. fallback is the
+// rate for a stream whose SPS has no timing information.
+func inputOf(annexB []byte, fallback float64) input {
+	sps, ok := firstSPS(annexB)
+	if !ok {
+		return input{rate: rateOf(fallback)}
+	}
+	return input{size: [2]int{sps.Width(), sps.Height()}, rate: spsRate(sps, fallback)}
+}
+
+// frameRate is a rate as a fraction, as ffmpeg takes and computes it.
+type frameRate struct{ num, den int64 }
+
+func rateOf(fps float64) frameRate {
+	return reduced(int64(math.Round(fps*1000)), 1000)
+}
+
+func reduced(num, den int64) frameRate {
+	g := gcd(num, den)
+	return frameRate{num: num / g, den: den / g}
+}
+
+func (r frameRate) fps() float64 { return float64(r.num) / float64(r.den) }
+func (r frameRate) String() string {
+	if r.den == 1 {
+		return strconv.FormatInt(r.num, 10)
+	}
+	return strconv.FormatInt(r.num, 10) + "/" + strconv.FormatInt(r.den, 10)
+}
+
+// spsRate is the frame rate ffmpeg's H.264 parser times raw input by: the
+// SPS's timing information when it has any that ffmpeg accepts (and then
+// -framerate is ignored), else fallback. A camera's SPS usually has it,
+// and it need not be the 25 fps assumed without one: a wrong rate would
+// name every picture after the wrong access unit, further off with every
+// frame. ffmpeg is given this same rate as -framerate, so that both agree
+// whichever of them it uses.
+func spsRate(sps h264.SPS, fallback float64) frameRate {
+	if sps.VUI != nil && sps.VUI.TimingInfo != nil {
+		t := sps.VUI.TimingInfo
+		// ffmpeg drops timing with a zero field and ignores rates of
+		// 1000 fps and more; a frame is two ticks.
+		if t.NumUnitsInTick > 0 && t.TimeScale > 0 && uint64(t.TimeScale) < 2000*uint64(t.NumUnitsInTick) {
+			return reduced(int64(t.TimeScale), 2*int64(t.NumUnitsInTick))
+		}
+	}
+	return rateOf(fallback)
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
 
 // feed writes first and then the stream's units to ffmpeg's stdin as
 // Annex-B, each recorded in pics, until the write fails, the reader's queue
-// is closed or an IDR changes the picture size from size.
+// is closed or an IDR changes the picture size or frame rate from in's.
 //
 // If ffmpeg is slower than the camera, the write blocks, the reader's queue
 // fills and the stream drops units up to the next IDR: ffmpeg then skips
 // ahead instead of falling behind.
-func (d *decoder) feed(sub *stream.Reader, first stream.Item, size [2]int, w io.Writer, pics *pictureLog, pendingFrom *atomic.Int64) feedEnd {
+func (d *decoder) feed(sub *stream.Reader, first stream.Item, in input, w io.Writer, pics *pictureLog, pendingFrom *atomic.Int64) feedEnd {
 	kfOnly := d.v.KeyframesOnly
 	var buf []byte
 	for it, ok := first, true; ok; it, ok = <-sub.C() {
@@ -36,11 +103,13 @@ func (d *decoder) feed(sub *stream.Reader, first stream.Item, size [2]int, w io.
 		}
 		buf = u.AppendAnnexB(buf[:0])
 		if u.IDR {
-			if width, height, ok := pictureSize(buf); ok {
-				if size != [2]int{} && size != [2]int{width, height} {
-					return feedNewSize
+			if now := inputOf(buf, d.h.s.InputFPS); now.size != [2]int{} && now != in {
+				// A size first known now is taken if ffmpeg was told
+				// the right rate.
+				if in.size != [2]int{} || now.rate != in.rate {
+					return feedNewFormat
 				}
-				size = [2]int{width, height}
+				in = now
 			}
 		}
 		// ffmpeg's H.264 parser ends an access unit only when the next
@@ -59,14 +128,13 @@ func (d *decoder) feed(sub *stream.Reader, first stream.Item, size [2]int, w io.
 	return feedQueueClosed
 }
 
-// pictureSize returns the picture size declared by the first SPS in an
-// Annex-B access unit, if it has one that parses.
-func pictureSize(annexB []byte) (width, height int, ok bool) {
+// firstSPS returns the first SPS in an access unit's Annex-B bytes.
+func firstSPS(annexB []byte) (h264.SPS, bool) {
 	startCode := annexBStart[1:]
 	for rest := annexB; ; {
 		i := bytes.Index(rest, startCode)
 		if i < 0 || i+len(startCode) >= len(rest) {
-			return 0, 0, false
+			return h264.SPS{}, false
 		}
 		rest = rest[i+len(startCode):]
 		if h264.NALUType(rest[0]&0x1f) != h264.NALUTypeSPS {
@@ -79,8 +147,8 @@ func pictureSize(annexB []byte) (width, height int, ok bool) {
 		var sps h264.SPS
 		// A 4-byte start code leaves a zero byte at the end.
 		if err := sps.Unmarshal(bytes.TrimRight(rest[:end], "\x00")); err != nil {
-			return 0, 0, false
+			return h264.SPS{}, false
 		}
-		return sps.Width(), sps.Height(), true
+		return sps, true
 	}
 }

@@ -17,14 +17,14 @@ import (
 // first picture would come a GOP late. The log level marks every line with
 // its level, so that showinfo's lines (pictures.go) and the other
 // informational ones stay out of the error log.
-func (d *decoder) args(hw bool, out [2]int) []string {
+func (d *decoder) args(hw bool, out [2]int, rate frameRate) []string {
 	s := d.h.s
 	old := d.h.oldFFmpeg.Load()
 	a := []string{
 		"-hide_banner", "-loglevel", "level+info", "-nostdin",
 		"-probesize", "32", "-analyzeduration", "0",
 		"-flags", "low_delay", "-threads", "1",
-		"-f", "h264", "-framerate", formatFloat(s.InputFPS),
+		"-f", "h264", "-framerate", rate.String(),
 	}
 	if hw {
 		a = append(a, "-c:v", "h264_"+string(s.HWAccel))
@@ -47,7 +47,7 @@ func (d *decoder) args(hw bool, out [2]int) []string {
 	} else {
 		a = append(a, "-fps_mode", "vfr", "-enc_time_base", "1/1000")
 	}
-	a = append(a, "-vf", d.filters(out))
+	a = append(a, "-vf", d.filters(out, rate.fps()))
 	if d.v.Format.Raw() {
 		// Each picture is written as soon as it is made: a small raw
 		// picture would otherwise wait in the output buffer for the next.
@@ -73,7 +73,7 @@ func rejectedOption(stderr string) bool {
 	return strings.Contains(stderr, "Unrecognized option") || strings.Contains(stderr, "Option not found")
 }
 
-func (d *decoder) filters(out [2]int) string {
+func (d *decoder) filters(out [2]int, inputFPS float64) string {
 	var f []byte
 	if !d.v.KeyframesOnly {
 		// Rather than the fps filter, which holds every picture until
@@ -81,7 +81,7 @@ func (d *decoder) filters(out [2]int) string {
 		// picture once 1/fps has passed since the last one taken, with
 		// half an input frame of slack so 25 fps input gives exactly
 		// every fifth picture at 5 fps.
-		gap := 1/d.h.s.FPS - 0.5/d.h.s.InputFPS
+		gap := 1/d.h.s.FPS - 0.5/inputFPS
 		f = fmt.Appendf(f, `select='isnan(prev_selected_t)+gte(t-prev_selected_t\,%s)',`, strconv.FormatFloat(max(gap, 0), 'f', 4, 64))
 	}
 	switch {
@@ -110,5 +110,3 @@ func (d *decoder) filters(out [2]int) string {
 func qscale(quality int) int {
 	return 31 - ((quality-1)*29+49)/99
 }
-
-func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

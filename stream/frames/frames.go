@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"sync"
@@ -67,7 +68,8 @@ type Settings struct {
 	// IdleStop is how long a decoder keeps running after its last viewer
 	// left, so that repeated snapshots and page reloads find it warm.
 	IdleStop time.Duration
-	// InputFPS is the camera's frame rate, given to ffmpeg as the raw
+	// InputFPS is the frame rate assumed of a camera whose SPS does not
+	// say (most do, and then theirs is used), given to ffmpeg as the raw
 	// H.264 input's -framerate. The picture selection counts time by it, so
 	// a wrong value scales the output rate by the same factor.
 	InputFPS float64
@@ -360,10 +362,14 @@ func (w *Viewer) Next(ctx context.Context, after uint64) (Frame, error) {
 // no cap and make far fewer).
 func (w *Viewer) DecoderFPS() float64 {
 	s := w.d.h.s
-	if w.d.v.KeyframesOnly {
-		return s.InputFPS
+	in := math.Float64frombits(w.d.rate.Load())
+	if in <= 0 {
+		in = s.InputFPS
 	}
-	return min(s.FPS, s.InputFPS)
+	if w.d.v.KeyframesOnly {
+		return in
+	}
+	return min(s.FPS, in)
 }
 
 // Newest returns the Seq of the decoder's newest picture, 0 before the first.

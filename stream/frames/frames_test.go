@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/stream"
@@ -558,7 +560,7 @@ func TestFFmpegArguments(t *testing.T) {
 		want string
 	}{
 		{Settings{}, Variant{}, "-framerate 25 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1800)',format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 9 "},
-		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 12.5 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 2 "},
+		{Settings{Width: 641, Quality: 100, InputFPS: 12.5}, Variant{}, "-framerate 25/2 -nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.1600)',scale='min(640,iw)':-2,format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 2 "},
 		{Settings{FPS: 30, InputFPS: 25}, Variant{}, "gte(t-prev_selected_t\\,0.0133)"},
 		{Settings{KeyframesOnly: true, HWAccel: "v4l2m2m"}, Variant{Width: 320, Quality: 1}, "-c:v h264_v4l2m2m -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf scale='min(320,iw)':-2,format=yuvj420p,showinfo=checksum=0 -c:v mjpeg -threads 1 -q:v 31 "},
 		{Settings{KeyframesOnly: true}, Variant{}, "-nofind_stream_info -i pipe:0 -map 0:v -fps_mode vfr -enc_time_base 1/1000 -vf format=yuvj420p,showinfo=checksum=0 "},
@@ -568,7 +570,7 @@ func TestFFmpegArguments(t *testing.T) {
 	} {
 		h := NewHub(st, tc.s, nil)
 		d := newDecoder(h, h.normalize(tc.v))
-		args := strings.Join(d.args(tc.s.HWAccel != "", d.outputSize([2]int{640, 360})), " ")
+		args := strings.Join(d.args(tc.s.HWAccel != "", d.outputSize([2]int{640, 360}), rateOf(d.h.s.InputFPS)), " ")
 		if !strings.Contains(args, tc.want) {
 			t.Errorf("%+v %+v: args %q, want them to contain %q", tc.s, tc.v, args, tc.want)
 		}
@@ -882,5 +884,31 @@ func TestResolutionChangeKeepsPicturesComing(t *testing.T) {
 				t.Fatalf("ffmpeg was restarted %d times across the resolution change", r)
 			}
 		})
+	}
+}
+
+// The rate ffmpeg is told is the one its H.264 parser times the input by:
+// the SPS's when it has timing ffmpeg accepts, else the assumed one.
+func TestInputRateFollowsTheSPS(t *testing.T) {
+	timing := func(units, scale uint32) h264.SPS {
+		return h264.SPS{VUI: &h264.SPS_VUI{TimingInfo: &h264.SPS_TimingInfo{NumUnitsInTick: units, TimeScale: scale}}}
+	}
+	for _, tc := range []struct {
+		name string
+		sps  h264.SPS
+		want string
+	}{
+		{"x264 at 30 fps", timing(1, 60), "30"},
+		{"NTSC", timing(1001, 60000), "30000/1001"},
+		{"a camera's 90 kHz clock at 25 fps", timing(1800, 90000), "25"},
+		{"no VUI", h264.SPS{}, "25"},
+		{"no timing", h264.SPS{VUI: &h264.SPS_VUI{}}, "25"},
+		{"zero units", timing(0, 60), "25"},
+		{"zero scale", timing(1, 0), "25"},
+		{"1000 fps or more, ignored by ffmpeg", timing(1, 2000), "25"},
+	} {
+		if got := spsRate(tc.sps, 25).String(); got != tc.want {
+			t.Errorf("%s: rate %s, want %s", tc.name, got, tc.want)
+		}
 	}
 }

@@ -9,7 +9,8 @@ import (
 
 // How a picture is traced back to its access unit: ffmpeg's raw H.264
 // demuxer numbers the access units it is fed, 0, 1, 2, … (a timestamp of
-// n/framerate each, whether or not the unit decodes), and the showinfo
+// n/rate each, whether or not the unit decodes; the rate is the SPS's when
+// it has one, see spsRate), and the showinfo
 // filter at the end of the filter graph logs the timestamp of every picture
 // that leaves it, in the order the pictures are then written out. So the
 // k-th picture read from ffmpeg is the one the k-th showinfo line describes,
@@ -34,7 +35,7 @@ type fedUnit struct {
 // ffmpeg run. feed adds units, ffmpeg's stderr adds the pictures it shows,
 // and the output reader takes them in order.
 type pictureLog struct {
-	fps float64 // -framerate given to ffmpeg
+	rate frameRate // the rate ffmpeg's timestamps count in
 
 	mu      sync.Mutex
 	fed     []fedUnit // fed[i] is the unit numbered base+i
@@ -46,8 +47,8 @@ type pictureLog struct {
 	ended   bool
 }
 
-func newPictureLog(fps float64) *pictureLog {
-	return &pictureLog{fps: fps, changed: make(chan struct{})}
+func newPictureLog(rate frameRate) *pictureLog {
+	return &pictureLog{rate: rate, changed: make(chan struct{})}
 }
 
 // add records the next access unit written to ffmpeg.
@@ -153,7 +154,7 @@ func (l *pictureLog) line(b []byte) bool {
 	// The unit's number is its timestamp in frame periods, rounded;
 	// float64 holds the product exactly for years of video.
 	num := pts * l.tbNum
-	n := int64(float64(num)*l.fps/float64(l.tbDen) + 0.5)
+	n := int64(float64(num)*float64(l.rate.num)/(float64(l.tbDen)*float64(l.rate.den)) + 0.5)
 	l.shown = append(l.shown, n)
 	close(l.changed)
 	l.changed = make(chan struct{})

@@ -20,10 +20,10 @@ import (
 // frame it belongs to. An IDR is coded on its own, and every one shows
 // another frame number, so its slice names its frame; P-slices need not
 // (two frames that change alike in the same place of their GOPs code alike).
-func idrHashes() map[[32]byte]int {
+func idrHashes(clip []byte) map[[32]byte]int {
 	m := map[[32]byte]int{}
 	n := 0
-	for _, nalu := range bytes.Split(vision.Clip(), []byte{0, 0, 1}) {
+	for _, nalu := range bytes.Split(clip, []byte{0, 0, 1}) {
 		nalu = bytes.TrimRight(nalu, "\x00")
 		if len(nalu) == 0 {
 			continue
@@ -48,9 +48,9 @@ type truth struct {
 	frames map[uint32]int
 }
 
-func watchTruth(t *testing.T, st *stream.Stream) *truth {
+func watchTruth(t *testing.T, st *stream.Stream, clip []byte) *truth {
 	t.Helper()
-	hashes := idrHashes()
+	hashes := idrHashes(clip)
 	r, err := st.SubscribeDecoder()
 	if err != nil {
 		t.Fatal(err)
@@ -116,21 +116,29 @@ func TestEveryPictureNamesTheAccessUnitItWasDecodedFrom(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		v    Variant
+		// fps30 serves the clip at 30 fps, its SPS saying so, where the
+		// hub assumes 25 of a camera that does not say.
+		fps30 bool
 	}{
-		{"gray", Variant{Format: FormatGray, Width: 320}},
-		{"bgr24", Variant{Format: FormatBGR24, Width: 160}},
-		{"jpeg", Variant{Width: 320}},
-		{"keyframes only", Variant{Format: FormatRGB24, Width: 320, KeyframesOnly: true}},
+		{"gray", Variant{Format: FormatGray, Width: 320}, false},
+		{"bgr24", Variant{Format: FormatBGR24, Width: 160}, false},
+		{"jpeg", Variant{Width: 320}, false},
+		{"keyframes only", Variant{Format: FormatRGB24, Width: 320, KeyframesOnly: true}, false},
+		{"camera at 30 fps", Variant{Format: FormatGray, Width: 320}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cam, err := testcamera.Start(testcamera.Options{Clip: vision.Clip()})
+			camOpts := testcamera.Options{Clip: vision.Clip()}
+			if tc.fps30 {
+				camOpts = testcamera.Options{Clip: vision.Clip30(), FPS: vision.FPS30}
+			}
+			cam, err := testcamera.Start(camOpts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			st := stream.New("vision", stream.Options{})
 			t.Cleanup(st.Close)
-			tr := watchTruth(t, st)
+			tr := watchTruth(t, st, camOpts.Clip)
 			ctx, cancel := context.WithCancel(context.Background())
 			c := capture.New(capture.Config{Name: "vision", URL: cam.URL(), Transport: capture.TransportTCP,
 				MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, st, nil)
@@ -176,7 +184,8 @@ func TestEveryPictureNamesTheAccessUnitItWasDecodedFrom(t *testing.T) {
 			// timestamps starting somewhere else, the clip from its start.
 			addr := cam.Addr()
 			cam.Close()
-			cam, err = testcamera.Start(testcamera.Options{Addr: addr, Clip: vision.Clip()})
+			camOpts.Addr = addr
+			cam, err = testcamera.Start(camOpts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -45,8 +45,19 @@ const (
 //go:embed clip.h264
 var clip []byte
 
+//go:embed clip30.h264
+var clip30 []byte
+
 // Clip returns the raw Annex-B clip.
 func Clip() []byte { return clip }
+
+// FPS30 is the rate of Clip30.
+const FPS30 = 30
+
+// Clip30 returns the same pictures encoded at 30 fps, in GOPs of 30, with
+// an SPS that says so, as most cameras send: a decoder that assumed the
+// clip's rate would be off by a sixth.
+func Clip30() []byte { return clip30 }
 
 // MarkerAt is where the marker is in frame n, in the clip's pixels.
 func MarkerAt(n int) image.Rectangle {
