@@ -161,7 +161,11 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 	// one it replaces has gone.
 	maxViewers := max(256, 2*sc.Cameras*sc.PerCamera)
 	fmt.Fprintf(&cfg, "webrtc:\n  udp_port: %d\n  interfaces: [lo]\n  max_viewers: %d\n", udpPort, maxViewers)
-	fmt.Fprintf(&cfg, "log:\n  level: warn\njpeg:\n  keyframes_only: %v\ncameras:\n", sc.KeyframesOnly)
+	fps := 5
+	if sc.Detections {
+		fps = detectFPS // the models' frame rate
+	}
+	fmt.Fprintf(&cfg, "log:\n  level: warn\njpeg:\n  keyframes_only: %v\n  fps: %d\ncameras:\n", sc.KeyframesOnly, fps)
 	d := &daemonProc{base: fmt.Sprintf("http://127.0.0.1:%d", httpPort), exited: make(chan struct{}), profiling: profile}
 	for i, c := range cams {
 		name := fmt.Sprintf("cam-%d", i+1)

@@ -2,7 +2,8 @@
 // RTSP cameras, the edgecam daemon as a separate process and WHEP viewers in
 // another process, all on loopback, and reports the daemon's CPU, memory and
 // goroutines, each viewer's wait for its first picture, the relay latency
-// and lost frames, and the cost of the JPEG fallbacks.
+// and lost frames, the cost of the JPEG fallbacks, and that of vision
+// models reading frames and posting detections.
 //
 //	go run ./cmd/edgecam-bench                                # every scenario once, 10 s windows
 //	edgecam-bench -scenario all -repeat 3 -window 20s -json out.json
@@ -137,11 +138,16 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, repeat int) []scen
 			logf("%s: run %d/%d", res[i].Name, r+1, repeat)
 			profile := r == 0 && i == 0
 			var err error
-			if sc.JPEG {
+			switch {
+			case sc.vision():
+				var vr visionRun
+				vr, err = b.runVision(ctx, sc, profile)
+				res[i].VisionRuns = append(res[i].VisionRuns, vr)
+			case sc.JPEG:
 				var jr jpegRun
 				jr, err = b.runJPEG(ctx, sc, profile)
 				res[i].JPEGRuns = append(res[i].JPEGRuns, jr)
-			} else {
+			default:
 				var wr webrtcRun
 				wr, err = b.runWebRTC(ctx, sc, profile)
 				res[i].Runs = append(res[i].Runs, wr)

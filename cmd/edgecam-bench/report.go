@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -56,12 +57,14 @@ func statOf(xs []float64) stat {
 }
 
 type scenarioResult struct {
-	Name     string          `json:"name"`
-	About    string          `json:"about"`
-	Runs     []webrtcRun     `json:"runs,omitempty"`
-	JPEGRuns []jpegRun       `json:"jpeg_runs,omitempty"`
-	Summary  map[string]stat `json:"summary"`
-	Errors   []string        `json:"errors,omitempty"`
+	Name     string      `json:"name"`
+	About    string      `json:"about"`
+	Runs     []webrtcRun `json:"runs,omitempty"`
+	JPEGRuns []jpegRun   `json:"jpeg_runs,omitempty"`
+	// VisionRuns are those of the frames and detections scenarios.
+	VisionRuns []visionRun     `json:"vision_runs,omitempty"`
+	Summary    map[string]stat `json:"summary"`
+	Errors     []string        `json:"errors,omitempty"`
 }
 
 func (r *scenarioResult) summarize() {
@@ -116,6 +119,7 @@ func (r *scenarioResult) summarize() {
 	j("ffmpeg_cpu_pct_5", func(x jpegRun) float64 { return x.FFmpeg5CPU })
 	j("jpeg_per_s_5", func(x jpegRun) float64 { return x.FPS5 })
 	j("rss_mb", func(x jpegRun) float64 { return x.RSSMB })
+	r.summarizeVision(col)
 }
 
 // cell formats a figure: the median, and the range when there are repeats.
@@ -137,11 +141,33 @@ func (rep *report) print(w io.Writer) {
 		fmt.Fprintf(w, "daemon environment: %s\n\n", strings.Join(rep.DaemonEnv, " "))
 	}
 	row := func(cells ...string) { fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |") }
+	rep.printRelay(row)
+	if slices.ContainsFunc(rep.Scenarios, func(r scenarioResult) bool { return len(r.VisionRuns) > 0 }) {
+		fmt.Fprintln(w)
+		row(visionHeader...)
+		row(slices.Repeat([]string{"---"}, len(visionHeader))...)
+		for i := range rep.Scenarios {
+			rep.Scenarios[i].printVision(row)
+		}
+	}
+	for _, r := range rep.Scenarios {
+		for _, e := range r.Errors {
+			fmt.Fprintf(w, "\n%s: error: %s", r.Name, e)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// printRelay prints the table of the viewer and JPEG scenarios, if any ran.
+func (rep *report) printRelay(row func(cells ...string)) {
+	if !slices.ContainsFunc(rep.Scenarios, func(r scenarioResult) bool { return len(r.Runs)+len(r.JPEGRuns) > 0 }) {
+		return
+	}
 	row("scenario", "daemon CPU % of a core", "RSS MB", "goroutines", "POST→IDR arrives ms (median / worst)", "POST→IDR complete ms (median / worst)", "relay latency ms p50 / p95 / p99", "frames lost / received; RTP packets unrepaired")
 	row("---", "---", "---", "---", "---", "---", "---", "---")
 	for i := range rep.Scenarios {
 		r := &rep.Scenarios[i]
-		if len(r.JPEGRuns) > 0 || len(r.Runs) == 0 {
+		if len(r.Runs) == 0 {
 			continue
 		}
 		first, ttff, lat, lost := "—", "—", "—", "—"
@@ -167,10 +193,4 @@ func (rep *report) print(w io.Writer) {
 			row(r.Name+", 5 MJPEG readers", r.cell("daemon_cpu_pct_5", "%.2f")+" + ffmpeg "+r.cell("ffmpeg_cpu_pct_5", "%.1f"), "", "", "", "", "", r.cell("jpeg_per_s_5", "%.1f")+" JPEG/s each")
 		}
 	}
-	for _, r := range rep.Scenarios {
-		for _, e := range r.Errors {
-			fmt.Fprintf(w, "\n%s: error: %s", r.Name, e)
-		}
-	}
-	fmt.Fprintln(w)
 }

@@ -20,7 +20,16 @@ type scenario struct {
 	// first JPEG, and CPU with 1 and 5 MJPEG readers.
 	JPEG          bool
 	KeyframesOnly bool
+	// Frames measures one model reader per camera on /frames (bgr24, 640
+	// px, 5 fps) against one MJPEG reader at the same size and rate.
+	Frames bool
+	// Detections measures a model per camera posting 10 messages of 20
+	// objects a second, and their way to a viewer.
+	Detections bool
 }
+
+// vision tells the scenarios of models apart from those of viewers.
+func (s scenario) vision() bool { return s.Frames || s.Detections }
 
 // scenarios are the named setups, the ones docs/performance.md's targets
 // are about; findScenario also builds any other from its name.
@@ -33,12 +42,16 @@ var scenarios = []scenario{
 	{Name: "churn", About: "1 camera 720p30, 4 viewers, one leaves and one joins every second", Cameras: 1, Clip: res720, PerCamera: 4, Churn: true},
 	{Name: "jpeg", About: "1 camera 1080p30, JPEG fallback at default settings (5 fps, max width 1280)", Cameras: 1, Clip: res1080, JPEG: true},
 	{Name: "jpeg-kf", About: "1 camera 1080p30, JPEG fallback with keyframes_only", Cameras: 1, Clip: res1080, JPEG: true, KeyframesOnly: true},
+	{Name: "frames", About: "1 camera 1080p30, 1 model reading bgr24 640 px 5 fps, then MJPEG at the same size and rate", Cameras: 1, Clip: res1080, Frames: true},
+	{Name: "8x720p-frames", About: "8 cameras 720p30 2.5 Mbit/s, 1 model reader each (bgr24 640 px 5 fps), then MJPEG", Cameras: 8, Clip: res720, Frames: true},
+	{Name: "detections", About: "8 cameras 360p30, a model on each posting 10 messages of 20 objects a second, 1 viewer following them", Cameras: 8, Clip: res360, Detections: true},
 }
 
 // scenarioGrammar is how a setup that is not in scenarios is named.
 const scenarioGrammar = "[Nx]HEIGHTp[@RATE]-WHAT: N cameras (1-64) of HEIGHT 360, 480, 720 or 1080 " +
 	"at RATE (e.g. 1.5M or 800k; default 1M, 1.5M, 2.5M, 4M), WHAT being Mv (M viewers each, 1-50), " +
-	"Mv-churn, idle, jpeg or jpeg-kf (one camera); e.g. 4x1080p@6M-3v"
+	"Mv-churn, idle, jpeg or jpeg-kf (one camera), frames (a model reader each, then MJPEG) or " +
+	"detections (a model posting 10 messages of 20 objects a second each); e.g. 4x1080p@6M-3v"
 
 // Bounds that keep a mistyped name from starting thousands of processes'
 // worth of work.
@@ -58,7 +71,7 @@ var sizes = map[int]clipSpec{
 	1080: res1080,
 }
 
-var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kKmM]))?-(?:(\d+)v(-churn)?|(idle)|(jpeg)(-kf)?)$`)
+var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kKmM]))?-(?:(\d+)v(-churn)?|(idle)|(jpeg)(-kf)?|(frames)|(detections))$`)
 
 // findScenario returns the named scenario, or builds the setup a name such
 // as 4x1080p@6M-3v describes (see scenarioGrammar).
@@ -111,6 +124,12 @@ func findScenario(name string) (scenario, error) {
 		}
 	case m[7] != "":
 		what = "pulled, no viewer"
+	case m[10] != "":
+		sc.Frames = true
+		what = "1 model reader each (bgr24 640 px 5 fps), then MJPEG"
+	case m[11] != "":
+		sc.Detections = true
+		what = "a model on each posting 10 messages of 20 objects a second"
 	default:
 		if sc.Cameras != 1 {
 			return scenario{}, fmt.Errorf("scenario %q: the JPEG scenarios measure one camera", name)

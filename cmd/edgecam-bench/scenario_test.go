@@ -18,6 +18,9 @@ func TestFindScenario(t *testing.T) {
 		{"720p@1.5M-4v-churn", scenario{Cameras: 1, Clip: clipSpec{Width: 1280, Height: 720, KbitPerSec: 1500, Seconds: 4}, PerCamera: 4, Churn: true}},
 		{"720p-jpeg", scenario{Cameras: 1, Clip: res720, JPEG: true}},
 		{"1x1080p-jpeg-kf", scenario{Cameras: 1, Clip: res1080, JPEG: true, KeyframesOnly: true}},
+		{"frames", scenario{Cameras: 1, Clip: res1080, Frames: true}},
+		{"4x720p-frames", scenario{Cameras: 4, Clip: res720, Frames: true}},
+		{"16x360p-detections", scenario{Cameras: 16, Clip: res360, Detections: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

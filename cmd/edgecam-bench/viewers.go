@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/stream/whepclient"
 )

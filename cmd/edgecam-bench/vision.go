@@ -1,0 +1,611 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// visionRun is what the vision scenarios measure: model readers on
+// /frames against MJPEG readers at the same size and rate, and detections
+// posted back.
+type visionRun struct {
+	IdleDaemonCPU float64 `json:"idle_daemon_cpu_pct"`
+	IdleDecoders  int     `json:"idle_ffmpeg_processes"`
+
+	// One /frames reader per camera, bgr24 at framesWidth and framesFPS.
+	FramesDaemonCPU float64 `json:"frames_daemon_cpu_pct,omitempty"`
+	FramesFFmpegCPU float64 `json:"frames_ffmpeg_cpu_pct,omitempty"`
+	FramesRSSMB     float64 `json:"frames_daemon_rss_mb,omitempty"`
+	FramesFFmpegRSS float64 `json:"frames_ffmpeg_rss_mb,omitempty"`
+	FramesPerSec    float64 `json:"frames_per_s_each,omitempty"`
+	FramesDropped   int64   `json:"frames_dropped,omitempty"`
+	FirstFrameMs    float64 `json:"first_frame_ms,omitempty"`
+	// Camera's frame received by the daemon → its picture read by the
+	// model, ms.
+	FramesLatP50 float64 `json:"frames_latency_ms_p50,omitempty"`
+	FramesLatP95 float64 `json:"frames_latency_ms_p95,omitempty"`
+	// Of which: received → picture out of ffmpeg.
+	FramesDecodeP50 float64 `json:"frames_decode_ms_p50,omitempty"`
+	// The same cameras, one MJPEG reader each at the same size and rate.
+	MJPEGDaemonCPU float64 `json:"mjpeg_daemon_cpu_pct,omitempty"`
+	MJPEGFFmpegCPU float64 `json:"mjpeg_ffmpeg_cpu_pct,omitempty"`
+	MJPEGPerSec    float64 `json:"mjpeg_per_s_each,omitempty"`
+
+	// Detections: the daemon with frame readers alone, then with every
+	// reader posting detectObjects objects for each frame it gets.
+	DetBaseDaemonCPU float64 `json:"detections_base_daemon_cpu_pct,omitempty"`
+	DetDaemonCPU     float64 `json:"detections_daemon_cpu_pct,omitempty"`
+	DetPostsPerSec   float64 `json:"detections_posts_per_s,omitempty"`
+	DetRefused       int64   `json:"detections_refused,omitempty"`
+	// Posted → received by a viewer following /api/events, ms.
+	DetLatP50 float64 `json:"detections_latency_ms_p50,omitempty"`
+	DetLatP95 float64 `json:"detections_latency_ms_p95,omitempty"`
+
+	Profiled bool `json:"profiled,omitempty"`
+}
+
+// The model readers of the vision scenarios, as issue-sized figures name
+// them: 640 px wide at 5 fps for the frames, 10 posts a second of 20
+// objects for the detections.
+const (
+	framesWidth   = 640
+	framesFPS     = 5
+	detectFPS     = 10
+	detectObjects = 20
+)
+
+// framesReader reads one /frames WebSocket like a model does.
+type framesReader struct {
+	frames  atomic.Int64
+	dropped atomic.Int64
+	first   chan time.Duration
+	// pts, if set, gets each frame's PTS as it is read, for posting.
+	pts chan uint32
+
+	mu      sync.Mutex
+	on      bool
+	latency []float64 // ms, while on
+	decode  []float64 // ms from received to decoded, while on
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+func openFrames(ctx context.Context, url string, withPTS bool) *framesReader {
+	ctx, cancel := context.WithCancel(ctx)
+	fr := &framesReader{first: make(chan time.Duration, 1), cancel: cancel, done: make(chan struct{})}
+	if withPTS {
+		fr.pts = make(chan uint32, 1)
+	}
+	go func() {
+		defer close(fr.done)
+		fr.err = fr.read(ctx, url)
+	}()
+	return fr
+}
+
+func (fr *framesReader) read(ctx context.Context, url string) error {
+	start := time.Now()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http"), nil)
+	if err != nil {
+		return err
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(16 << 20)
+	var meta struct {
+		Type     string    `json:"type"`
+		PTS      uint32    `json:"pts"`
+		Received time.Time `json:"received"`
+		Time     time.Time `json:"time"`
+		Dropped  int64     `json:"dropped"`
+		Error    string    `json:"error"`
+	}
+	for {
+		typ, data, err := conn.Read(ctx)
+		if err != nil {
+			return err
+		}
+		if typ == websocket.MessageText {
+			if err := json.Unmarshal(data, &meta); err != nil {
+				return err
+			}
+			if meta.Type == "error" {
+				return fmt.Errorf("frames: %s", meta.Error)
+			}
+			continue
+		}
+		now := time.Now()
+		if fr.frames.Add(1) == 1 {
+			fr.first <- now.Sub(start)
+		}
+		fr.dropped.Store(meta.Dropped)
+		fr.mu.Lock()
+		if fr.on {
+			fr.latency = append(fr.latency, float64(now.Sub(meta.Received))/1e6)
+			fr.decode = append(fr.decode, float64(meta.Time.Sub(meta.Received))/1e6)
+		}
+		fr.mu.Unlock()
+		if fr.pts != nil {
+			select {
+			case <-fr.pts: // the model is slow: it takes the newest
+			default:
+			}
+			fr.pts <- meta.PTS
+		}
+	}
+}
+
+func (fr *framesReader) record(on bool) {
+	fr.mu.Lock()
+	fr.on = on
+	fr.mu.Unlock()
+}
+
+func (fr *framesReader) close() { fr.cancel(); <-fr.done }
+
+// openAllFrames opens a /frames reader with query on each camera.
+func openAllFrames(ctx context.Context, d *daemonProc, query string, withPTS bool) []*framesReader {
+	var out []*framesReader
+	for _, name := range d.cameras {
+		out = append(out, openFrames(ctx, d.base+"/cameras/"+name+"/frames?"+query, withPTS))
+	}
+	return out
+}
+
+// closeAll closes the readers, once.
+func closeAll(readers *[]*framesReader) {
+	for _, fr := range *readers {
+		fr.close()
+	}
+	*readers = nil
+}
+
+func firstsOf(readers []*framesReader) []chan time.Duration {
+	var out []chan time.Duration
+	for _, fr := range readers {
+		out = append(out, fr.first)
+	}
+	return out
+}
+
+// waitFirst waits for every reader's first frame and returns the median
+// wait.
+func waitFirst(ctx context.Context, firsts []chan time.Duration) (float64, error) {
+	var ms []float64
+	timeout := time.After(20 * time.Second)
+	for _, f := range firsts {
+		select {
+		case d := <-f:
+			ms = append(ms, float64(d)/1e6)
+		case <-timeout:
+			return 0, errors.New("no first picture within 20 s")
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return percentile(ms, 50), nil
+}
+
+// waitDecodersGone waits for the daemon's ffmpeg processes to stop after
+// their last reader (jpeg.idle_stop), so that the next phase starts cold.
+func (b *bench) waitDecodersGone(ctx context.Context, d *daemonProc) error {
+	for deadline := time.Now().Add(20 * time.Second); len(childTicks(d.pid())) > 0; {
+		if time.Now().After(deadline) {
+			return errors.New("decoders still running 20 s after their last reader left")
+		}
+		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func childRSSMB(pid int) float64 {
+	var mb float64
+	for cp := range childTicks(pid) {
+		mb += rssMB(cp)
+	}
+	return mb
+}
+
+func (b *bench) runVision(ctx context.Context, sc scenario, first bool) (visionRun, error) {
+	var r visionRun
+	d, stop, err := b.setUp(ctx, sc, first)
+	if err != nil {
+		return r, err
+	}
+	defer stop()
+	r.Profiled = d.profiling
+	if err := sleepCtx(ctx, b.opts.Warmup); err != nil {
+		return r, err
+	}
+	// Nobody reads frames or posts: no decoder may run.
+	s, err := b.measure(ctx, d, b.opts.Window)
+	if err != nil {
+		return r, err
+	}
+	r.IdleDaemonCPU, r.IdleDecoders = s.daemonCPU, s.children
+	if sc.Frames {
+		err = b.measureFrames(ctx, d, sc, &r)
+	} else {
+		err = b.measureDetections(ctx, d, sc, &r)
+	}
+	return r, err
+}
+
+// measureFrames runs one bgr24 /frames reader per camera, then one MJPEG
+// reader per camera at the same size and rate.
+func (b *bench) measureFrames(ctx context.Context, d *daemonProc, sc scenario, r *visionRun) error {
+	readers := openAllFrames(ctx, d, fmt.Sprintf("format=bgr24&width=%d&fps=%d", framesWidth, framesFPS), false)
+	defer closeAll(&readers)
+	var err error
+	if r.FirstFrameMs, err = waitFirst(ctx, firstsOf(readers)); err != nil {
+		return err
+	}
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	var n0, d0 int64
+	for _, fr := range readers {
+		n0 += fr.frames.Load()
+		d0 += fr.dropped.Load()
+		fr.record(true)
+	}
+	done := b.startProfile(d, sc.Name, b.opts.Window)
+	s, err := b.measure(ctx, d, b.opts.Window)
+	done()
+	if err != nil {
+		return err
+	}
+	r.FramesFFmpegRSS = childRSSMB(d.pid())
+	var n1, d1 int64
+	var lat, dec []float64
+	for _, fr := range readers {
+		fr.record(false)
+		n1 += fr.frames.Load()
+		d1 += fr.dropped.Load()
+		fr.mu.Lock()
+		lat = append(lat, fr.latency...)
+		dec = append(dec, fr.decode...)
+		fr.mu.Unlock()
+	}
+	r.FramesDecodeP50 = percentile(dec, 50)
+	r.FramesDaemonCPU, r.FramesFFmpegCPU, r.FramesRSSMB = s.daemonCPU, s.childCPU, s.rssMax
+	r.FramesPerSec = float64(n1-n0) / float64(len(readers)) / b.opts.Window.Seconds()
+	r.FramesDropped = d1 - d0
+	r.FramesLatP50, r.FramesLatP95 = percentile(lat, 50), percentile(lat, 95)
+	closeAll(&readers)
+	if err := b.waitDecodersGone(ctx, d); err != nil {
+		return err
+	}
+
+	var mjpeg []*mjpegReader
+	defer func() {
+		for _, m := range mjpeg {
+			m.close()
+		}
+	}()
+	var firsts []chan time.Duration
+	for _, name := range d.cameras {
+		m := b.openMJPEG(ctx, fmt.Sprintf("%s/cameras/%s/mjpeg?width=%d&fps=%d", d.base, name, framesWidth, framesFPS))
+		mjpeg = append(mjpeg, m)
+		firsts = append(firsts, m.first)
+	}
+	if _, err := waitFirst(ctx, firsts); err != nil {
+		return fmt.Errorf("mjpeg: %w", err)
+	}
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	n0 = 0
+	for _, m := range mjpeg {
+		n0 += m.frames.Load()
+	}
+	if s, err = b.measure(ctx, d, b.opts.Window); err != nil {
+		return err
+	}
+	n1 = 0
+	for _, m := range mjpeg {
+		n1 += m.frames.Load()
+	}
+	r.MJPEGDaemonCPU, r.MJPEGFFmpegCPU = s.daemonCPU, s.childCPU
+	r.MJPEGPerSec = float64(n1-n0) / float64(len(mjpeg)) / b.opts.Window.Seconds()
+	return nil
+}
+
+// measureDetections runs a small gray /frames reader per camera, as a
+// model would, first alone and then posting detections for every frame it
+// reads, while a viewer follows them on /api/events. The difference in the
+// daemon's CPU is what the detections cost.
+func (b *bench) measureDetections(ctx context.Context, d *daemonProc, sc scenario, r *visionRun) error {
+	readers := openAllFrames(ctx, d, fmt.Sprintf("format=gray&width=160&fps=%d", detectFPS), true)
+	defer closeAll(&readers)
+	if _, err := waitFirst(ctx, firstsOf(readers)); err != nil {
+		return err
+	}
+	ev, err := followDetections(ctx, d.base+"/api/events?detections=1")
+	if err != nil {
+		return err
+	}
+	defer ev.close()
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	s, err := b.measure(ctx, d, b.opts.Window)
+	if err != nil {
+		return err
+	}
+	r.DetBaseDaemonCPU = s.daemonCPU
+
+	pctx, stopPosting := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var posted, refused atomic.Int64
+	for i, fr := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.postDetections(pctx, d.base, d.cameras[i], fr.pts, ev, &posted, &refused)
+		}()
+	}
+	defer func() { stopPosting(); wg.Wait() }()
+	if err := sleepCtx(ctx, 2*time.Second); err != nil {
+		return err
+	}
+	p0, f0 := posted.Load(), refused.Load()
+	ev.record(true)
+	done := b.startProfile(d, sc.Name, b.opts.Window)
+	s, err = b.measure(ctx, d, b.opts.Window)
+	done()
+	ev.record(false)
+	if err != nil {
+		return err
+	}
+	r.DetDaemonCPU = s.daemonCPU
+	r.DetPostsPerSec = float64(posted.Load()-p0) / float64(len(readers)) / b.opts.Window.Seconds()
+	r.DetRefused = refused.Load() - f0
+	lat := ev.latencies()
+	r.DetLatP50, r.DetLatP95 = percentile(lat, 50), percentile(lat, 95)
+	if len(lat) == 0 {
+		return errors.New("detections: no posted message reached the events viewer")
+	}
+	return nil
+}
+
+// detectionMessage is a model's message about frame pts: n objects in a
+// grid, as a busy scene gives.
+func detectionMessage(pts uint32, n int) []byte {
+	type box struct {
+		X float64 `json:"x"`
+		Y float64 `json:"y"`
+		W float64 `json:"w"`
+		H float64 `json:"h"`
+	}
+	type object struct {
+		Label string  `json:"label"`
+		Score float64 `json:"score"`
+		Box   box     `json:"box"`
+		Track int     `json:"track"`
+	}
+	m := struct {
+		Version int      `json:"version"`
+		PTS     uint32   `json:"pts"`
+		Model   string   `json:"model"`
+		Objects []object `json:"objects"`
+	}{Version: 1, PTS: pts, Model: "bench"}
+	labels := []string{"person", "forklift", "box", "helmet"}
+	for i := range n {
+		m.Objects = append(m.Objects, object{Label: labels[i%len(labels)], Score: 0.5 + float64(i%50)/100,
+			Box: box{X: float64(i%5) * 0.2, Y: float64(i/5%4) * 0.25, W: 0.15, H: 0.2}, Track: i})
+	}
+	out, _ := json.Marshal(m)
+	return out
+}
+
+// postDetections posts a message for each frame the camera's reader gets.
+func (b *bench) postDetections(ctx context.Context, base, camera string, pts <-chan uint32, ev *eventsFollower, posted, refused *atomic.Int64) {
+	url := base + "/cameras/" + camera + "/detections"
+	for {
+		var p uint32
+		select {
+		case <-ctx.Done():
+			return
+		case p = <-pts:
+		}
+		body := detectionMessage(p, detectObjects)
+		ev.posting(camera, p)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := b.http.Do(req)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusNoContent {
+			posted.Add(1)
+		} else {
+			refused.Add(1)
+		}
+	}
+}
+
+// eventsFollower is a viewer on /api/events?detections=1 that times each
+// posted message from its post to its arrival.
+type eventsFollower struct {
+	mu      sync.Mutex
+	on      bool
+	sent    map[string]time.Time // camera + pts → posted
+	latency []float64
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+func followDetections(ctx context.Context, url string) (*eventsFollower, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("events: %s", resp.Status)
+	}
+	ev := &eventsFollower{sent: map[string]time.Time{}, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(ev.done)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			if name, ok := strings.CutPrefix(line, "event: "); ok {
+				event = name
+				continue
+			}
+			data, ok := strings.CutPrefix(line, "data: ")
+			if !ok || event != "detections" {
+				continue
+			}
+			now := time.Now()
+			var det struct {
+				Camera string `json:"camera"`
+				PTS    uint32 `json:"pts"`
+			}
+			if json.Unmarshal([]byte(data), &det) == nil {
+				ev.arrived(det.Camera, det.PTS, now)
+			}
+		}
+	}()
+	return ev, nil
+}
+
+func detKey(camera string, pts uint32) string { return fmt.Sprintf("%s %d", camera, pts) }
+
+func (ev *eventsFollower) posting(camera string, pts uint32) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	if len(ev.sent) > 10000 { // messages the viewer never got
+		clear(ev.sent)
+	}
+	ev.sent[detKey(camera, pts)] = time.Now()
+}
+
+func (ev *eventsFollower) arrived(camera string, pts uint32, at time.Time) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	k := detKey(camera, pts)
+	if t, ok := ev.sent[k]; ok {
+		delete(ev.sent, k)
+		if ev.on {
+			ev.latency = append(ev.latency, float64(at.Sub(t))/1e6)
+		}
+	}
+}
+
+func (ev *eventsFollower) record(on bool) {
+	ev.mu.Lock()
+	ev.on = on
+	ev.mu.Unlock()
+}
+
+func (ev *eventsFollower) latencies() []float64 {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return append([]float64(nil), ev.latency...)
+}
+
+func (ev *eventsFollower) close() { ev.cancel(); <-ev.done }
+
+func (r *scenarioResult) summarizeVision(col func(name string, f func(i int) (float64, bool), n int)) {
+	v := func(name string, f func(x visionRun) float64) {
+		col(name, func(i int) (float64, bool) {
+			x := f(r.VisionRuns[i])
+			return x, x != 0 || name == "idle_ffmpeg_processes" || name == "frames_dropped" || name == "detections_refused"
+		}, len(r.VisionRuns))
+	}
+	frames := func(name string, f func(x visionRun) float64) {
+		v(name, func(x visionRun) float64 {
+			if x.FramesPerSec == 0 {
+				return 0
+			}
+			return f(x)
+		})
+	}
+	v("idle_daemon_cpu_pct", func(x visionRun) float64 { return x.IdleDaemonCPU })
+	v("idle_ffmpeg_processes", func(x visionRun) float64 { return float64(x.IdleDecoders) })
+	v("frames_daemon_cpu_pct", func(x visionRun) float64 { return x.FramesDaemonCPU })
+	v("frames_ffmpeg_cpu_pct", func(x visionRun) float64 { return x.FramesFFmpegCPU })
+	v("frames_daemon_rss_mb", func(x visionRun) float64 { return x.FramesRSSMB })
+	v("frames_ffmpeg_rss_mb", func(x visionRun) float64 { return x.FramesFFmpegRSS })
+	v("frames_per_s", func(x visionRun) float64 { return x.FramesPerSec })
+	frames("frames_dropped", func(x visionRun) float64 { return float64(x.FramesDropped) })
+	v("first_frame_ms", func(x visionRun) float64 { return x.FirstFrameMs })
+	v("frames_latency_ms_p50", func(x visionRun) float64 { return x.FramesLatP50 })
+	v("frames_latency_ms_p95", func(x visionRun) float64 { return x.FramesLatP95 })
+	v("frames_decode_ms_p50", func(x visionRun) float64 { return x.FramesDecodeP50 })
+	v("mjpeg_daemon_cpu_pct", func(x visionRun) float64 { return x.MJPEGDaemonCPU })
+	v("mjpeg_ffmpeg_cpu_pct", func(x visionRun) float64 { return x.MJPEGFFmpegCPU })
+	v("mjpeg_per_s", func(x visionRun) float64 { return x.MJPEGPerSec })
+	v("detections_base_daemon_cpu_pct", func(x visionRun) float64 { return x.DetBaseDaemonCPU })
+	v("detections_daemon_cpu_pct", func(x visionRun) float64 { return x.DetDaemonCPU })
+	v("detections_cost_cpu_pct", func(x visionRun) float64 {
+		if x.DetDaemonCPU == 0 {
+			return 0
+		}
+		return x.DetDaemonCPU - x.DetBaseDaemonCPU
+	})
+	v("detections_posts_per_s", func(x visionRun) float64 { return x.DetPostsPerSec })
+	v("detections_refused", func(x visionRun) float64 {
+		if x.DetDaemonCPU == 0 {
+			return 0
+		}
+		return float64(x.DetRefused)
+	})
+	v("detections_latency_ms_p50", func(x visionRun) float64 { return x.DetLatP50 })
+	v("detections_latency_ms_p95", func(x visionRun) float64 { return x.DetLatP95 })
+}
+
+// printVision adds a vision scenario's rows to the vision table (see
+// visionHeader).
+func (r *scenarioResult) printVision(row func(cells ...string)) {
+	if len(r.VisionRuns) == 0 {
+		return
+	}
+	row(r.Name+", nothing read or posted", r.cell("idle_daemon_cpu_pct", "%.2f"), "", "ffmpeg processes: "+r.cell("idle_ffmpeg_processes", "%.0f"), "", "")
+	if _, ok := r.Summary["frames_per_s"]; ok {
+		row(r.Name+", /frames bgr24 640 px 5 fps",
+			r.cell("frames_daemon_cpu_pct", "%.2f")+" + ffmpeg "+r.cell("frames_ffmpeg_cpu_pct", "%.1f"),
+			r.cell("frames_daemon_rss_mb", "%.1f")+" + ffmpeg "+r.cell("frames_ffmpeg_rss_mb", "%.1f"),
+			"first frame "+r.cell("first_frame_ms", "%.0f"),
+			"received → model "+r.cell("frames_latency_ms_p50", "%.1f")+" / "+r.cell("frames_latency_ms_p95", "%.1f")+
+				" (decoded "+r.cell("frames_decode_ms_p50", "%.1f")+")",
+			r.cell("frames_per_s", "%.1f")+" frames/s each, "+r.cell("frames_dropped", "%.0f")+" dropped")
+		row(r.Name+", MJPEG 640 px 5 fps",
+			r.cell("mjpeg_daemon_cpu_pct", "%.2f")+" + ffmpeg "+r.cell("mjpeg_ffmpeg_cpu_pct", "%.1f"), "", "", "",
+			r.cell("mjpeg_per_s", "%.1f")+" JPEG/s each")
+	}
+	if _, ok := r.Summary["detections_posts_per_s"]; ok {
+		row(r.Name+", models reading, not posting", r.cell("detections_base_daemon_cpu_pct", "%.2f"), "", "", "", "")
+		row(r.Name+", models posting", r.cell("detections_daemon_cpu_pct", "%.2f")+" (posts: "+r.cell("detections_cost_cpu_pct", "%+.2f")+")", "", "",
+			"posted → viewer "+r.cell("detections_latency_ms_p50", "%.1f")+" / "+r.cell("detections_latency_ms_p95", "%.1f"),
+			r.cell("detections_posts_per_s", "%.1f")+" posts/s each, "+r.cell("detections_refused", "%.0f")+" refused")
+	}
+}
+
+// visionHeader heads the table of the vision scenarios.
+var visionHeader = []string{"vision scenario", "daemon CPU % of a core", "RSS MB", "first picture ms", "latency ms p50 / p95", "rate"}
