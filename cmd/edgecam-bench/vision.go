@@ -45,14 +45,22 @@ type visionRun struct {
 	// Detections: the daemon with frame readers alone, then with every
 	// reader posting detectObjects objects for each frame it gets.
 	DetBaseDaemonCPU float64 `json:"detections_base_daemon_cpu_pct,omitempty"`
-	DetDaemonCPU     float64 `json:"detections_daemon_cpu_pct,omitempty"`
-	DetPostsPerSec   float64 `json:"detections_posts_per_s,omitempty"`
-	DetRefused       int64   `json:"detections_refused,omitempty"`
-	// Posted → received by a viewer following /api/events, ms.
-	DetLatP50 float64 `json:"detections_latency_ms_p50,omitempty"`
-	DetLatP95 float64 `json:"detections_latency_ms_p95,omitempty"`
+	// DetHTTP posts with POST /cameras/{name}/detections, DetWS sends on
+	// the frames WebSocket.
+	DetHTTP postingRun `json:"detections_http"`
+	DetWS   postingRun `json:"detections_ws"`
 
 	Profiled bool `json:"profiled,omitempty"`
+}
+
+// postingRun is one way of sending detections, measured.
+type postingRun struct {
+	DaemonCPU float64 `json:"daemon_cpu_pct,omitempty"`
+	PerSec    float64 `json:"per_s_each,omitempty"`
+	Refused   int64   `json:"refused"`
+	// Sent → received by a viewer following /api/events, ms.
+	LatP50 float64 `json:"latency_ms_p50,omitempty"`
+	LatP95 float64 `json:"latency_ms_p95,omitempty"`
 }
 
 // The model readers of the vision scenarios, as issue-sized figures name
@@ -77,6 +85,10 @@ type framesReader struct {
 	on      bool
 	latency []float64 // ms, while on
 	decode  []float64 // ms from received to decoded, while on
+
+	// conn is the socket once dialled, for sending detections on it.
+	conn    atomic.Pointer[websocket.Conn]
+	refused atomic.Int64 // detections the daemon answered with an error
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -104,12 +116,14 @@ func (fr *framesReader) read(ctx context.Context, url string) error {
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(16 << 20)
+	fr.conn.Store(conn)
 	var meta struct {
 		Type     string    `json:"type"`
 		PTS      uint32    `json:"pts"`
 		Received time.Time `json:"received"`
 		Time     time.Time `json:"time"`
 		Dropped  int64     `json:"dropped"`
+		Status   int       `json:"status"`
 		Error    string    `json:"error"`
 	}
 	for {
@@ -120,6 +134,11 @@ func (fr *framesReader) read(ctx context.Context, url string) error {
 		if typ == websocket.MessageText {
 			if err := json.Unmarshal(data, &meta); err != nil {
 				return err
+			}
+			if meta.Type == "error" && meta.Status != 0 {
+				fr.refused.Add(1) // a detections message refused
+				meta.Status = 0
+				continue
 			}
 			if meta.Type == "error" {
 				return fmt.Errorf("frames: %s", meta.Error)
@@ -349,6 +368,24 @@ func (b *bench) measureDetections(ctx context.Context, d *daemonProc, sc scenari
 	}
 	r.DetBaseDaemonCPU = s.daemonCPU
 
+	for _, viaWS := range []bool{false, true} {
+		p, err := b.postingPhase(ctx, d, sc, readers, ev, viaWS)
+		if err != nil {
+			return err
+		}
+		if viaWS {
+			r.DetWS = p
+		} else {
+			r.DetHTTP = p
+		}
+	}
+	return nil
+}
+
+// postingPhase has every reader's model post detections for each frame it
+// reads, by HTTP or on its frames WebSocket, and measures a window of it.
+func (b *bench) postingPhase(ctx context.Context, d *daemonProc, sc scenario, readers []*framesReader, ev *eventsFollower, viaWS bool) (postingRun, error) {
+	var r postingRun
 	pctx, stopPosting := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var posted, refused atomic.Int64
@@ -356,36 +393,75 @@ func (b *bench) measureDetections(ctx context.Context, d *daemonProc, sc scenari
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.postDetections(pctx, d.base, d.cameras[i], fr.pts, ev, &posted, &refused)
+			send := b.postHTTP(d.base + "/cameras/" + d.cameras[i] + "/detections")
+			if viaWS {
+				send = fr.sendWS
+			}
+			postDetections(pctx, d.cameras[i], fr.pts, ev, send, &posted, &refused)
 		}()
 	}
 	defer func() { stopPosting(); wg.Wait() }()
 	if err := sleepCtx(ctx, 2*time.Second); err != nil {
-		return err
+		return r, err
 	}
-	p0, f0 := posted.Load(), refused.Load()
+	refusedNow := func() int64 {
+		n := refused.Load()
+		for _, fr := range readers {
+			n += fr.refused.Load()
+		}
+		return n
+	}
+	p0, f0 := posted.Load(), refusedNow()
 	ev.record(true)
-	done := b.startProfile(d, sc.Name, b.opts.Window)
-	s, err = b.measure(ctx, d, b.opts.Window)
+	name := sc.Name + "-http"
+	if viaWS {
+		name = sc.Name + "-ws"
+	}
+	done := b.startProfile(d, name, b.opts.Window)
+	s, err := b.measure(ctx, d, b.opts.Window)
 	done()
 	ev.record(false)
 	if err != nil {
-		return err
+		return r, err
 	}
-	r.DetDaemonCPU = s.daemonCPU
-	r.DetPostsPerSec = float64(posted.Load()-p0) / float64(len(readers)) / b.opts.Window.Seconds()
-	r.DetRefused = refused.Load() - f0
+	r.DaemonCPU = s.daemonCPU
+	r.PerSec = float64(posted.Load()-p0) / float64(len(readers)) / b.opts.Window.Seconds()
+	r.Refused = refusedNow() - f0
 	lat := ev.latencies()
-	r.DetLatP50, r.DetLatP95 = percentile(lat, 50), percentile(lat, 95)
+	r.LatP50, r.LatP95 = percentile(lat, 50), percentile(lat, 95)
 	if len(lat) == 0 {
-		return errors.New("detections: no posted message reached the events viewer")
+		return r, errors.New("detections: no posted message reached the events viewer")
 	}
-	return nil
+	return r, nil
+}
+
+// sendWS sends a detections message on the reader's frames WebSocket.
+func (fr *framesReader) sendWS(ctx context.Context, pts uint32) (bool, error) {
+	conn := fr.conn.Load()
+	if conn == nil {
+		return false, errors.New("frames socket not open")
+	}
+	// Refusals come back on the socket; the reader counts them.
+	return true, conn.Write(ctx, websocket.MessageText, detectionMessage(pts, detectObjects, "detections"))
+}
+
+// postHTTP returns a sender that posts a detections message to url.
+func (b *bench) postHTTP(url string) func(ctx context.Context, pts uint32) (bool, error) {
+	return func(ctx context.Context, pts uint32) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(detectionMessage(pts, detectObjects, "")))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := b.http.Do(req)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusNoContent, nil
+	}
 }
 
 // detectionMessage is a model's message about frame pts: n objects in a
 // grid, as a busy scene gives.
-func detectionMessage(pts uint32, n int) []byte {
+func detectionMessage(pts uint32, n int, typ string) []byte {
 	type box struct {
 		X float64 `json:"x"`
 		Y float64 `json:"y"`
@@ -399,11 +475,12 @@ func detectionMessage(pts uint32, n int) []byte {
 		Track int     `json:"track"`
 	}
 	m := struct {
+		Type    string   `json:"type,omitempty"`
 		Version int      `json:"version"`
 		PTS     uint32   `json:"pts"`
 		Model   string   `json:"model"`
 		Objects []object `json:"objects"`
-	}{Version: 1, PTS: pts, Model: "bench"}
+	}{Type: typ, Version: 1, PTS: pts, Model: "bench"}
 	labels := []string{"person", "forklift", "box", "helmet"}
 	for i := range n {
 		m.Objects = append(m.Objects, object{Label: labels[i%len(labels)], Score: 0.5 + float64(i%50)/100,
@@ -413,9 +490,9 @@ func detectionMessage(pts uint32, n int) []byte {
 	return out
 }
 
-// postDetections posts a message for each frame the camera's reader gets.
-func (b *bench) postDetections(ctx context.Context, base, camera string, pts <-chan uint32, ev *eventsFollower, posted, refused *atomic.Int64) {
-	url := base + "/cameras/" + camera + "/detections"
+// postDetections sends a message for each frame the camera's reader gets.
+func postDetections(ctx context.Context, camera string, pts <-chan uint32, ev *eventsFollower,
+	send func(context.Context, uint32) (bool, error), posted, refused *atomic.Int64) {
 	for {
 		var p uint32
 		select {
@@ -423,18 +500,13 @@ func (b *bench) postDetections(ctx context.Context, base, camera string, pts <-c
 			return
 		case p = <-pts:
 		}
-		body := detectionMessage(p, detectObjects)
 		ev.posting(camera, p)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := b.http.Do(req)
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusNoContent {
+		ok, err := send(ctx, p)
+		switch {
+		case err != nil:
+		case ok:
 			posted.Add(1)
-		} else {
+		default:
 			refused.Add(1)
 		}
 	}
@@ -535,7 +607,7 @@ func (r *scenarioResult) summarizeVision(col func(name string, f func(i int) (fl
 	v := func(name string, f func(x visionRun) float64) {
 		col(name, func(i int) (float64, bool) {
 			x := f(r.VisionRuns[i])
-			return x, x != 0 || name == "idle_ffmpeg_processes" || name == "frames_dropped" || name == "detections_refused"
+			return x, x != 0 || name == "idle_ffmpeg_processes" || name == "frames_dropped" || strings.HasSuffix(name, "_refused")
 		}, len(r.VisionRuns))
 	}
 	frames := func(name string, f func(x visionRun) float64) {
@@ -562,22 +634,25 @@ func (r *scenarioResult) summarizeVision(col func(name string, f func(i int) (fl
 	v("mjpeg_ffmpeg_cpu_pct", func(x visionRun) float64 { return x.MJPEGFFmpegCPU })
 	v("mjpeg_per_s", func(x visionRun) float64 { return x.MJPEGPerSec })
 	v("detections_base_daemon_cpu_pct", func(x visionRun) float64 { return x.DetBaseDaemonCPU })
-	v("detections_daemon_cpu_pct", func(x visionRun) float64 { return x.DetDaemonCPU })
-	v("detections_cost_cpu_pct", func(x visionRun) float64 {
-		if x.DetDaemonCPU == 0 {
-			return 0
+	for _, via := range []string{"http", "ws"} {
+		p := func(x visionRun) postingRun {
+			if via == "ws" {
+				return x.DetWS
+			}
+			return x.DetHTTP
 		}
-		return x.DetDaemonCPU - x.DetBaseDaemonCPU
-	})
-	v("detections_posts_per_s", func(x visionRun) float64 { return x.DetPostsPerSec })
-	v("detections_refused", func(x visionRun) float64 {
-		if x.DetDaemonCPU == 0 {
-			return 0
-		}
-		return float64(x.DetRefused)
-	})
-	v("detections_latency_ms_p50", func(x visionRun) float64 { return x.DetLatP50 })
-	v("detections_latency_ms_p95", func(x visionRun) float64 { return x.DetLatP95 })
+		v("detections_"+via+"_daemon_cpu_pct", func(x visionRun) float64 { return p(x).DaemonCPU })
+		v("detections_"+via+"_cost_cpu_pct", func(x visionRun) float64 {
+			if p(x).DaemonCPU == 0 {
+				return 0
+			}
+			return p(x).DaemonCPU - x.DetBaseDaemonCPU
+		})
+		v("detections_"+via+"_per_s", func(x visionRun) float64 { return p(x).PerSec })
+		v("detections_"+via+"_refused", func(x visionRun) float64 { return float64(p(x).Refused) })
+		v("detections_"+via+"_latency_ms_p50", func(x visionRun) float64 { return p(x).LatP50 })
+		v("detections_"+via+"_latency_ms_p95", func(x visionRun) float64 { return p(x).LatP95 })
+	}
 }
 
 // printVision adds a vision scenario's rows to the vision table (see
@@ -599,11 +674,14 @@ func (r *scenarioResult) printVision(row func(cells ...string)) {
 			r.cell("mjpeg_daemon_cpu_pct", "%.2f")+" + ffmpeg "+r.cell("mjpeg_ffmpeg_cpu_pct", "%.1f"), "", "", "",
 			r.cell("mjpeg_per_s", "%.1f")+" JPEG/s each")
 	}
-	if _, ok := r.Summary["detections_posts_per_s"]; ok {
+	if _, ok := r.Summary["detections_base_daemon_cpu_pct"]; ok {
 		row(r.Name+", models reading, not posting", r.cell("detections_base_daemon_cpu_pct", "%.2f"), "", "", "", "")
-		row(r.Name+", models posting", r.cell("detections_daemon_cpu_pct", "%.2f")+" (posts: "+r.cell("detections_cost_cpu_pct", "%+.2f")+")", "", "",
-			"posted → viewer "+r.cell("detections_latency_ms_p50", "%.1f")+" / "+r.cell("detections_latency_ms_p95", "%.1f"),
-			r.cell("detections_posts_per_s", "%.1f")+" posts/s each, "+r.cell("detections_refused", "%.0f")+" refused")
+		for _, via := range []struct{ key, what string }{{"http", "posting by HTTP"}, {"ws", "sending on the frames WebSocket"}} {
+			k := "detections_" + via.key + "_"
+			row(r.Name+", models "+via.what, r.cell(k+"daemon_cpu_pct", "%.2f")+" (detections: "+r.cell(k+"cost_cpu_pct", "%+.2f")+")", "", "",
+				"sent → viewer "+r.cell(k+"latency_ms_p50", "%.1f")+" / "+r.cell(k+"latency_ms_p95", "%.1f"),
+				r.cell(k+"per_s", "%.1f")+" messages/s each, "+r.cell(k+"refused", "%.0f")+" refused")
+		}
 	}
 }
 

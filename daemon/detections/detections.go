@@ -8,11 +8,10 @@
 package detections
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
-	"strings"
 	"time"
 )
 
@@ -90,13 +89,12 @@ func Parse(data []byte) (*Message, error) {
 		return nil, refuse(413, "the message is larger than %d bytes", MaxBody)
 	}
 	var m Message
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := decodeMessage(data, &m); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
 		return nil, refuse(400, "not a detections message: %v", err)
-	}
-	if dec.More() {
-		return nil, refuse(400, "not a detections message: more than one JSON value")
 	}
 	if err := m.check(); err != nil {
 		return nil, err
