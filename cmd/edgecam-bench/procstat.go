@@ -51,6 +51,25 @@ func rssMB(pid int) float64 {
 	return 0
 }
 
+// pssMB returns the proportional set size of pid in MB: its resident
+// memory with each shared page divided among the processes that map it,
+// so that the decoders' shared libraries are not counted once each.
+func pssMB(pid int) float64 {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "Pss:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
 // childTicks returns utime+stime of every child process of pid (the
 // daemon's ffmpeg decoders), by pid.
 func childTicks(pid int) map[int]int64 {

@@ -27,7 +27,7 @@ type visionRun struct {
 	FramesDaemonCPU float64 `json:"frames_daemon_cpu_pct,omitempty"`
 	FramesFFmpegCPU float64 `json:"frames_ffmpeg_cpu_pct,omitempty"`
 	FramesRSSMB     float64 `json:"frames_daemon_rss_mb,omitempty"`
-	FramesFFmpegRSS float64 `json:"frames_ffmpeg_rss_mb,omitempty"`
+	FramesFFmpegPSS float64 `json:"frames_ffmpeg_pss_mb,omitempty"`
 	FramesPerSec    float64 `json:"frames_per_s_each,omitempty"`
 	FramesDropped   int64   `json:"frames_dropped,omitempty"`
 	FirstFrameMs    float64 `json:"first_frame_ms,omitempty"`
@@ -231,10 +231,12 @@ func (b *bench) waitDecodersGone(ctx context.Context, d *daemonProc) error {
 	return nil
 }
 
-func childRSSMB(pid int) float64 {
+// childPSSMB is the memory of pid's children (the decoders), shared pages
+// divided among them.
+func childPSSMB(pid int) float64 {
 	var mb float64
 	for cp := range childTicks(pid) {
-		mb += rssMB(cp)
+		mb += pssMB(cp)
 	}
 	return mb
 }
@@ -288,7 +290,7 @@ func (b *bench) measureFrames(ctx context.Context, d *daemonProc, sc scenario, r
 	if err != nil {
 		return err
 	}
-	r.FramesFFmpegRSS = childRSSMB(d.pid())
+	r.FramesFFmpegPSS = childPSSMB(d.pid())
 	var n1, d1 int64
 	var lat, dec []float64
 	for _, fr := range readers {
@@ -623,7 +625,7 @@ func (r *scenarioResult) summarizeVision(col func(name string, f func(i int) (fl
 	v("frames_daemon_cpu_pct", func(x visionRun) float64 { return x.FramesDaemonCPU })
 	v("frames_ffmpeg_cpu_pct", func(x visionRun) float64 { return x.FramesFFmpegCPU })
 	v("frames_daemon_rss_mb", func(x visionRun) float64 { return x.FramesRSSMB })
-	v("frames_ffmpeg_rss_mb", func(x visionRun) float64 { return x.FramesFFmpegRSS })
+	v("frames_ffmpeg_pss_mb", func(x visionRun) float64 { return x.FramesFFmpegPSS })
 	v("frames_per_s", func(x visionRun) float64 { return x.FramesPerSec })
 	frames("frames_dropped", func(x visionRun) float64 { return float64(x.FramesDropped) })
 	v("first_frame_ms", func(x visionRun) float64 { return x.FirstFrameMs })
@@ -665,7 +667,7 @@ func (r *scenarioResult) printVision(row func(cells ...string)) {
 	if _, ok := r.Summary["frames_per_s"]; ok {
 		row(r.Name+", /frames bgr24 640 px 5 fps",
 			r.cell("frames_daemon_cpu_pct", "%.2f")+" + ffmpeg "+r.cell("frames_ffmpeg_cpu_pct", "%.1f"),
-			r.cell("frames_daemon_rss_mb", "%.1f")+" + ffmpeg "+r.cell("frames_ffmpeg_rss_mb", "%.1f"),
+			r.cell("frames_daemon_rss_mb", "%.1f")+" + ffmpeg "+r.cell("frames_ffmpeg_pss_mb", "%.1f")+" (PSS)",
 			"first frame "+r.cell("first_frame_ms", "%.0f"),
 			"received → model "+r.cell("frames_latency_ms_p50", "%.1f")+" / "+r.cell("frames_latency_ms_p95", "%.1f")+
 				" (decoded "+r.cell("frames_decode_ms_p50", "%.1f")+")",
