@@ -63,6 +63,26 @@ func TestLoginProtectsAPIAndStreams(t *testing.T) {
 			t.Errorf("GET %s without login: %d %q, want 401 with a Basic challenge", p, code, h.Get("WWW-Authenticate"))
 		}
 	}
+	// A model reading frames or posting detections needs a user or token
+	// like any viewer: never anonymous.
+	if code, _ := status(get("/cameras/press-1/frames"), nil); code != 401 {
+		t.Errorf("GET /cameras/press-1/frames without login: %d, want 401", code)
+	}
+	postDetections := func(bearer string) int {
+		req, _ := http.NewRequest("POST", d.URL+"/cameras/press-1/detections", strings.NewReader(`{"pts":1,"model":"m","objects":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		code, _ := status(req, nil)
+		return code
+	}
+	if code := postDetections(""); code != 401 {
+		t.Errorf("POST detections without login: %d, want 401", code)
+	}
+	if code := postDetections(token); code != 422 { // let in: pts 1 names no frame
+		t.Errorf("POST detections with a token: %d, want 422 for its unknown frame", code)
+	}
 	// The page asks without triggering the browser's dialog.
 	req := get("/api/cameras")
 	req.Header.Set("X-Requested-With", "edgecam")
