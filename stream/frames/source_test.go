@@ -44,8 +44,9 @@ func idrHashes(clip []byte) map[[32]byte]int {
 // IDR names its frame; the units after it follow on one by one, as the
 // camera sends them over TCP.
 type truth struct {
-	mu     sync.Mutex
-	frames map[uint32]int
+	mu      sync.Mutex
+	frames  map[uint32]int
+	changed chan struct{} // closed and replaced at every unit recorded
 }
 
 func watchTruth(t *testing.T, st *stream.Stream, clip []byte) *truth {
@@ -56,7 +57,7 @@ func watchTruth(t *testing.T, st *stream.Stream, clip []byte) *truth {
 		t.Fatal(err)
 	}
 	t.Cleanup(r.Close)
-	tr := &truth{frames: map[uint32]int{}}
+	tr := &truth{frames: map[uint32]int{}, changed: make(chan struct{})}
 	go func() {
 		var buf []byte
 		cur := -1
@@ -76,6 +77,8 @@ func watchTruth(t *testing.T, st *stream.Stream, clip []byte) *truth {
 			if cur >= 0 {
 				tr.mu.Lock()
 				tr.frames[it.Unit.TS] = cur
+				close(tr.changed)
+				tr.changed = make(chan struct{})
 				tr.mu.Unlock()
 			}
 		}
@@ -83,11 +86,26 @@ func watchTruth(t *testing.T, st *stream.Stream, clip []byte) *truth {
 	return tr
 }
 
+// frame returns the clip frame of the unit with timestamp pts. The
+// watcher reads the stream on its own goroutine, which on a loaded machine
+// may not have reached the unit yet that ffmpeg has already decoded: it is
+// given 2 s to.
 func (tr *truth) frame(pts uint32) (int, bool) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	n, ok := tr.frames[pts]
-	return n, ok
+	deadline := time.After(2 * time.Second)
+	for {
+		tr.mu.Lock()
+		n, ok := tr.frames[pts]
+		changed := tr.changed
+		tr.mu.Unlock()
+		if ok {
+			return n, true
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			return 0, false
+		}
+	}
 }
 
 // pixels returns a picture's luma, or its first channel, to read back.
