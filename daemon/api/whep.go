@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -73,7 +74,7 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 // readOffer reads a WHEP offer's body, answering the error itself when it
 // is not one.
 func readOffer(w http.ResponseWriter, r *http.Request) (string, bool) {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/sdp") {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
 		httpError(w, http.StatusUnsupportedMediaType, "the offer must be sent as Content-Type: application/sdp")
 		return "", false
 	}

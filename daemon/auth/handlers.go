@@ -2,9 +2,11 @@ package auth
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/daemon/ratelimit"
@@ -38,20 +40,25 @@ func (a *Authenticator) HandleLogin(w http.ResponseWriter, r *http.Request) {
 		User     string `json:"user"`
 		Password string `json:"password"`
 	}
-	body := http.MaxBytesReader(w, r.Body, 4096)
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		if err := json.NewDecoder(body).Decode(&creds); err != nil {
-			reply(w, http.StatusBadRequest, "send JSON {\"user\": …, \"password\": …}")
+	// Capped before anything reads it: ParseForm alone would read up to
+	// 10 MB.
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/json" {
+		if err := json.NewDecoder(r.Body).Decode(&creds); err != nil {
+			loginBodyError(w, err, "send JSON {\"user\": …, \"password\": …}")
 			return
 		}
 	} else {
 		if err := r.ParseForm(); err != nil {
-			reply(w, http.StatusBadRequest, "bad form")
+			loginBodyError(w, err, "send a form with user and password")
 			return
 		}
 		creds.User, creds.Password = r.PostForm.Get("user"), r.PostForm.Get("password")
 	}
-	_, _ = io.Copy(io.Discard, body)
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		loginBodyError(w, err, "bad login body")
+		return
+	}
 	if creds.User == "" || !a.checkPassword(creds.User, creds.Password) {
 		a.failures.Allow(ip)
 		reply(w, http.StatusUnauthorized, "wrong user name or password")
@@ -84,4 +91,16 @@ func reply(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// maxLoginBody is the most a login's body may hold: a name and a password.
+const maxLoginBody = 4096
+
+func loginBodyError(w http.ResponseWriter, err error, what string) {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("a login is at most %d bytes", maxLoginBody))
+		return
+	}
+	reply(w, http.StatusBadRequest, what)
 }

@@ -71,6 +71,9 @@ const (
 )
 
 // Errors from Offer, mapped to HTTP statuses by the caller.
+// MaxRemoteCandidates is the most ICE candidates an offer may list.
+const MaxRemoteCandidates = 32
+
 var (
 	// ErrBadOffer means the SDP offer cannot be used (4xx).
 	ErrBadOffer = errors.New("bad offer")
@@ -327,6 +330,12 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 	}
 	if !strings.Contains(offer, "m=video") {
 		return "", "", fmt.Errorf("%w: the offer has no video media section", ErrBadOffer)
+	}
+	// Every remote candidate gets connectivity checks: an offer naming
+	// hundreds of host:port pairs would turn the daemon into a packet
+	// cannon aimed at them. A browser offers a handful.
+	if n := strings.Count(offer, "a=candidate:"); n > MaxRemoteCandidates {
+		return "", "", fmt.Errorf("%w: %d candidates, at most %d are taken", ErrBadOffer, n, MaxRemoteCandidates)
 	}
 	w.mu.Lock()
 	full := len(w.sessions) >= w.max

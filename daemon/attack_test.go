@@ -1,0 +1,102 @@
+package daemon_test
+
+// What an attacker on the factory LAN tries, with and without a login:
+// each test here failed before the fix it names, and stays as the proof.
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/daemontest"
+)
+
+// send makes a request and returns its status and body.
+func send(t *testing.T, method, url, contentType, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A login form is a name and a password: a body of megabytes is refused
+// before it is read, not parsed up to Go's 10 MB form limit (a few of
+// those in parallel would push the daemon past the unit's MemoryMax).
+func TestAttackLoginBodyIsCapped(t *testing.T) {
+	t.Parallel()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("op-pass-1"), bcrypt.MinCost)
+	d := daemontest.Start(t, func(cfg *config.Config) {
+		cfg.Auth.Mode = config.AuthUsers
+		cfg.Auth.Users = []config.User{{Name: "operator", PasswordHash: string(hash)}}
+	})
+	form := url.Values{"user": {"operator"}, "password": {"op-pass-1"}, "pad": {strings.Repeat("x", 1<<20)}}.Encode()
+	code, body := send(t, "POST", d.URL+"/api/login", "application/x-www-form-urlencoded", form)
+	if code != http.StatusRequestEntityTooLarge || !strings.Contains(body, "at most 4096 bytes") {
+		t.Fatalf("a 1 MB login form: %d %q, want 413", code, body)
+	}
+	code, body = send(t, "POST", d.URL+"/api/login", "application/json", `{"user":"operator","password":"`+strings.Repeat("x", 8000)+`"}`)
+	if code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("an 8 KB JSON login: %d %q, want 413", code, body)
+	}
+	// A real login still works.
+	code, _ = send(t, "POST", d.URL+"/api/login", "application/x-www-form-urlencoded", "user=operator&password=op-pass-1")
+	if code != http.StatusNoContent {
+		t.Fatalf("login: %d", code)
+	}
+}
+
+// whepOffer is a browser's offer with n remote candidates.
+func whepOffer(n int) string {
+	var cands strings.Builder
+	for i := range n {
+		fmt.Fprintf(&cands, "a=candidate:%d 1 udp 2130706431 127.0.0.%d %d typ host\r\n", i+1, i%250+1, 40000+i)
+	}
+	return "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n" +
+		"m=video 9 UDP/TLS/RTP/SAVPF 102\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n" + cands.String() +
+		"a=ice-ufrag:EsAw\r\na=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y\r\n" +
+		"a=fingerprint:sha-256 0F:74:31:25:CB:A2:13:EC:28:6F:6D:2C:61:FF:5D:C2:BC:B9:DB:3D:98:14:8D:1A:BB:EA:33:0C:A4:60:A8:8E\r\n" +
+		"a=setup:actpass\r\na=mid:0\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:102 H264/90000\r\n" +
+		"a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f\r\n"
+}
+
+// WHEP takes exactly application/sdp, and an offer that names hundreds
+// of hosts to send connectivity checks to is refused: the daemon would
+// otherwise send about 13 packets for every byte-ish of the offer.
+func TestAttackWHEPOffersAreKeptToWhatBrowsersSend(t *testing.T) {
+	t.Parallel()
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
+	whep := d.URL + "/cameras/press-1/whep"
+	for _, tc := range []struct {
+		name, contentType, offer string
+		status                   int
+		says                     string
+	}{
+		{"a lookalike content type", "application/sdpx", whepOffer(1), http.StatusUnsupportedMediaType, "application/sdp"},
+		{"hundreds of candidates", "application/sdp", whepOffer(500), http.StatusBadRequest, "500 candidates"},
+		{"a browser's offer", "application/sdp; charset=utf-8", whepOffer(4), http.StatusCreated, "v=0"},
+	} {
+		code, body := send(t, "POST", whep, tc.contentType, tc.offer)
+		if code != tc.status || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: %d %q, want %d saying %q", tc.name, code, body, tc.status, tc.says)
+		}
+	}
+}
