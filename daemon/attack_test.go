@@ -6,14 +6,17 @@ package daemon_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/daemon/daemontest"
 )
@@ -99,4 +102,81 @@ func TestAttackWHEPOffersAreKeptToWhatBrowsersSend(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d saying %q", tc.name, code, body, tc.status, tc.says)
 		}
 	}
+}
+
+// rawConn opens a TCP connection to the daemon, closed when the test ends.
+func rawConn(t *testing.T, d *daemontest.Daemon) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(d.URL, "http://"), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// closedWithin reads c until the daemon closes it, and reports whether
+// that happened within d.
+func closedWithin(c net.Conn, d time.Duration) bool {
+	_ = c.SetReadDeadline(time.Now().Add(d))
+	_, err := io.Copy(io.Discard, c)
+	return err == nil // io.Copy returns nil at EOF, a timeout otherwise
+}
+
+// A request that announces a body and never sends it is dropped once the
+// time to read a request is up, before any login, instead of holding its
+// connection and goroutine for good.
+func TestAttackABodyThatNeverComesIsDropped(t *testing.T) {
+	t.Parallel()
+	cfg := daemontest.Config()
+	cfg.ApplyDefaults()
+	d := daemontest.Run(t, cfg, daemon.Options{RequestReadTimeout: 300 * time.Millisecond})
+	c := rawConn(t, d)
+	fmt.Fprintf(c, "POST /api/login HTTP/1.1\r\nHost: edgecam\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	if !closedWithin(c, 5*time.Second) {
+		t.Fatal("the connection is still open 5 s after the request began, with a 0.3 s budget to read it")
+	}
+	// The events stream, which stays open, is not cut by that deadline.
+	resp, err := http.Get(d.URL + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	time.Sleep(time.Second)
+	buf := make([]byte, 1)
+	if _, err := resp.Body.Read(buf); err != nil {
+		t.Fatalf("events stream after 1 s: %v", err)
+	}
+}
+
+// One client address holds at most http.connections_per_address
+// connections open; beyond, new ones are closed at once, and the daemon
+// serves everyone else (and the same address once it lets go).
+func TestAttackOneAddressCannotHoldEveryConnection(t *testing.T) {
+	t.Parallel()
+	cfg := daemontest.Config()
+	cfg.HTTP.ConnectionsPerAddress = 8
+	cfg.ApplyDefaults()
+	d := daemontest.Run(t, cfg, daemon.Options{})
+	var held []net.Conn
+	for range 8 {
+		held = append(held, rawConn(t, d))
+	}
+	// Accepted in order: once the ninth is closed, all eight are counted.
+	extra := rawConn(t, d)
+	if !closedWithin(extra, 5*time.Second) {
+		t.Fatal("a ninth connection from the address was kept open")
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	// The daemon lets go of each place when it reads the client's close.
+	daemontest.WaitFor(t, 5*time.Second, "a new connection to be served", func() bool {
+		resp, err := http.Get(d.URL + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }

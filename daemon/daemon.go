@@ -51,6 +51,9 @@ type Options struct {
 	// is for the edgecam program: GOMAXPROCS is the whole process's, so a
 	// test running several daemons leaves it off.
 	AdaptProcs bool
+	// RequestReadTimeout overrides how long reading a request may take
+	// (requestReadTimeout), for tests.
+	RequestReadTimeout time.Duration
 }
 
 // Daemon is a running edgecam. Create it with New, then call Run.
@@ -195,12 +198,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, c := range d.cameras().List() {
 		d.startCamera(ctx, c)
 	}
-	srv := &http.Server{
-		Handler:           d.api().Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
-	}
+	srv := d.httpServer(d.api().Handler())
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 	d.announce()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/daemon/procs"
+	"github.com/edgecam/edgecam/daemon/ratelimit"
 )
 
 // listen opens the HTTP listener, with TLS when it is configured.
@@ -25,6 +27,8 @@ func (d *Daemon) listen() (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http: listen on %s: %w", d.cfg.HTTP.Listen, err)
 	}
+	// Counted before TLS: a handshake that never ends holds a place too.
+	ln = ratelimit.LimitConns(ln, d.cfg.HTTP.ConnectionsPerAddress)
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
@@ -80,4 +84,26 @@ func pprofMux() *http.ServeMux {
 	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return m
+}
+
+// requestReadTimeout bounds reading a whole request, body included: a
+// client that announces a body and never sends it is dropped instead of
+// holding its connection and goroutine for good. The long-lived answers
+// (events, MJPEG, WebSockets) lift it once their request is read.
+const requestReadTimeout = 15 * time.Second
+
+// httpServer is the daemon's HTTP server over h, with a deadline on every
+// phase of a request.
+func (d *Daemon) httpServer(h http.Handler) *http.Server {
+	read := requestReadTimeout
+	if d.opts.RequestReadTimeout > 0 {
+		read = d.opts.RequestReadTimeout
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       read,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+	}
 }

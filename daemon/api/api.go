@@ -70,13 +70,13 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/cameras", s.handleCameras)
 	mux.HandleFunc("GET /api/cameras/{name}", s.handleCamera)
-	mux.HandleFunc("GET /api/events", s.handleEvents)
+	mux.HandleFunc("GET /api/events", s.limited(held(s.handleEvents)))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	s.whepRoutes(mux)
-	mux.HandleFunc("GET /cameras/{name}/mjpeg", s.limited(s.handleMJPEG))
-	mux.HandleFunc("GET /cameras/{name}/ws", s.limited(s.handleWS))
+	mux.HandleFunc("GET /cameras/{name}/mjpeg", s.limited(held(s.handleMJPEG)))
+	mux.HandleFunc("GET /cameras/{name}/ws", s.limited(held(s.handleWS)))
 	mux.HandleFunc("GET /cameras/{name}/snapshot.jpg", s.handleSnapshot)
-	mux.HandleFunc("GET /cameras/{name}/frames", s.limited(s.handleFrames))
+	mux.HandleFunc("GET /cameras/{name}/frames", s.limited(held(s.handleFrames)))
 	mux.HandleFunc("POST /cameras/{name}/detections", s.handleDetections)
 	mux.Handle("GET /", web.Handler())
 	return s.recoverPanics(s.Metrics.CountRequests(securityHeaders(s.requireLogin(mux))))
@@ -87,6 +87,16 @@ func (s *Server) requireLogin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Auth().Require(next).ServeHTTP(w, r)
 	})
+}
+
+// held lifts the server's deadline on reading the request for an answer
+// that stays open (events, MJPEG, WebSockets): the request is read, and
+// the connection's reads now only tell when the client goes.
+func held(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		h(w, r)
+	}
 }
 
 // limited applies the per-address session rate limit to a handler.

@@ -161,9 +161,12 @@ type HTTP struct {
 	// TLS, when both paths are set, serves HTTPS with this certificate and
 	// key (PEM files).
 	TLS TLS `yaml:"tls"`
-	// SessionsPerMinute caps new viewer sessions (WHEP, MJPEG, WebSocket)
-	// from one client address per minute. Default 300.
+	// SessionsPerMinute caps new viewer sessions (WHEP, MJPEG, WebSockets,
+	// event streams) from one client address per minute. Default 300.
 	SessionsPerMinute int `yaml:"sessions_per_minute"`
+	// ConnectionsPerAddress caps the connections one client address holds
+	// open at once; more are closed at once. Default 128.
+	ConnectionsPerAddress int `yaml:"connections_per_address"`
 }
 
 // TLS names a certificate and its key.

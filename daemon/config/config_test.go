@@ -120,7 +120,7 @@ func TestValidateChecksConfigsBuiltInCode(t *testing.T) {
 	// Without ApplyDefaults, zeros that have no default in a component are
 	// problems, not silently valid.
 	err = (&Config{Cameras: []Camera{{Name: "a", URL: "rtsp://cam/"}}}).Validate()
-	for _, w := range []string{"http.listen", "http.sessions_per_minute", "log.level", "jpeg.max_width", "cameras[0].max_viewers"} {
+	for _, w := range []string{"http.listen", "http.sessions_per_minute", "http.connections_per_address", "log.level", "jpeg.max_width", "cameras[0].max_viewers"} {
 		if err == nil || !strings.Contains(err.Error(), w+":") {
 			t.Errorf("Validate of zero values does not report %s: %v", w, err)
 		}

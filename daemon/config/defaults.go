@@ -10,6 +10,7 @@ const (
 	defaultListen            = ":8080"
 	defaultUDPPort           = 8189
 	defaultSessionsPerMinute = 300
+	defaultConnsPerAddress   = 128
 	defaultLogLevel          = LogInfo
 	defaultCameraMaxViewers  = 16
 	defaultJPEGMaxWidth      = 1280
@@ -32,6 +33,9 @@ func Default() *Config {
 func (c *Config) ApplyDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = defaultListen
+	}
+	if c.HTTP.ConnectionsPerAddress == 0 {
+		c.HTTP.ConnectionsPerAddress = defaultConnsPerAddress
 	}
 	if c.HTTP.SessionsPerMinute == 0 {
 		c.HTTP.SessionsPerMinute = defaultSessionsPerMinute

@@ -106,6 +106,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 	checks := []check{
 		{"http.listen", cfg.HTTP.Listen == "", fmt.Sprintf("is empty%s %q", useDefault, defaultListen)},
 		{"http.sessions_per_minute", cfg.HTTP.SessionsPerMinute == 0, fmt.Sprintf("0 must be at least 1%s %d", useDefault, defaultSessionsPerMinute)},
+		{"http.connections_per_address", cfg.HTTP.ConnectionsPerAddress == 0, fmt.Sprintf("0 must be at least 1%s %d", useDefault, defaultConnsPerAddress)},
 		{"webrtc.max_viewers", cfg.WebRTC.MaxViewers == 0, "0 must be at least 1" + useDefault},
 		{"log.level", cfg.Log.Level == "", fmt.Sprintf("is empty; use debug, info, warn or error, or remove the key for %q", defaultLogLevel)},
 		{"jpeg.ffmpeg", cfg.JPEG.FFmpeg == "", `is empty; remove the key to use "ffmpeg" from PATH`},

@@ -40,6 +40,9 @@ func (c *Config) validateServer(ps *problems) {
 	if err := checkListen(c.HTTP.Listen); err != "" {
 		ps.add("http.listen", "%s is not a valid listen address (%s); use host:port, e.g. \":8080\"", quote(c.HTTP.Listen), err)
 	}
+	if c.HTTP.ConnectionsPerAddress < 1 {
+		ps.add("http.connections_per_address", "%d must be at least 1", c.HTTP.ConnectionsPerAddress)
+	}
 	if c.HTTP.SessionsPerMinute < 1 {
 		ps.add("http.sessions_per_minute", "%d must be at least 1", c.HTTP.SessionsPerMinute)
 	}
