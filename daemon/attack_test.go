@@ -180,3 +180,37 @@ func TestAttackOneAddressCannotHoldEveryConnection(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 }
+
+// Secrets in a camera URL's query (cameras and gateways take a token or
+// password there instead of user:password@) appear nowhere: not in the
+// API, the events, the error bodies or the log.
+func TestAttackQuerySecretsOfCameraURLsStayHidden(t *testing.T) {
+	t.Parallel()
+	const tok, pw = "TOKSECRET4711", "PWSECRET0815"
+	// Nothing listens on port 1: the camera stays offline with an error.
+	cam := daemontest.Camera("gate-1", "rtsp://127.0.0.1:1/live?channel=1&token="+tok+"&loginPass="+pw)
+	d := daemontest.Start(t, nil, cam)
+	d.WaitState(t, "gate-1", "retrying", 10*time.Second)
+	var seen strings.Builder
+	for _, path := range []string{"/api/cameras", "/api/cameras/gate-1", "/cameras/gate-1/snapshot.jpg", "/metrics"} {
+		_, body := daemontest.Get(t, d.URL+path)
+		seen.Write(body)
+	}
+	resp, err := http.Get(d.URL + "/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 8192)
+	n, _ := resp.Body.Read(first)
+	resp.Body.Close()
+	seen.Write(first[:n])
+	seen.WriteString(d.Logs.String())
+	for _, secret := range []string{tok, pw} {
+		if strings.Contains(seen.String(), secret) {
+			t.Errorf("%s shows in the API, events or log:\n%s", secret, seen.String())
+		}
+	}
+	if !strings.Contains(seen.String(), "token=***") {
+		t.Errorf("the redacted URL is not shown where expected:\n%.2000s", seen.String())
+	}
+}

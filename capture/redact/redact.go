@@ -10,9 +10,18 @@ import (
 	"strings"
 )
 
-// secretQuery matches password-like query parameters, which some cameras
-// accept instead of userinfo.
-var secretQuery = regexp.MustCompile(`(?i)([?&;](?:password|passwd|pass|pwd)=)[^&#;]*`)
+// secretName matches the names of query parameters that carry a secret,
+// which cameras and their gateways accept instead of userinfo under many
+// names: password, passwd, pwd, psw, pw, token, access_token, auth,
+// authkey, apikey, key, secret, sig, signature, session, credential, and
+// any name containing one of those. A harmless parameter caught by it is
+// hidden too; a secret missed would not be.
+const secretName = `[a-z0-9_.\-]*(?:pass|pwd|psw|pw|token|auth|key|secret|sig|session|credential)[a-z0-9_.\-]*`
+
+// secretQuery matches a secret query parameter and its value.
+var secretQuery = regexp.MustCompile(`(?i)([?&;]` + secretName + `=)[^&#;\s"']*`)
+
+var secretNameRE = regexp.MustCompile(`(?i)^` + secretName + `$`)
 
 // URL returns raw with its password replaced by "***", keeping the user
 // name so a wrong account is still recognisable. Password-like query
@@ -58,11 +67,25 @@ func redactLoose(raw string) string {
 	return raw[:start] + rest[:colon] + ":***" + rest[at:]
 }
 
-// Secrets removes the password of rawURL, in plain and URL-escaped form,
-// from s. Errors from libraries sometimes quote the request URL.
+// Secrets removes the password of rawURL and the values of its secret
+// query parameters, in plain and URL-escaped form, from s, and redacts any
+// URL-like secret parameter left in it. Errors from libraries and cameras
+// sometimes quote the request URL, or echo a part of it.
 func Secrets(s, rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return secretQuery.ReplaceAllString(s, "${1}***")
+	}
+	for name, values := range u.Query() {
+		if !secretNameRE.MatchString(name) {
+			continue
+		}
+		for _, v := range values {
+			s = hide(s, v, "")
+		}
+	}
+	s = secretQuery.ReplaceAllString(s, "${1}***")
+	if u.User == nil {
 		return s
 	}
 	pass, ok := u.User.Password()
@@ -80,7 +103,16 @@ func Secrets(s, rawURL string) string {
 	if unescaped, err := url.PathUnescape(written); err != nil || unescaped != pass {
 		written = ""
 	}
-	for _, p := range []string{written, url.PathEscape(pass), url.QueryEscape(pass), pass} {
+	return hide(s, pass, written)
+}
+
+// hide replaces secret in s in every form a URL or a message may spell it:
+// as written in the URL, escaped for a path or a query, and plain.
+func hide(s, secret, written string) string {
+	if secret == "" {
+		return s
+	}
+	for _, p := range []string{written, url.PathEscape(secret), url.QueryEscape(secret), secret} {
 		if p != "" {
 			s = strings.ReplaceAll(s, p, "***")
 		}
