@@ -11,10 +11,21 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// MaxFileSize is the largest configuration file read: a real one is a few
+// kilobytes, and a runaway one (a generated camera list gone wrong, a log
+// pasted in) would take seconds and hundreds of megabytes to parse at
+// every check and reload.
+const MaxFileSize = 1 << 20
+
 // Load reads the configuration file at path and parses it with Parse, so
 // every message starts with path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -36,6 +47,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		}
 		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 		return &Errors{Problems: ps}
+	}
+	if len(data) > MaxFileSize {
+		return nil, fail([]Problem{{Msg: fmt.Sprintf("the file is larger than %d bytes (1 MiB); an edgecam configuration is a few kilobytes: is this the right file?", MaxFileSize)}})
 	}
 
 	// First pass: the node tree, for syntax errors and for the positions
@@ -63,6 +77,12 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, fail([]Problem{{Line: root.Line, Msg: fmt.Sprintf("the top level must be a mapping with keys http, webrtc, log and cameras, not %s", describeNode(root))}})
+	}
+	// yaml.v3 reports the duplicate keys of a mapping and then skips the
+	// whole mapping, hiding those further in; each is found here, and
+	// nothing else is judged from a tree that cannot be decoded as written.
+	if dups := duplicateKeys(root, "", nil); len(dups) > 0 {
+		return nil, fail(dups)
 	}
 	idx := newIndex(root)
 
@@ -140,4 +160,31 @@ func docLine(doc *yaml.Node) int {
 		return doc.Content[0].Line
 	}
 	return doc.Line
+}
+
+// duplicateKeys appends to out a problem for every key given twice in any
+// mapping under n, whose key path is path.
+func duplicateKeys(n *yaml.Node, path string, out []Problem) []Problem {
+	switch n.Kind {
+	case yaml.MappingNode:
+		first := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			if line, seen := first[k.Value]; seen {
+				out = append(out, Problem{Line: k.Line, Key: p, Msg: fmt.Sprintf("duplicate key (first at line %d)", line)})
+			} else {
+				first[k.Value] = k.Line
+			}
+			out = duplicateKeys(v, p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			out = duplicateKeys(c, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
+	return out
 }

@@ -61,4 +61,15 @@ func checkCameraURL(raw string) string {
 
 // quote quotes a user-supplied value for a message. Any value might be a
 // camera URL pasted under the wrong key, so it is redacted first.
-func quote(s string) string { return strconv.Quote(redact.URL(s)) }
+func quote(s string) string {
+	s = redact.URL(s)
+	// A value pasted by mistake can be megabytes long; its start is enough
+	// to recognise it.
+	if len(s) > maxQuoted {
+		s = strings.ToValidUTF8(s[:maxQuoted], "") + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// maxQuoted is the most of a value a message quotes.
+const maxQuoted = 80

@@ -197,7 +197,8 @@ func checkListen(addr string) string {
 		}
 		return err.Error()
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+	// Atoi takes "+80" and " 80"; a port is digits only.
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 || strings.TrimLeft(port, "0123456789") != "" {
 		return "port must be a number 0..65535"
 	}
 	return ""
