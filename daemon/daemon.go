@@ -85,6 +85,8 @@ type Daemon struct {
 
 	ready    chan struct{}
 	httpAddr string
+	// reloaded is the status line's note of the last reload (a string).
+	reloaded atomic.Value
 }
 
 // cameraRun is a camera's goroutine: cancel stops it, done closes when it has.

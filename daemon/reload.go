@@ -4,6 +4,8 @@ import (
 	"context"
 	"reflect"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/edgecam/edgecam/daemon/auth"
 	"github.com/edgecam/edgecam/daemon/cameras"
@@ -40,10 +42,15 @@ func (d *Daemon) reload(ctx context.Context) {
 		return
 	}
 	notifyReloading()
-	defer func() { notifyReady(d.statusLine()) }()
+	note := "reloaded"
+	defer func() {
+		d.reloaded.Store(note + " at " + time.Now().Format("15:04:05"))
+		notifyReady(d.statusLine())
+	}()
 	cfg, err := d.opts.Load()
 	if err != nil {
 		d.log.Error("reload: configuration rejected, still running the previous one", "error", err)
+		note = "reload rejected (" + firstProblem(err) + ")"
 		return
 	}
 	if cfg.HTTP != d.cfg.HTTP || !sameWebRTC(cfg.WebRTC, d.cfg.WebRTC) {
@@ -52,6 +59,7 @@ func (d *Daemon) reload(ctx context.Context) {
 	}
 	if err := cfg.CheckAccess(); err != nil {
 		d.log.Error("reload: configuration rejected, still running the previous one", "error", err)
+		note = "reload rejected (" + firstProblem(err) + ")"
 		return
 	}
 	d.reloadAuth(cfg)
@@ -112,4 +120,17 @@ func (d *Daemon) reloadCameras(ctx context.Context, cfg *config.Config) {
 	d.feed.Changed()
 	d.log.Info("configuration reloaded", "cameras", len(next.List()),
 		"unchanged", kept, "added", len(next.List())-kept-changed, "removed", removed, "restarted", changed)
+}
+
+// firstProblem is the start of a rejected configuration's first problem,
+// short enough for systemctl status's line.
+func firstProblem(err error) string {
+	msg, more, _ := strings.Cut(err.Error(), "\n")
+	if len(msg) > 100 {
+		msg = strings.ToValidUTF8(msg[:100], "") + "…"
+	}
+	if more != "" {
+		msg += ", …"
+	}
+	return msg
 }

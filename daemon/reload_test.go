@@ -179,7 +179,19 @@ func TestSystemdSeesWatchdogAndReload(t *testing.T) {
 	if !strings.Contains(m, "MONOTONIC_USEC=") {
 		t.Errorf("RELOADING without MONOTONIC_USEC: %q", m)
 	}
-	expect("READY=1 after the reload", func(m string) bool { return strings.Contains(m, "READY=1") })
+	m = expect("READY=1 after the reload", func(m string) bool { return strings.Contains(m, "READY=1") })
+	// systemctl status says how the last reload went.
+	if !strings.Contains(m, "STATUS=") || !strings.Contains(m, "; reloaded at ") {
+		t.Errorf("status after a good reload: %q, want it to say reloaded at …", m)
+	}
+	if err := os.WriteFile(r.path, []byte(reloadConfig("press-1", a.URL())+"    colour: red\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.reload <- struct{}{}
+	m = expect("READY=1 after a rejected reload", func(m string) bool { return strings.Contains(m, "READY=1") && strings.Contains(m, "reload") })
+	if !strings.Contains(m, "; reload rejected (") || !strings.Contains(m, "colour") {
+		t.Errorf("status after a rejected reload: %q, want the reason", m)
+	}
 }
 
 // edgecam_ffmpeg_restarts_total is a counter: a reload that removes a

@@ -32,15 +32,17 @@ func notifyStatus(status string) {
 // WatchdogSec=, pings the watchdog. The ping comes from this loop, which
 // takes every camera's status lock, rather than from a blind ticker: a
 // deadlocked daemon stops pinging and systemd restarts it.
+// The line is looked at every second, so that it follows a restart or a
+// camera going down at once, and sent only when it changed.
 func (d *Daemon) superviseHealth(ctx context.Context) {
-	interval := 5 * time.Second
+	ping := 5 * time.Second
 	wd, _ := sd.SdWatchdogEnabled(false)
-	if wd > 0 && wd/2 < interval {
-		interval = wd / 2
+	if wd > 0 && wd/2 < ping {
+		ping = wd / 2
 	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(min(time.Second, ping))
 	defer t.Stop()
-	last := ""
+	last, pinged := "", time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -52,8 +54,9 @@ func (d *Daemon) superviseHealth(ctx context.Context) {
 			notifyStatus(line)
 			last = line
 		}
-		if wd > 0 {
+		if wd > 0 && time.Since(pinged) >= ping-ping/10 {
 			_, _ = sd.SdNotify(false, sd.SdNotifyWatchdog)
+			pinged = time.Now()
 		}
 	}
 }
@@ -71,5 +74,9 @@ func (d *Daemon) statusLine() string {
 		}
 		viewers += c.Viewers().Total()
 	}
-	return fmt.Sprintf("%d/%d cameras streaming, %d viewers", streaming, total, viewers)
+	line := fmt.Sprintf("%d/%d cameras streaming, %d viewers", streaming, total, viewers)
+	if note, ok := d.reloaded.Load().(string); ok {
+		line += "; " + note
+	}
+	return line
 }

@@ -41,7 +41,7 @@ const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN
 
 SYNOPSIS
   edgecam run [--config PATH] [--demo]
-  edgecam check [--config PATH]
+  edgecam check [--config PATH] [--quiet]
   edgecam passwd [--token]
   edgecam probe [--transport auto|tcp|udp] [--time 10s] rtsp://…
   edgecam version
@@ -62,6 +62,8 @@ COMMANDS
             key; then list the cameras it would start (passwords masked).
             Warns when ffmpeg is missing. Exit 1 on any problem.
             --config PATH  as for run
+            --quiet        print only the problems (the unit's reload runs
+                           this before it signals edgecam)
   passwd    Print a bcrypt hash for auth.users[].password_hash, reading the
             password from the terminal (twice) or from standard input.
             --token        instead, make a random API token and print it with
@@ -234,6 +236,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs, path := flags("check", stderr)
+	quiet := fs.Bool("quiet", false, "print only the problems")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -249,6 +252,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	if err := cfg.CheckAccess(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
 		return 1
+	}
+	if *quiet {
+		return 0
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", *path)
 	scheme := "http"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,7 +23,10 @@ func TestCheckCommand(t *testing.T) {
 	}{
 		{"example config is valid", []string{"check", "--config", "../../config.example.yaml"}, 0, "camera press-1", ""},
 		{"bad config names file line and key", []string{"check", "--config", bad}, 1, "", "bad.yaml:4: cameras[0].transport"},
+		// What the unit's reload runs before it signals edgecam.
+		{"quiet check of a bad config", []string{"check", "--quiet", "--config", bad}, 1, "", "bad.yaml:4: cameras[0].transport"},
 		{"missing file", []string{"check", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "none.yaml"},
+		{"quiet check of a good config", []string{"check", "--quiet", "--config", "../../config.example.yaml"}, 0, "", ""},
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"version", []string{"version"}, 0, "edgecam ", ""},
 		{"help", []string{"--help"}, 0, "edgecam run", ""},
@@ -38,6 +42,9 @@ func TestCheckCommand(t *testing.T) {
 			}
 			if strings.Contains(stdout.String()+stderr.String(), "s3cret") {
 				t.Fatal("password printed")
+			}
+			if slices.Contains(tc.args, "--quiet") && stdout.Len() > 0 {
+				t.Fatalf("--quiet printed %q", stdout.String())
 			}
 		})
 	}
