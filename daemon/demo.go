@@ -12,14 +12,22 @@ type Demo struct {
 	cam *testcamera.Camera
 }
 
-// StartDemo starts the built-in test camera on a free loopback port.
-func StartDemo() (*Demo, error) {
-	cam, err := testcamera.Start(testcamera.Options{Addr: "127.0.0.1:0", Path: "/demo"})
+// DemoRTSP is where the demo camera serves by default: a fixed address,
+// so that a configuration can point a camera at rtsp://127.0.0.1:8554/demo.
+const DemoRTSP = "127.0.0.1:8554"
+
+// StartDemo starts the built-in test camera on addr (host:port; port 0
+// picks a free one).
+func StartDemo(addr string) (*Demo, error) {
+	cam, err := testcamera.Start(testcamera.Options{Addr: addr, Path: "/demo"})
 	if err != nil {
-		return nil, fmt.Errorf("demo camera: %w", err)
+		return nil, fmt.Errorf("demo camera on %s: %w (choose another address with --demo-rtsp, or 127.0.0.1:0 for any free port)", addr, err)
 	}
 	return &Demo{cam: cam}, nil
 }
+
+// URL is the demo camera's RTSP URL.
+func (d *Demo) URL() string { return d.cam.URL() }
 
 // Config returns a configuration with the demo camera. base supplies the
 // non-camera settings (listen address, WebRTC port); nil means defaults.

@@ -215,7 +215,7 @@ run_binary() {
 		  interfaces: [lo]
 	EOF
 	local log=$work/demo-$arch.log
-	"$@" run --demo --config "$work/demo-$arch.yaml" >"$log" 2>&1 &
+	"$@" run --demo --demo-rtsp 127.0.0.1:0 --config "$work/demo-$arch.yaml" >"$log" 2>&1 &
 	bg_pid=$!
 	local t0=$SECONDS healthy= streaming=
 	while [ $((SECONDS - t0)) -lt 40 ]; do

@@ -40,7 +40,8 @@ const defaultConfig = "/etc/edgecam/config.yaml"
 const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN
 
 SYNOPSIS
-  edgecam run [--config PATH] [--demo]
+  edgecam run [--config PATH] [--demo [--demo-rtsp ADDR]]
+  edgecam demo-camera [--listen ADDR]
   edgecam check [--config PATH] [--quiet]
   edgecam passwd [--token]
   edgecam probe [--transport auto|tcp|udp] [--time 10s] rtsp://…
@@ -58,6 +59,12 @@ COMMANDS
             --demo         replace the cameras with a built-in test camera; the
                            file's other settings are used if it exists, else
                            the defaults with auth none
+            --demo-rtsp ADDR  where that camera serves RTSP (default
+                           127.0.0.1:8554; port 0 picks a free one)
+  demo-camera
+            Serve only the built-in test camera, at rtsp://ADDR/demo, until
+            SIGINT or SIGTERM: a camera for an installed edgecam to pull.
+            --listen ADDR  host:port (default 127.0.0.1:8554)
   check     Validate the configuration: every problem with file, line and
             key; then list the cameras it would start (passwords masked).
             Warns when ffmpeg is missing. Exit 1 on any problem.
@@ -123,6 +130,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(args[1:], stderr)
+	case "demo-camera":
+		return cmdDemoCamera(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
 	case "probe":
@@ -152,6 +161,7 @@ func flags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
 func cmdRun(args []string, stderr io.Writer) int {
 	fs, path := flags("run", stderr)
 	demo := fs.Bool("demo", false, "run with the built-in test camera")
+	demoRTSP := fs.String("demo-rtsp", daemon.DemoRTSP, "where the demo camera serves RTSP")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -176,7 +186,12 @@ func cmdRun(args []string, stderr io.Writer) int {
 
 	load := func() (*config.Config, error) { return config.Load(*path) }
 	if *demo {
-		d, err := daemon.StartDemo()
+		d, err := daemon.StartDemo(*demoRTSP)
+		if err != nil && !flagSet(fs, "demo-rtsp") {
+			// The default port is taken (another RTSP server): a newcomer
+			// still gets a demo, on any free port.
+			d, err = daemon.StartDemo("127.0.0.1:0")
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -399,4 +414,32 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// cmdDemoCamera serves the demo camera alone, for an installed edgecam.
+func cmdDemoCamera(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo-camera", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", daemon.DemoRTSP, "host:port to serve RTSP on")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	d, err := daemon.StartDemo(*listen)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	defer d.Close()
+	fmt.Fprintf(stdout, "demo camera at %s; add it to the configuration as\n  - name: demo\n    url: %s\nthen systemctl reload edgecam. Ctrl-C stops it.\n", d.URL(), d.URL())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return 0
+}
+
+// flagSet reports whether the command line set the flag name.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
