@@ -48,41 +48,12 @@ func Parse(name string, data []byte) (*Config, error) {
 		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 		return &Errors{Problems: ps}
 	}
-	if len(data) > MaxFileSize {
-		return nil, fail([]Problem{{Msg: fmt.Sprintf("the file is larger than %d bytes (1 MiB); an edgecam configuration is a few kilobytes: is this the right file?", MaxFileSize)}})
+	root, ps := documentRoot(data)
+	if len(ps) > 0 {
+		return nil, fail(ps)
 	}
-
-	// First pass: the node tree, for syntax errors and for the positions
-	// of keys, which semantic checks need but decoding into structs loses.
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return Default(), nil
-		}
-		return nil, fail([]Problem{syntaxProblem(err, data)})
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, fail([]Problem{{Line: docLine(&extra), Msg: `a second YAML document ("---") is not allowed; put all settings in one document`}})
-	} else if !errors.Is(err, io.EOF) {
-		return nil, fail([]Problem{syntaxProblem(err, data)})
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = root.Content[0]
-	}
-	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
-		return Default(), nil // e.g. a file holding only "---" or "~"
-	}
-	if root.Kind != yaml.MappingNode {
-		return nil, fail([]Problem{{Line: root.Line, Msg: fmt.Sprintf("the top level must be a mapping with keys http, webrtc, log and cameras, not %s", describeNode(root))}})
-	}
-	// yaml.v3 reports the duplicate keys of a mapping and then skips the
-	// whole mapping, hiding those further in; each is found here, and
-	// nothing else is judged from a tree that cannot be decoded as written.
-	if dups := duplicateKeys(root, "", nil); len(dups) > 0 {
-		return nil, fail(dups)
+	if root == nil {
+		return Default(), nil // empty, or only "---" or "~"
 	}
 	idx := newIndex(root)
 
@@ -187,4 +158,45 @@ func duplicateKeys(n *yaml.Node, path string, out []Problem) []Problem {
 		}
 	}
 	return out
+}
+
+// documentRoot is the first pass: the node tree, for syntax errors and for
+// the positions of keys, which semantic checks need but decoding into
+// structs loses. It returns the top-level mapping, or nil for an empty
+// document, or the problems that stop everything else.
+func documentRoot(data []byte) (*yaml.Node, []Problem) {
+	if len(data) > MaxFileSize {
+		return nil, []Problem{{Msg: fmt.Sprintf("the file is larger than %d bytes (1 MiB); an edgecam configuration is a few kilobytes: is this the right file?", MaxFileSize)}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, []Problem{syntaxProblem(err, data)}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, []Problem{{Line: docLine(&extra), Msg: `a second YAML document ("---") is not allowed; put all settings in one document`}}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, []Problem{syntaxProblem(err, data)}
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		return nil, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, []Problem{{Line: root.Line, Msg: fmt.Sprintf("the top level must be a mapping with keys http, webrtc, log and cameras, not %s", describeNode(root))}}
+	}
+	// yaml.v3 reports the duplicate keys of a mapping and then skips the
+	// whole mapping, hiding those further in; each is found here, and
+	// nothing else is judged from a tree that cannot be decoded as written.
+	if dups := duplicateKeys(root, "", nil); len(dups) > 0 {
+		return nil, dups
+	}
+	return root, nil
 }
