@@ -85,6 +85,7 @@ type Daemon struct {
 
 	ready    chan struct{}
 	httpAddr string
+	instance string // names this run of the daemon, for the page
 	// reloaded is the status line's note of the last reload (a string).
 	reloaded atomic.Value
 }
@@ -111,13 +112,16 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		opts:  opts,
 		log:   opts.Logger,
 		ready: make(chan struct{}),
-		bus:   events.NewBus(),
-		quit:  make(chan struct{}),
-		runs:  make(map[*cameras.Camera]cameraRun),
+		// A page that sees it change knows its sessions went with the
+		// previous run.
+		instance: newInstance(),
+		bus:      events.NewBus(),
+		quit:     make(chan struct{}),
+		runs:     make(map[*cameras.Camera]cameraRun),
 		// A runaway script from one address cannot exhaust the box.
 		sessions: ratelimit.New(cfg.HTTP.SessionsPerMinute, time.Minute),
 	}
-	d.feed = api.NewFeed(d.bus, d.cameras)
+	d.feed = api.NewFeed(d.bus, d.cameras, d.instance)
 	d.metrics = metrics.New(opts.Version, d.metricsSnapshot)
 	d.auth.Store(auth.New(authConfig(cfg)))
 	d.authConf = cfg.Auth
@@ -221,20 +225,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Wait()
 	d.log.Info("edgecam stopped")
 	return runErr
-}
-
-// api is the HTTP API over the daemon's parts.
-func (d *Daemon) api() *api.Server {
-	return api.New(api.Config{
-		Cameras:  d.cameras,
-		WebRTC:   d.rtc,
-		Auth:     d.auth.Load,
-		Sessions: d.sessions,
-		Events:   d.bus,
-		Metrics:  d.metrics,
-		Quit:     d.quit,
-		Log:      d.log,
-	})
 }
 
 // serve handles reloads until ctx ends or the HTTP server fails.

@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgecam/edgecam/daemon/api"
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/daemon/procs"
 	"github.com/edgecam/edgecam/daemon/ratelimit"
@@ -106,4 +109,26 @@ func (d *Daemon) httpServer(h http.Handler) *http.Server {
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
 	}
+}
+
+// api is the HTTP API over the daemon's parts.
+func (d *Daemon) api() *api.Server {
+	return api.New(api.Config{
+		Cameras:  d.cameras,
+		WebRTC:   d.rtc,
+		Auth:     d.auth.Load,
+		Sessions: d.sessions,
+		Events:   d.bus,
+		Metrics:  d.metrics,
+		Quit:     d.quit,
+		Log:      d.log,
+		Instance: d.instance,
+	})
+}
+
+// newInstance returns a random name for a run of the daemon.
+func newInstance() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -41,6 +41,8 @@ type Config struct {
 	Quit <-chan struct{}
 	// Log receives what goes wrong in handlers.
 	Log *slog.Logger
+	// Instance names this run of the daemon (CameraList.Instance).
+	Instance string
 }
 
 // Server is the HTTP API. Create it with New and serve Handler.

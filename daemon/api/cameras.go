@@ -60,7 +60,10 @@ type Viewers struct {
 
 // CameraList is the body of GET /api/cameras and of the "cameras" event.
 type CameraList struct {
-	Cameras []Camera `json:"cameras"`
+	// Instance names this run of the daemon: it changes at every start,
+	// so a page knows that sessions it opened before are gone.
+	Instance string   `json:"instance"`
+	Cameras  []Camera `json:"cameras"`
 }
 
 // cameraOf turns a snapshot into what the API shows.
@@ -106,12 +109,12 @@ func cameraOf(c cameras.Snapshot) Camera {
 }
 
 // cameraList reads every camera of the current set.
-func (s *Server) cameraList() CameraList { return listOf(s.Cameras()) }
+func (s *Server) cameraList() CameraList { return listOf(s.Cameras(), s.Instance) }
 
-// listOf reads every camera of set.
-func listOf(set *cameras.Set) CameraList {
+// listOf reads every camera of set, for the daemon run instance.
+func listOf(set *cameras.Set, instance string) CameraList {
 	snaps := set.Snapshots()
-	out := CameraList{Cameras: make([]Camera, len(snaps))}
+	out := CameraList{Instance: instance, Cameras: make([]Camera, len(snaps))}
 	for i, c := range snaps {
 		out.Cameras[i] = cameraOf(c)
 	}

@@ -49,15 +49,16 @@ type seen struct {
 // change, and after either the whole "cameras" list. Cameras tell it of a
 // change through Changed; it does no work while nobody listens.
 type Feed struct {
-	bus     *events.Bus
-	cameras func() *cameras.Set
-	changed chan struct{}
+	bus      *events.Bus
+	cameras  func() *cameras.Set
+	instance string
+	changed  chan struct{}
 }
 
 // NewFeed returns a Feed that publishes on bus what it reads from the
-// camera set cams returns.
-func NewFeed(bus *events.Bus, cams func() *cameras.Set) *Feed {
-	return &Feed{bus: bus, cameras: cams, changed: make(chan struct{}, 1)}
+// camera set cams returns, for the daemon run instance.
+func NewFeed(bus *events.Bus, cams func() *cameras.Set, instance string) *Feed {
+	return &Feed{bus: bus, cameras: cams, instance: instance, changed: make(chan struct{}, 1)}
 }
 
 // Changed tells the feed that a camera or the camera set changed. It never
@@ -90,7 +91,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		case <-f.changed:
 		case <-refresh.C:
 			if bus.Listened() {
-				bus.Publish("cameras", listOf(f.cameras()))
+				bus.Publish("cameras", listOf(f.cameras(), f.instance))
 				refresh.Reset(eventRefresh)
 			}
 			continue
@@ -102,7 +103,7 @@ func (f *Feed) Run(ctx context.Context) error {
 		set := f.cameras()
 		now := f.publishChanges(set, last)
 		if set != lastSet || changedAny(last, now) {
-			bus.Publish("cameras", listOf(f.cameras()))
+			bus.Publish("cameras", listOf(f.cameras(), f.instance))
 			refresh.Reset(eventRefresh)
 		}
 		last, lastSet = now, set

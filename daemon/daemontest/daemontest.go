@@ -8,14 +8,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,7 +59,12 @@ type Daemon struct {
 	URL string
 	// Logs is everything the daemon logged, at debug level.
 	Logs *LogBuffer
+	stop func()
 }
+
+// Stop stops the daemon before the test ends, as a restart or a crash
+// would, and waits for it; the test's cleanup then has nothing to do.
+func (d *Daemon) Stop() { d.stop() }
 
 // Config is a configuration for tests: loopback only, WebRTC on lo and a
 // free port, short timeouts. The caller applies defaults.
@@ -122,7 +122,7 @@ func Run(t testing.TB, cfg *config.Config, opts daemon.Options) *Daemon {
 		cancel()
 		t.Fatal("daemon not ready after 10s")
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -132,11 +132,14 @@ func Run(t testing.TB, cfg *config.Config, opts daemon.Options) *Daemon {
 		case <-time.After(5 * time.Second):
 			t.Errorf("daemon did not stop within 5s")
 		}
+	})
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", logs.String())
 		}
 	})
-	return &Daemon{Daemon: d, URL: "http://" + d.HTTPAddr(), Logs: logs}
+	return &Daemon{Daemon: d, URL: "http://" + d.HTTPAddr(), Logs: logs, stop: stop}
 }
 
 // StartCamera starts a test camera until the test ends.
@@ -265,36 +268,4 @@ func NALUTypes(au [][]byte) []h264.NALUType {
 		out = append(out, h264.NALUType(n[0]&0x1f))
 	}
 	return out
-}
-
-// Need skips the test when a tool is missing, or fails it when CI=true:
-// there, a missing tool is a broken setup, not a reason to test less.
-func Need(t testing.TB, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s is not installed (Debian: apt-get install ffmpeg chromium iproute2): %v", tool, err)
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s; CI=true, so this is a failure, not a skip", msg)
-			}
-			t.Skip(msg)
-		}
-	}
-}
-
-// NeedFFmpeg skips (or, with CI=true, fails) a test that needs ffmpeg.
-func NeedFFmpeg(t testing.TB) { t.Helper(); Need(t, "ffmpeg", "ffprobe") }
-
-// ListenNotify plays systemd: it makes NOTIFY_SOCKET a datagram socket the
-// test reads.
-func ListenNotify(t *testing.T) *net.UnixConn {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	t.Setenv("NOTIFY_SOCKET", sock)
-	return conn
 }

@@ -4,12 +4,14 @@ package browser
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/daemon/daemontest"
 )
 
@@ -207,5 +209,49 @@ func TestBrowserSnapshotGridShowsSnapshotsAndLiveFullSize(t *testing.T) {
 	})
 	if p := b.consoleProblems(); len(p) > 0 {
 		t.Errorf("the page logged errors:\n%s", p)
+	}
+}
+
+// After the daemon restarts, the page plays again by itself, and it does
+// not try to end sessions that went with the previous run: each such DELETE
+// was answered 404, an error in the console for every tile.
+func TestBrowserResumesAfterADaemonRestartQuietly(t *testing.T) {
+	if !inTestNetns(t) {
+		return
+	}
+	names := []string{"press-1", "press-2"}
+	c1 := daemontest.StartCamera(t, testcamera.Options{})
+	c2 := daemontest.StartCamera(t, testcamera.Options{})
+	cams := []config.Camera{daemontest.Camera(names[0], c1.URL()), daemontest.Camera(names[1], c2.URL())}
+	d := daemontest.Start(t, nil, cams...)
+	b := startBrowser(t)
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
+	for _, n := range names {
+		b.waitTile(t, n, 15*time.Second, "live over WebRTC", func(v tileView) bool {
+			return v.State == "live" && v.Transport == "webrtc" && v.VideoFrames > 0
+		})
+	}
+
+	addr := strings.TrimPrefix(d.URL, "http://")
+	d.Stop()
+	restarted := time.Now()
+	d2 := daemontest.Start(t, func(cfg *config.Config) { cfg.HTTP.Listen = addr }, cams...)
+	for _, n := range names {
+		daemontest.WaitFor(t, 30*time.Second, n+" watched over WebRTC again", func() bool {
+			return d2.Camera(t, n).ViewersByTransport.WebRTC > 0
+		})
+		frames := b.waitTile(t, n, 5*time.Second, "a tile", func(tileView) bool { return true }).VideoFrames
+		b.waitTile(t, n, 15*time.Second, "live again with new frames", func(v tileView) bool {
+			return v.State == "live" && v.Transport == "webrtc" && v.VideoFrames > frames
+		})
+	}
+	t.Logf("every tile live again %s after the restart", time.Since(restarted).Round(time.Millisecond))
+	// While the daemon was down the browser could not reach it, which it
+	// logs; what must not be there is a request for a session it no
+	// longer has.
+	for _, p := range b.consoleProblems() {
+		if strings.Contains(p, "404") {
+			t.Errorf("the page asked the restarted daemon for a session of the previous run: %s", p)
+		}
 	}
 }

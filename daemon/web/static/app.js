@@ -4,7 +4,7 @@
 // live or shows snapshots, and releases every session while the tab is hidden.
 
 import { GRID_MODES, TRANSPORTS, Tile } from './tile.js';
-import { browserDecodesH264, timeoutSignal } from './whep.js';
+import { browserDecodesH264, setServerInstance, timeoutSignal } from './whep.js';
 
 const POLL_MS = 2000;
 const EVENTS_SILENCE_MS = 15000;
@@ -262,6 +262,7 @@ function setApiStatus(err) {
 }
 
 function applyList(body) {
+  setServerInstance(body?.instance);
   const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
   reconcile(cameras);
   loaded = true;

@@ -11,6 +11,18 @@ const POST_TIMEOUT_MS = 10000;
 const DELETE_WAIT_MS = 2000;
 const MAX_REASON_CHARS = 200;
 
+// The run of the server the page last heard from (the camera list's
+// `instance`): sessions opened under another run are gone with it.
+let serverInstance = null;
+
+/**
+ * setServerInstance records the server run the camera list names; a change
+ * means the daemon restarted and took every session with it.
+ */
+export function setServerInstance(instance) {
+  if (typeof instance === 'string' && instance) serverInstance = instance;
+}
+
 /** WhepError is a failed session set-up; status is the HTTP status or 0. */
 export class WhepError extends Error {
   constructor(message, status = 0) {
@@ -42,6 +54,7 @@ export class WhepSession {
     this.endpoint = endpoint;
     this.pc = new RTCPeerConnection();
     this.location = null;
+    this.instance = null;
     this.closed = false;
   }
 
@@ -75,6 +88,7 @@ export class WhepSession {
     const loc = res.headers.get('Location');
     if (loc) {
       this.location = new URL(loc, new URL(this.endpoint, document.baseURI)).href;
+      this.instance = serverInstance;
     }
     const answer = await res.text();
     if (this.closed) {
@@ -116,6 +130,13 @@ export class WhepSession {
     if (!this.location) return null;
     const url = this.location;
     this.location = null;
+    // A session of a server run that has ended is already gone: a DELETE
+    // would only be answered 404 (an error in the console). So is one
+    // whose connection failed: the server ended it when its ICE did.
+    if ((this.instance && serverInstance && this.instance !== serverInstance) ||
+        this.pc.connectionState === 'failed') {
+      return null;
+    }
     // keepalive lets the request outlive the page on pagehide.
     return fetch(url, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
   }
