@@ -22,6 +22,7 @@ import (
 	"github.com/edgecam/edgecam/daemon/events"
 	"github.com/edgecam/edgecam/daemon/metrics"
 	"github.com/edgecam/edgecam/daemon/ratelimit"
+	"github.com/edgecam/edgecam/stream/frames"
 	"github.com/edgecam/edgecam/stream/whep"
 )
 
@@ -86,6 +87,7 @@ type Daemon struct {
 	ready    chan struct{}
 	httpAddr string
 	instance string // names this run of the daemon, for the page
+	decoders *frames.Budget
 	// reloaded is the status line's note of the last reload (a string).
 	reloaded atomic.Value
 }
@@ -115,6 +117,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		// A page that sees it change knows its sessions went with the
 		// previous run.
 		instance: newInstance(),
+		decoders: frames.NewBudget(cfg.JPEG.MaxDecoders),
 		bus:      events.NewBus(),
 		quit:     make(chan struct{}),
 		runs:     make(map[*cameras.Camera]cameraRun),

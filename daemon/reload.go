@@ -18,6 +18,7 @@ func (d *Daemon) buildSet(cfg *config.Config, old *cameras.Set) *cameras.Set {
 	list := make([]*cameras.Camera, 0, len(cfg.Cameras))
 	for _, c := range cfg.Cameras {
 		j := cfg.JPEGFor(c)
+		j.MaxDecoders = 0 // the box's bound (d.decoders), not the camera's
 		if old != nil {
 			if o, ok := old.Get(c.Name); ok && o.Same(c, j) {
 				list = append(list, o)
@@ -28,6 +29,7 @@ func (d *Daemon) buildSet(cfg *config.Config, old *cameras.Set) *cameras.Set {
 			Log:            d.log,
 			OnDemandLinger: d.opts.OnDemandLinger,
 			Changed:        d.feed.Changed,
+			Decoders:       d.decoders,
 		}))
 	}
 	return cameras.NewSet(list)
@@ -62,6 +64,7 @@ func (d *Daemon) reload(ctx context.Context) {
 		note = "reload rejected (" + firstProblem(err) + ")"
 		return
 	}
+	d.decoders.SetMax(cfg.JPEG.MaxDecoders)
 	d.reloadAuth(cfg)
 	if d.opts.LogLevel != nil {
 		d.opts.LogLevel.Set(parseLevel(cfg.Log.Level))

@@ -88,6 +88,9 @@ func (s *Server) jpegUnavailable(w http.ResponseWriter, c *cameras.Camera, err e
 	switch {
 	case errors.Is(err, frames.ErrNoFFmpeg):
 		httpError(w, http.StatusServiceUnavailable, err.Error())
+	case errors.Is(err, frames.ErrBusy):
+		w.Header().Set("Retry-After", "5")
+		httpError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, frames.ErrClosed), errors.Is(err, stream.ErrClosed):
 		httpError(w, http.StatusServiceUnavailable, "camera is shutting down")
 	case errors.Is(err, context.DeadlineExceeded):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgecam/edgecam/daemon/cameras"
 	"github.com/edgecam/edgecam/daemon/detections"
+	"github.com/edgecam/edgecam/daemon/ratelimit"
 	"github.com/edgecam/edgecam/stream/frames"
 )
 
@@ -28,6 +29,13 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	overlay := r.URL.Query().Get("overlay")
 	if overlay != "" && overlay != "detections" {
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("overlay=%s: the only overlay is \"detections\"", truncate(overlay)))
+		return
+	}
+	// A snapshot from a running decoder costs nothing; one that starts a
+	// decoder counts as a new session, as a viewer's would.
+	if !c.JPEG().Warm(req.variant) && !s.Sessions.Allow(ratelimit.ClientAddr(r)) {
+		w.Header().Set("Retry-After", "30")
+		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d new sessions a minute from this address (http.sessions_per_minute)", s.Sessions.Limit()))
 		return
 	}
 	if down, why := cameraDown(c); down {

@@ -34,6 +34,8 @@ type Options struct {
 	// Changed, if set, is called whenever a camera's state, reconnect count
 	// or viewers change. It must not block.
 	Changed func()
+	// Decoders, if set, bounds the decoders of all cameras sharing it.
+	Decoders *frames.Budget
 }
 
 // Kind is a viewer's transport, as the API and metrics count them.
@@ -104,6 +106,8 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 		KeyframesOnly: j.KeyframesOnly,
 		HWAccel:       frames.HWAccel(j.HWAccel),
 		IdleStop:      j.IdleStop.D(),
+		MaxDecoders:   j.MaxDecodersPerCamera,
+		Budget:        opts.Decoders,
 	}, cam.log)
 	return cam
 }

@@ -104,6 +104,12 @@ type JPEG struct {
 	// IdleStop is how long a decoder runs on after its last viewer left;
 	// zero means jpeg.DefaultIdleStop.
 	IdleStop Duration `yaml:"idle_stop"`
+	// MaxDecodersPerCamera bounds one camera's decoders (an ffmpeg each,
+	// one per size and format asked for); zero means
+	// frames.DefaultMaxDecoders.
+	MaxDecodersPerCamera int `yaml:"max_decoders_per_camera"`
+	// MaxDecoders bounds the decoders of all cameras together (defaults.go).
+	MaxDecoders int `yaml:"max_decoders"`
 }
 
 // JPEGOverride changes the JPEG settings for one camera; unset keys keep

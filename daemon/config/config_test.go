@@ -22,7 +22,7 @@ func TestParseFillsDefaults(t *testing.T) {
 		t.Errorf("top-level defaults not filled: %+v", cfg)
 	}
 	// The components' defaults are theirs: unset keys stay zero here.
-	if cfg.WebRTC.MaxViewers != 0 || cfg.JPEG != (JPEG{MaxWidth: 1280}) || cfg.Auth.SessionTTL != 0 {
+	if cfg.WebRTC.MaxViewers != 0 || cfg.JPEG != (JPEG{MaxWidth: 1280, MaxDecoders: 16}) || cfg.Auth.SessionTTL != 0 {
 		t.Errorf("a component's default was filled in: %+v", cfg)
 	}
 	want := Camera{Name: "press-1", URL: "rtsp://cam/", MaxViewers: 16, Line: 2}

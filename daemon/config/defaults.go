@@ -14,6 +14,9 @@ const (
 	defaultLogLevel          = LogInfo
 	defaultCameraMaxViewers  = 16
 	defaultJPEGMaxWidth      = 1280
+	// defaultMaxDecoders: each ffmpeg is 20-60 MB; sixteen fit a 2 GB
+	// board beside everything else, fewer a 1 GB one (docs).
+	defaultMaxDecoders = 16
 
 	// maxJPEGFPS is the most pictures a second a JPEG decoder may make.
 	maxJPEGFPS = 30
@@ -42,6 +45,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = defaultLogLevel
+	}
+	if c.JPEG.MaxDecoders == 0 {
+		c.JPEG.MaxDecoders = defaultMaxDecoders
 	}
 	if c.JPEG.MaxWidth == 0 {
 		c.JPEG.MaxWidth = defaultJPEGMaxWidth

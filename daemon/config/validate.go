@@ -27,6 +27,12 @@ func (c *Config) Validate() error {
 	if c.JPEG.IdleStop < 0 {
 		ps.add("jpeg.idle_stop", "%s must be greater than 0", c.JPEG.IdleStop)
 	}
+	if c.JPEG.MaxDecoders < 1 {
+		ps.add("jpeg.max_decoders", "%d must be at least 1", c.JPEG.MaxDecoders)
+	}
+	if c.JPEG.MaxDecodersPerCamera < 0 {
+		ps.add("jpeg.max_decoders_per_camera", "%d must be at least 1", c.JPEG.MaxDecodersPerCamera)
+	}
 	checkJPEG(&ps, "jpeg", c.JPEG)
 	c.validateCameras(&ps)
 	if len(ps.Problems) == 0 {

@@ -68,6 +68,11 @@ type Settings struct {
 	// IdleStop is how long a decoder keeps running after its last viewer
 	// left, so that repeated snapshots and page reloads find it warm.
 	IdleStop time.Duration
+	// MaxDecoders is the most decoders (ffmpeg processes, one per variant)
+	// the camera runs at once; DefaultMaxDecoders when 0.
+	MaxDecoders int
+	// Budget, if set, bounds the decoders of every camera sharing it.
+	Budget *Budget
 	// InputFPS is the frame rate assumed of a camera whose SPS does not
 	// say (most do, and then theirs is used), given to ffmpeg as the raw
 	// H.264 input's -framerate. The picture selection counts time by it, so
@@ -104,6 +109,9 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.InputFPS <= 0 {
 		s.InputFPS = defaultInputFPS
+	}
+	if s.MaxDecoders <= 0 {
+		s.MaxDecoders = DefaultMaxDecoders
 	}
 	return s
 }
@@ -196,9 +204,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 	h.mu.Lock()
 	h.closed = true
-	for v, d := range h.decoders {
-		d.stopIdleTimer()
-		delete(h.decoders, v)
+	for _, d := range h.decoders {
+		h.drop(d)
 	}
 	h.mu.Unlock()
 	h.stopAll()
@@ -222,6 +229,10 @@ func (h *Hub) Subscribe(v Variant) (*Viewer, error) {
 	}
 	d := h.decoders[v]
 	if d == nil {
+		if err := h.admit(); err != nil {
+			return nil, fmt.Errorf("camera %q: %w: it runs %d and the box %d of at most %d and %d (jpeg.max_decoders_per_camera, jpeg.max_decoders); ask for a size or quality another viewer uses, or try again when one leaves",
+				h.st.Name(), err, len(h.decoders), h.s.Budget.Running(), h.s.MaxDecoders, h.s.Budget.Max())
+		}
 		d = newDecoder(h, v)
 		h.decoders[v] = d
 		h.wg.Add(1)
@@ -239,18 +250,25 @@ func (h *Hub) normalize(v Variant) Variant {
 	if v.Width <= 0 {
 		v.Width = h.s.Width
 	}
-	// Odd widths would make the scaler round anyway; an even width keeps
-	// chroma subsampling exact.
-	v.Width &^= 1
 	if v.Format == "" {
 		v.Format = FormatJPEG
 	}
 	if v.Format == FormatJPEG {
+		if v.Width > 0 { // 0: the camera's own width
+			v.Width = roundJPEGWidth(v.Width)
+			if h.s.Width > 0 {
+				v.Width = min(v.Width, h.s.Width)
+			}
+		}
 		if v.Quality <= 0 {
 			v.Quality = h.s.Quality
 		}
-		v.Quality = clampQuality(v.Quality)
-	} else {
+		v.Quality = roundQuality(clampQuality(v.Quality))
+	}
+	// Odd widths would make the scaler round anyway; an even width keeps
+	// chroma subsampling exact.
+	v.Width &^= 1
+	if v.Format != FormatJPEG {
 		v.Quality = 0
 	}
 	v.KeyframesOnly = v.KeyframesOnly || h.s.KeyframesOnly
@@ -270,8 +288,7 @@ func (h *Hub) release(d *decoder) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if d.viewers == 0 && h.decoders[d.v] == d {
-			delete(h.decoders, d.v)
-			d.cancel()
+			h.drop(d)
 		}
 	})
 }
@@ -282,8 +299,7 @@ func (h *Hub) forget(d *decoder) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.decoders[d.v] == d {
-		d.stopIdleTimer()
-		delete(h.decoders, d.v)
+		h.drop(d)
 	}
 }
 
@@ -298,6 +314,15 @@ func (h *Hub) Snapshot(ctx context.Context, v Variant) (Frame, error) {
 	}
 	defer w.Close()
 	return w.Next(ctx, 0)
+}
+
+// Warm reports whether a decoder of variant v runs, so that a picture of
+// it costs no new ffmpeg.
+func (h *Hub) Warm(v Variant) bool {
+	v = h.normalize(v)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.decoders[v] != nil
 }
 
 // Settings returns the Hub's settings, defaults applied.
