@@ -126,20 +126,21 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	d.feed = api.NewFeed(d.bus, d.cameras, d.instance)
 	d.metrics = metrics.New(opts.Version, d.metricsSnapshot)
-	d.auth.Store(auth.New(authConfig(cfg)))
+	d.auth.Store(auth.New(authConfig(cfg, d.log)))
 	d.authConf = cfg.Auth
 	d.set.Store(d.buildSet(cfg, nil))
 	return d, nil
 }
 
 // authConfig is the authenticator's configuration from the file's.
-func authConfig(cfg *config.Config) auth.Config {
+func authConfig(cfg *config.Config, log *slog.Logger) auth.Config {
 	return auth.Config{
 		Mode:          cfg.Auth.EffectiveMode(cfg.HTTP.Listen),
 		Users:         cfg.Auth.Users,
 		Tokens:        cfg.Auth.Tokens,
 		SessionTTL:    cfg.Auth.SessionTTL.D(),
 		SecureCookies: cfg.HTTP.TLS.Cert != "",
+		Log:           log,
 	}
 }
 

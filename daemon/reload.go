@@ -83,7 +83,7 @@ func (d *Daemon) reloadAuth(cfg *config.Config) {
 	if reflect.DeepEqual(cfg.Auth, d.authConf) {
 		return
 	}
-	a := auth.New(authConfig(cfg))
+	a := auth.New(authConfig(cfg, d.log))
 	a.AdoptSessions(d.auth.Load())
 	d.auth.Store(a)
 	d.authConf = cfg.Auth

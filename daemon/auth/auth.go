@@ -7,6 +7,7 @@ package auth
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -47,6 +48,9 @@ type Config struct {
 	SessionTTL time.Duration
 	// SecureCookies marks the login cookie Secure: set it when serving TLS.
 	SecureCookies bool
+	// Log receives failed logins (the address and a count, never what
+	// was sent); nil discards them.
+	Log *slog.Logger
 }
 
 // Authenticator decides who may use the API and the streams. Its methods
@@ -58,10 +62,16 @@ type Authenticator struct {
 	ttl    time.Duration
 	secure bool // cookies only over TLS
 
+	log      *slog.Logger
+	bcrypt   chan struct{}               // slots for bcrypt checks (guard.go)
+	csrf     *http.CrossOriginProtection // refuses cross-site logins and cookie-authorized writes
+	failures *ratelimit.Limiter          // failed and in-flight checks per address
+	logLimit *ratelimit.Limiter          // failed-login log lines per address
+
 	mu       sync.Mutex
 	sessions map[string]*loginSession
 	verified map[[32]byte]time.Time // SHA-256 of "user\x00password" → valid until
-	failures *ratelimit.Limiter
+	failed   map[string]int         // failures per address since its last log line
 }
 
 type loginSession struct {
@@ -80,6 +90,14 @@ func New(c Config) *Authenticator {
 		sessions: make(map[string]*loginSession),
 		verified: make(map[[32]byte]time.Time),
 		failures: ratelimit.New(FailedLoginsPerMinute, time.Minute),
+		logLimit: newLogLimit(),
+		log:      c.Log,
+		bcrypt:   make(chan struct{}, bcryptSlots),
+		csrf:     http.NewCrossOriginProtection(),
+		failed:   make(map[string]int),
+	}
+	if a.log == nil {
+		a.log = discardLog()
 	}
 	if a.ttl <= 0 {
 		a.ttl = DefaultSessionTTL
@@ -122,7 +140,23 @@ func public(r *http.Request) bool {
 // someone logged in, and answers the rest 401.
 func (a *Authenticator) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.mode == config.AuthNone || public(r) || a.identify(r) != "" {
+		if a.mode == config.AuthNone || public(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		name, byCookie, err := a.identify(r)
+		if err != nil {
+			refuse(w, err)
+			return
+		}
+		if name != "" {
+			// A cookie goes with any request the browser makes, also one
+			// a foreign page makes it send: writes it authorizes must come
+			// from the page itself.
+			if byCookie && a.csrf.Check(r) != nil {
+				reply(w, http.StatusForbidden, "cross-site request refused")
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -140,22 +174,44 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 	})
 }
 
-// identify returns the user or token name behind a request, or "".
-func (a *Authenticator) identify(r *http.Request) string {
+// identify returns the user or token name behind a request ("" for none)
+// and whether a page login's cookie carried it; err says why a credential
+// was not even checked (too many failures from the address, bcrypt busy).
+func (a *Authenticator) identify(r *http.Request) (name string, byCookie bool, err error) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		if u := a.session(c.Value); u != "" {
-			return u
+			return u, true, nil
 		}
 	}
-	if token := bearer(r); token != "" {
-		return a.tokens[sha256.Sum256([]byte(token))]
+	token := bearer(r)
+	user, pass, basic := r.BasicAuth()
+	if token == "" && !basic {
+		return "", false, nil
 	}
-	if user, pass, ok := r.BasicAuth(); ok {
-		if a.checkPassword(user, pass) {
-			return user
+	if token != "" {
+		if name := a.tokens[sha256.Sum256([]byte(token))]; name != "" {
+			return name, false, nil
+		}
+	} else if a.cached(user, pass) {
+		return user, false, nil
+	}
+	ip := ratelimit.ClientAddr(r)
+	settle, err := a.attempt(ip)
+	if err != nil {
+		return "", false, err
+	}
+	ok := false
+	if token == "" {
+		if ok, err = a.checkPassword(user, pass); err != nil {
+			a.failures.Undo(ip) // not checked: not a failure
+			return "", false, err
 		}
 	}
-	return ""
+	settle(ok)
+	if ok {
+		return user, false, nil
+	}
+	return "", false, nil
 }
 
 func bearer(r *http.Request) string {
@@ -167,15 +223,26 @@ func bearer(r *http.Request) string {
 	return r.URL.Query().Get("access_token")
 }
 
-func (a *Authenticator) checkPassword(user, pass string) bool {
+// cached reports whether user and pass were verified lately.
+func (a *Authenticator) cached(user, pass string) bool {
 	key := sha256.Sum256([]byte(user + "\x00" + pass))
-	now := time.Now()
 	a.mu.Lock()
 	until, ok := a.verified[key]
 	a.mu.Unlock()
-	if ok && now.Before(until) {
-		return true
+	return ok && time.Now().Before(until)
+}
+
+// checkPassword runs bcrypt for user and pass, in one of its slots; err
+// is errBusy when none came free.
+func (a *Authenticator) checkPassword(user, pass string) (bool, error) {
+	if a.cached(user, pass) {
+		return true, nil
 	}
+	release, err := a.bcryptSlot()
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	hash, ok := a.users[user]
 	if !ok {
 		// Spend the same time as a real check so user names cannot be
@@ -184,16 +251,17 @@ func (a *Authenticator) checkPassword(user, pass string) bool {
 			_ = bcrypt.CompareHashAndPassword(h, []byte(pass))
 			break
 		}
-		return false
+		return false, nil
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
-		return false
+		return false, nil
 	}
+	key := sha256.Sum256([]byte(user + "\x00" + pass))
 	a.mu.Lock()
 	if len(a.verified) > maxSessions {
 		clear(a.verified)
 	}
-	a.verified[key] = now.Add(basicCacheTTL)
+	a.verified[key] = time.Now().Add(basicCacheTTL)
 	a.mu.Unlock()
-	return true
+	return true, nil
 }

@@ -16,7 +16,7 @@ import (
 func (a *Authenticator) HandleSession(w http.ResponseWriter, r *http.Request) {
 	user := ""
 	if a.mode != config.AuthNone {
-		user = a.identify(r)
+		user, _, _ = a.identify(r)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -30,10 +30,10 @@ func (a *Authenticator) HandleLogin(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	ip := ratelimit.ClientAddr(r)
-	if !a.failures.Peek(ip) {
-		w.Header().Set("Retry-After", "60")
-		reply(w, http.StatusTooManyRequests, "too many failed logins from this address; wait a minute")
+	// A foreign page must not log the browser in as someone else (login
+	// CSRF): only the page itself posts here.
+	if a.csrf.Check(r) != nil {
+		reply(w, http.StatusForbidden, "cross-site login refused")
 		return
 	}
 	var creds struct {
@@ -59,8 +59,22 @@ func (a *Authenticator) HandleLogin(w http.ResponseWriter, r *http.Request) {
 		loginBodyError(w, err, "bad login body")
 		return
 	}
-	if creds.User == "" || !a.checkPassword(creds.User, creds.Password) {
-		a.failures.Allow(ip)
+	ip := ratelimit.ClientAddr(r)
+	settle, err := a.attempt(ip)
+	if err != nil {
+		refuse(w, err)
+		return
+	}
+	ok := false
+	if creds.User != "" {
+		if ok, err = a.checkPassword(creds.User, creds.Password); err != nil {
+			a.failures.Undo(ip)
+			refuse(w, err)
+			return
+		}
+	}
+	settle(ok)
+	if !ok {
 		reply(w, http.StatusUnauthorized, "wrong user name or password")
 		return
 	}
@@ -77,6 +91,10 @@ func (a *Authenticator) HandleLogin(w http.ResponseWriter, r *http.Request) {
 
 // HandleLogout ends the request's page login.
 func (a *Authenticator) HandleLogout(w http.ResponseWriter, r *http.Request) {
+	if a.csrf.Check(r) != nil {
+		reply(w, http.StatusForbidden, "cross-site logout refused")
+		return
+	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
 		a.mu.Lock()
 		delete(a.sessions, c.Value)

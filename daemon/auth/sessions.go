@@ -43,16 +43,38 @@ func (a *Authenticator) newSession(user string) string {
 	id := base64.RawURLEncoding.EncodeToString(b[:])
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// One user logging in again and again drops only their own oldest
+	// logins, never another user's.
+	if a.count(user) >= maxSessionsPerUser {
+		a.dropOldest(user)
+	}
 	if len(a.sessions) >= maxSessions {
-		var oldest string
-		var at time.Time
-		for k, s := range a.sessions {
-			if oldest == "" || s.expires.Before(at) {
-				oldest, at = k, s.expires
-			}
-		}
-		delete(a.sessions, oldest)
+		a.dropOldest("")
 	}
 	a.sessions[id] = &loginSession{user: user, expires: time.Now().Add(a.ttl)}
 	return id
+}
+
+// count returns user's page logins. a.mu is held.
+func (a *Authenticator) count(user string) int {
+	n := 0
+	for _, s := range a.sessions {
+		if s.user == user {
+			n++
+		}
+	}
+	return n
+}
+
+// dropOldest ends the page login that expires first: user's, or anyone's
+// for "". a.mu is held.
+func (a *Authenticator) dropOldest(user string) {
+	var oldest string
+	var at time.Time
+	for k, s := range a.sessions {
+		if (user == "" || s.user == user) && (oldest == "" || s.expires.Before(at)) {
+			oldest, at = k, s.expires
+		}
+	}
+	delete(a.sessions, oldest)
 }

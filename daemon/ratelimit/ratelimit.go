@@ -81,3 +81,14 @@ func ClientAddr(r *http.Request) string {
 	}
 	return host
 }
+
+// Undo takes back key's newest event: an attempt counted up front (so
+// that attempts in flight count too) that turned out not to be one of
+// those limited, such as a login that succeeded.
+func (l *Limiter) Undo(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ts := l.seen[key]; len(ts) > 0 {
+		l.seen[key] = ts[:len(ts)-1]
+	}
+}

@@ -215,8 +215,10 @@ func (d *decoder) startFFmpeg(hw bool, out [2]int, rate frameRate, pics *picture
 		return nil, fmt.Errorf("start %s: %w", d.h.s.FFmpeg, err)
 	}
 	d.pid.Store(int64(p.cmd.Process.Pid))
+	d.h.spawned.Add(1)
 	go func() {
 		err := p.cmd.Wait() // returns once stderr is copied to its end
+		d.h.reaped.Add(1)
 		pics.end()
 		p.exited <- err
 	}()

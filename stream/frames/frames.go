@@ -164,7 +164,10 @@ type Hub struct {
 	running  atomic.Int64
 	restarts atomic.Uint64
 	frames   atomic.Uint64
-	hwFailed atomic.Bool
+	// spawned and reaped count the ffmpeg processes started and waited
+	// for: equal once none is left.
+	spawned, reaped atomic.Int64
+	hwFailed        atomic.Bool
 	// oldFFmpeg is set once ffmpeg rejected an option newer than 5.1;
 	// decoders then use options every version has.
 	oldFFmpeg atomic.Bool

@@ -126,8 +126,10 @@ func startHub(t *testing.T, st *stream.Stream, s Settings) *Hub {
 		case <-time.After(5 * time.Second):
 			t.Error("Hub.Run did not return within 5s of its context ending")
 		}
-		if pids := ffmpegChildren(t); len(pids) != 0 {
-			t.Errorf("ffmpeg processes %v still exist after Run returned", pids)
+		// This hub's processes, not all of the test's: subtests of other
+		// hubs may run beside it.
+		if spawned, reaped := h.spawned.Load(), h.reaped.Load(); spawned != reaped {
+			t.Errorf("%d of the hub's %d ffmpeg processes still exist after Run returned", spawned-reaped, spawned)
 		}
 	})
 	return h

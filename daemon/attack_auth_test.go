@@ -1,0 +1,150 @@
+package daemon_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/daemontest"
+)
+
+// Password guessing, sessions and cross-site requests: see attack_test.go.
+
+// usersDaemon runs a daemon with the users operator (a bcrypt hash of
+// cost) and viewer.
+func usersDaemon(t *testing.T, cost int) *daemontest.Daemon {
+	t.Helper()
+	op, _ := bcrypt.GenerateFromPassword([]byte("op-pass-1"), cost)
+	vw, _ := bcrypt.GenerateFromPassword([]byte("vw-pass-1"), bcrypt.MinCost)
+	return daemontest.Start(t, func(cfg *config.Config) {
+		cfg.Auth.Mode = config.AuthUsers
+		cfg.Auth.Users = []config.User{{Name: "operator", PasswordHash: string(op)}, {Name: "viewer", PasswordHash: string(vw)}}
+	})
+}
+
+// login posts a login from origin ("" for none) and returns the status and
+// the session cookie.
+func login(t *testing.T, d *daemontest.Daemon, user, pass, origin string) (int, *http.Cookie) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", d.URL+"/api/login", strings.NewReader(url.Values{"user": {user}, "password": {pass}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "edgecam_session" {
+			return resp.StatusCode, c
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// Wrong passwords sent all at once are counted as they arrive, not as
+// they finish: of a hundred in parallel, ten are checked.
+func TestAttackParallelPasswordGuessesAreCountedInFlight(t *testing.T) {
+	t.Parallel()
+	d := usersDaemon(t, bcrypt.DefaultCost) // tens of ms a check: they overlap
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := range 100 {
+		wg.Go(func() {
+			code, _ := login(t, d, "operator", fmt.Sprintf("guess-%d", i), "")
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[http.StatusUnauthorized] > 10 || codes[http.StatusTooManyRequests] < 90 {
+		t.Fatalf("100 parallel wrong logins: %v, want at most 10 checked (401), the rest 429", codes)
+	}
+}
+
+// HTTP Basic on any endpoint is a password guess too: limited like the
+// login form, and logged with the address, never the password.
+func TestAttackBasicAuthGuessesAreLimitedAndLogged(t *testing.T) {
+	t.Parallel()
+	d := usersDaemon(t, bcrypt.MinCost)
+	codes := map[int]int{}
+	for i := range 15 {
+		req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
+		req.SetBasicAuth("operator", fmt.Sprintf("basic-guess-%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusUnauthorized] != 10 || codes[http.StatusTooManyRequests] != 5 {
+		t.Fatalf("15 wrong Basic passwords: %v, want 10 × 401 then 429", codes)
+	}
+	logs := d.Logs.String()
+	if !strings.Contains(logs, "failed login") || !strings.Contains(logs, "address=127.0.0.1") {
+		t.Fatalf("the failures are not logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "basic-guess-") {
+		t.Fatal("a guessed password is in the log")
+	}
+}
+
+// Any number of logins by one user leaves the other users' page logins
+// alone.
+func TestAttackOneUserCannotLogEveryoneOut(t *testing.T) {
+	t.Parallel()
+	d := usersDaemon(t, bcrypt.MinCost)
+	_, viewer := login(t, d, "viewer", "vw-pass-1", "")
+	if viewer == nil {
+		t.Fatal("no session cookie")
+	}
+	for range 1100 {
+		if code, _ := login(t, d, "operator", "op-pass-1", ""); code != http.StatusNoContent {
+			t.Fatalf("login: %d", code)
+		}
+	}
+	req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
+	req.AddCookie(viewer)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the viewer's login after 1100 logins of another user: %d", resp.StatusCode)
+	}
+}
+
+// A foreign page cannot log the browser in (login CSRF) or out.
+func TestAttackCrossSiteLoginIsRefused(t *testing.T) {
+	t.Parallel()
+	d := usersDaemon(t, bcrypt.MinCost)
+	if code, c := login(t, d, "operator", "op-pass-1", "http://evil.example"); code != http.StatusForbidden || c != nil {
+		t.Fatalf("a login posted from another origin: %d, cookie %v; want 403 and none", code, c)
+	}
+	req, _ := http.NewRequest("POST", d.URL+"/api/login", strings.NewReader("user=operator&password=op-pass-1"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cross-site login: %d, want 403", resp.StatusCode)
+	}
+	if code, c := login(t, d, "operator", "op-pass-1", d.URL); code != http.StatusNoContent || c == nil {
+		t.Fatalf("the page's own login: %d", code)
+	}
+}

@@ -1,0 +1,93 @@
+package auth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/edgecam/edgecam/daemon/ratelimit"
+)
+
+// Password guessing is limited however the password arrives (the login
+// form, HTTP Basic on any endpoint, a bearer token): each attempt from an
+// address is counted before it is checked, so that a hundred sent at once
+// are not a hundred bcrypt checks, and taken back when it succeeds. bcrypt
+// itself is a budget: a few checks run at once, the rest wait briefly or
+// are refused, so that guessing cannot starve the box.
+
+const (
+	// bcryptSlots is how many bcrypt checks run at once.
+	bcryptSlots = 2
+	// bcryptWait is how long a check waits for a slot.
+	bcryptWait = 2 * time.Second
+	// maxSessionsPerUser bounds one user's page logins: more drop that
+	// user's oldest, never another user's.
+	maxSessionsPerUser = 32
+)
+
+var (
+	// errGuessing is a password check refused: too many failures lately
+	// from the client's address.
+	errGuessing = errors.New("too many failed logins from this address; wait a minute")
+	// errBusy is a password check refused: bcrypt is busy.
+	errBusy = errors.New("too many logins being checked at once; try again")
+)
+
+// attempt counts a credential check from ip before it happens, and
+// returns the function that settles it: ok takes the count back.
+func (a *Authenticator) attempt(ip string) (settle func(ok bool), err error) {
+	if !a.failures.Allow(ip) {
+		return nil, errGuessing
+	}
+	return func(ok bool) {
+		if ok {
+			a.failures.Undo(ip)
+			return
+		}
+		a.logFailure(ip)
+	}, nil
+}
+
+// bcryptSlot waits for a turn to run bcrypt; release gives it back.
+func (a *Authenticator) bcryptSlot() (release func(), err error) {
+	t := time.NewTimer(bcryptWait)
+	defer t.Stop()
+	select {
+	case a.bcrypt <- struct{}{}:
+		return func() { <-a.bcrypt }, nil
+	case <-t.C:
+		return nil, errBusy
+	}
+}
+
+// logFailure logs a failed login or credential, at most once a minute per
+// address with the count since: never what was sent.
+func (a *Authenticator) logFailure(ip string) {
+	a.mu.Lock()
+	a.failed[ip]++
+	n := a.failed[ip]
+	log := a.logLimit.Allow(ip)
+	if log {
+		delete(a.failed, ip)
+	}
+	a.mu.Unlock()
+	if log {
+		a.log.Warn("failed login", "address", ip, "failures", n)
+	}
+}
+
+// refuse answers a credential check that was not made.
+func refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, errGuessing) {
+		w.Header().Set("Retry-After", "60")
+		reply(w, http.StatusTooManyRequests, err.Error())
+		return
+	}
+	w.Header().Set("Retry-After", "2")
+	reply(w, http.StatusServiceUnavailable, err.Error())
+}
+
+func newLogLimit() *ratelimit.Limiter { return ratelimit.New(1, time.Minute) }
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
