@@ -160,7 +160,7 @@ if ! systemd-analyze verify "$unit_dir/edgecam.service" >"$work/verify" 2>&1 || 
 fi
 ok "systemd-analyze verify: clean"
 for key in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=' 'Restart=on-failure' \
-	'ExecReload=/bin/sh -c '\''/usr/bin/edgecam check --quiet --config /etc/edgecam/config.yaml && kill -HUP "$MAINPID"'\''' 'User=edgecam' 'PrivateDevices=yes' \
+	'ExecReload=/bin/sh -c '\''/usr/bin/edgecam check --quiet --no-bind --config /etc/edgecam/config.yaml && kill -HUP "$MAINPID"'\''' 'User=edgecam' 'PrivateDevices=yes' \
 	'ProtectSystem=strict' 'SystemCallFilter=@system-service' 'MemoryMax='; do
 	grep -qF "$key" systemd/edgecam.service || fail "unit lacks $key"
 done

@@ -42,7 +42,7 @@ const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN
 SYNOPSIS
   edgecam run [--config PATH] [--demo [--demo-rtsp ADDR]]
   edgecam demo-camera [--listen ADDR]
-  edgecam check [--config PATH] [--quiet]
+  edgecam check [--config PATH] [--quiet] [--no-bind]
   edgecam passwd [--token]
   edgecam probe [--transport auto|tcp|udp] [--time 10s] rtsp://…
   edgecam version
@@ -69,8 +69,14 @@ COMMANDS
             key; then list the cameras it would start (passwords masked).
             Warns when ffmpeg is missing. Exit 1 on any problem.
             --config PATH  as for run
-            --quiet        print only the problems (the unit's reload runs
-                           this before it signals edgecam)
+            Binds the listen address and UDP port for a moment to see that
+            they are free, and names the program holding a taken one (with
+            sudo, for another user's); a port held by a running edgecam is
+            fine.
+            --quiet        print only the problems
+            --no-bind      skip that: the unit's reload runs check --quiet
+                           --no-bind before it signals edgecam, whose ports
+                           a reload does not change
   passwd    Print a bcrypt hash for auth.users[].password_hash, reading the
             password from the terminal (twice) or from standard input.
             --token        instead, make a random API token and print it with
@@ -252,6 +258,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs, path := flags("check", stderr)
 	quiet := fs.Bool("quiet", false, "print only the problems")
+	noBind := fs.Bool("no-bind", false, "do not check that the listen address and UDP port are free")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -266,6 +273,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cfg.CheckAccess(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
+		return 1
+	}
+	if ps := checkPorts(cfg, *noBind); len(ps) > 0 {
+		for _, p := range ps {
+			fmt.Fprintf(stderr, "%s: %s\n", *path, p)
+		}
 		return 1
 	}
 	if *quiet {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,18 +16,31 @@ func TestCheckCommand(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("cameras:\n  - name: press-1\n    url: rtsp://admin:s3cret@10.0.0.5/s\n    transport: tpc\n"), 0o644)
+	// The postinst sends a user whose edgecam did not start here: check
+	// says which program holds the port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := filepath.Join(dir, "taken.yaml")
+	os.WriteFile(taken, []byte("http:\n  listen: \""+ln.Addr().String()+"\"\nwebrtc:\n  udp_port: 0\n"), 0o644)
+	free := filepath.Join(dir, "free.yaml")
+	os.WriteFile(free, []byte("http:\n  listen: \"127.0.0.1:0\"\nwebrtc:\n  udp_port: 0\n"), 0o644)
 	for _, tc := range []struct {
 		name     string
 		args     []string
 		code     int
 		out, err string
 	}{
-		{"example config is valid", []string{"check", "--config", "../../config.example.yaml"}, 0, "camera press-1", ""},
+		{"example config is valid", []string{"check", "--no-bind", "--config", "../../config.example.yaml"}, 0, "camera press-1", ""},
 		{"bad config names file line and key", []string{"check", "--config", bad}, 1, "", "bad.yaml:4: cameras[0].transport"},
 		// What the unit's reload runs before it signals edgecam.
 		{"quiet check of a bad config", []string{"check", "--quiet", "--config", bad}, 1, "", "bad.yaml:4: cameras[0].transport"},
 		{"missing file", []string{"check", "--config", filepath.Join(dir, "none.yaml")}, 1, "", "none.yaml"},
-		{"quiet check of a good config", []string{"check", "--quiet", "--config", "../../config.example.yaml"}, 0, "", ""},
+		{"quiet check of a good config", []string{"check", "--quiet", "--no-bind", "--config", "../../config.example.yaml"}, 0, "", ""},
+		{"a port another program holds", []string{"check", "--config", taken}, 1, "", "is in use by edgecam.test (pid "},
+		{"a free port", []string{"check", "--config", free}, 0, ": ok", ""},
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"version", []string{"version"}, 0, "edgecam ", ""},
 		{"help", []string{"--help"}, 0, "edgecam run", ""},
