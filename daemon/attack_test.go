@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -213,63 +212,5 @@ func TestAttackQuerySecretsOfCameraURLsStayHidden(t *testing.T) {
 	}
 	if !strings.Contains(seen.String(), "token=***") {
 		t.Errorf("the redacted URL is not shown where expected:\n%.2000s", seen.String())
-	}
-}
-
-// Every snapshot size or quality asked for needs its own ffmpeg: forty
-// requests for forty sizes at once get a few decoders, shared by the sizes
-// that round alike, and 503 with Retry-After beyond the camera's budget.
-func TestAttackSnapshotSizesCannotStartAnFFmpegEach(t *testing.T) {
-	t.Parallel()
-	daemontest.NeedFFmpeg(t)
-	c := daemontest.StartCamera(t, testcamera.Options{})
-	d := daemontest.Start(t, func(cfg *config.Config) { cfg.JPEG.MaxDecodersPerCamera = 3 }, daemontest.Camera("press-1", c.URL()))
-	d.WaitState(t, "press-1", "streaming", 10*time.Second)
-	cam := d.Running(t, "press-1")
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
-	most := 0
-	stop := make(chan struct{})
-	go func() { // how many decoders run at once, while the requests do
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			mu.Lock()
-			most = max(most, cam.JPEG().Stats().Decoders)
-			mu.Unlock()
-		}
-	}()
-	for i := range 40 {
-		wg.Go(func() {
-			url := fmt.Sprintf("%s/cameras/press-1/snapshot.jpg?width=%d&quality=%d", d.URL, 100+i*31, 40+i)
-			resp, err := http.Get(url)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable &&
-				(resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "too many decoders")) {
-				t.Errorf("503 %q without Retry-After or reason", body)
-			}
-			mu.Lock()
-			codes[resp.StatusCode]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	close(stop)
-	t.Logf("answers %v; at most %d decoders at once", codes, most)
-	if codes[http.StatusOK] == 0 || codes[http.StatusOK]+codes[http.StatusServiceUnavailable] != 40 {
-		t.Fatalf("answers %v, want 200s and 503s only", codes)
-	}
-	// A decoder told to stop is still counted while its ffmpeg exits.
-	if most > 3+1 {
-		t.Fatalf("%d decoders at once on a camera allowed 3", most)
 	}
 }

@@ -108,6 +108,7 @@ func (d *Daemon) httpServer(h http.Handler) *http.Server {
 		ReadTimeout:       read,
 		IdleTimeout:       60 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelDebug),
+		ConnContext:       api.WithConn,
 	}
 }
 

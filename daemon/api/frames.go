@@ -118,9 +118,12 @@ func (s *Server) handleFrames(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(detections.MaxBody + 1024)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	// The reader's end ends the session, even while a write is stuck.
+	context.AfterFunc(ctx, func() { closeSoon(r) })
 	fs := &frameSocket{s: s, c: c, conn: conn, v: v, req: req, addr: ratelimit.ClientAddr(r), sent: map[uint64]uint32{}}
 	go fs.readDetections(ctx, cancel)
 	err = fs.send(ctx)
+	closeSoon(r)
 	// It ends only by an error: a write that failed is worth telling.
 	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 		wsFail(conn, err)
@@ -226,7 +229,7 @@ type detectionsError struct {
 func (fs *frameSocket) readDetections(ctx context.Context, cancel context.CancelFunc) {
 	defer cancel()
 	for {
-		typ, data, err := fs.conn.Read(ctx)
+		typ, data, err := readMessage(ctx, fs.conn)
 		if err != nil {
 			return
 		}

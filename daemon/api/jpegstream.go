@@ -94,6 +94,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// small limit ends the connection.
 	conn.SetReadLimit(4096)
 	ctx := conn.CloseRead(r.Context())
+	context.AfterFunc(ctx, func() { closeSoon(r) })
 	defer c.Watch(cameras.WebSocket)()
 
 	fps := req.fps
@@ -126,6 +127,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		}
 		return conn.Write(wctx, websocket.MessageBinary, f.Data)
 	})
+	closeSoon(r)
 	// It ends only by an error: a write that failed is worth telling.
 	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 		wsFail(conn, err)
