@@ -16,6 +16,11 @@ var syntaxLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // syntaxProblem turns a yaml.v3 parser error ("yaml: line 3: mapping values
 // are not allowed in this context") into a Problem with that line.
 func syntaxProblem(err error, data []byte) Problem {
+	// A quote left open swallows the lines after it, and yaml.v3 reports
+	// wherever it gave up, often lines away from the typo.
+	if line, ok := unclosedQuote(data); ok {
+		return Problem{Line: line, Msg: "invalid YAML: the quoted value on this line is not closed; add the missing quote"}
+	}
 	msg := err.Error()
 	if m := syntaxLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
@@ -208,4 +213,44 @@ func describeNode(n *yaml.Node) string {
 		return "the number " + n.Value
 	}
 	return "the string " + quote(n.Value)
+}
+
+// unclosedQuote returns the first line whose value opens a quote that the
+// line does not close. A configuration has no multi-line quoted values, so
+// in a file that does not parse this is the typo.
+func unclosedQuote(data []byte) (int, bool) {
+	for i, line := range strings.Split(string(data), "\n") {
+		v := strings.TrimSpace(line)
+		if strings.HasPrefix(v, "#") {
+			continue
+		}
+		v = strings.TrimLeft(strings.TrimPrefix(v, "- "), " ")
+		if k, rest, ok := strings.Cut(v, ": "); ok && !strings.ContainsAny(k, "\"'") {
+			v = strings.TrimSpace(rest)
+		}
+		switch {
+		case strings.HasPrefix(v, `"`):
+			if !closesDouble(v[1:]) {
+				return i + 1, true
+			}
+		case strings.HasPrefix(v, "'"):
+			if !strings.Contains(strings.ReplaceAll(v[1:], "''", ""), "'") {
+				return i + 1, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// closesDouble reports whether s holds an unescaped double quote.
+func closesDouble(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return true
+		}
+	}
+	return false
 }
