@@ -214,3 +214,22 @@ func TestAttackQuerySecretsOfCameraURLsStayHidden(t *testing.T) {
 		t.Errorf("the redacted URL is not shown where expected:\n%.2000s", seen.String())
 	}
 }
+
+// Event streams are viewer sessions like the others: counted in
+// http.sessions_per_minute.
+func TestAttackEventStreamsCountAsSessions(t *testing.T) {
+	t.Parallel()
+	d := daemontest.Start(t, func(cfg *config.Config) { cfg.HTTP.SessionsPerMinute = 3 })
+	codes := map[int]int{}
+	for range 5 {
+		resp, err := http.Get(d.URL + "/api/events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusOK] != 3 || codes[http.StatusTooManyRequests] != 2 {
+		t.Fatalf("5 event streams with sessions_per_minute 3: %v, want 3 × 200, 2 × 429", codes)
+	}
+}
