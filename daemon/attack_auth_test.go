@@ -148,3 +148,33 @@ func TestAttackCrossSiteLoginIsRefused(t *testing.T) {
 		t.Fatalf("the page's own login: %d", code)
 	}
 }
+
+// bcrypt is slow on purpose; checks run a few at a time (half the cores)
+// and the rest wait briefly, then get 503: guessing cannot take every
+// core from the video.
+func TestAttackBcryptChecksRunAFewAtATime(t *testing.T) {
+	t.Parallel()
+	d := usersDaemon(t, 13) // about half a second a check
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for i := range 8 {
+		wg.Go(func() {
+			req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
+			req.SetBasicAuth("operator", fmt.Sprintf("slow-guess-%d", i))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			mu.Lock()
+			codes[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if codes[http.StatusServiceUnavailable] == 0 || codes[http.StatusUnauthorized] == 0 {
+		t.Fatalf("8 slow checks at once: %v, want some checked (401) and the rest told to come back (503)", codes)
+	}
+}

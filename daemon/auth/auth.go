@@ -92,7 +92,7 @@ func New(c Config) *Authenticator {
 		failures: ratelimit.New(FailedLoginsPerMinute, time.Minute),
 		logLimit: newLogLimit(),
 		log:      c.Log,
-		bcrypt:   make(chan struct{}, bcryptSlots),
+		bcrypt:   make(chan struct{}, bcryptSlots()),
 		csrf:     http.NewCrossOriginProtection(),
 		failed:   make(map[string]int),
 	}

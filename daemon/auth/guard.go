@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/edgecam/edgecam/daemon/ratelimit"
@@ -17,8 +18,6 @@ import (
 // are refused, so that guessing cannot starve the box.
 
 const (
-	// bcryptSlots is how many bcrypt checks run at once.
-	bcryptSlots = 2
 	// bcryptWait is how long a check waits for a slot.
 	bcryptWait = 2 * time.Second
 	// maxSessionsPerUser bounds one user's page logins: more drop that
@@ -33,6 +32,10 @@ var (
 	// errBusy is a password check refused: bcrypt is busy.
 	errBusy = errors.New("too many logins being checked at once; try again")
 )
+
+// bcryptSlots is how many bcrypt checks run at once: half the cores, so
+// that guessing leaves the video the other half.
+func bcryptSlots() int { return max(1, runtime.NumCPU()/2) }
 
 // attempt counts a credential check from ip before it happens, and
 // returns the function that settles it: ok takes the count back.
