@@ -218,6 +218,9 @@ func cmdRun(args []string, stderr io.Writer) int {
 	level := daemon.NewLevel(cfg.Log.Level)
 	log := daemon.NewLogger(stderr, level)
 
+	// The watchdog's SIGABRT: a short dump, not every goroutine.
+	defer handleWatchdogAbort(stderr)()
+
 	// SIGHUP (systemctl reload) re-reads the configuration.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
