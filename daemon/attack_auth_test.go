@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -176,5 +177,55 @@ func TestAttackBcryptChecksRunAFewAtATime(t *testing.T) {
 	wg.Wait()
 	if codes[http.StatusServiceUnavailable] == 0 || codes[http.StatusUnauthorized] == 0 {
 		t.Fatalf("8 slow checks at once: %v, want some checked (401) and the rest told to come back (503)", codes)
+	}
+}
+
+// Guessing tokens counts like guessing passwords.
+func TestAttackTokenGuessesCount(t *testing.T) {
+	t.Parallel()
+	d := usersDaemon(t, bcrypt.MinCost)
+	codes := map[int]int{}
+	for i := range 12 {
+		req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
+		req.Header.Set("Authorization", fmt.Sprintf("Bearer guessed-token-%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusUnauthorized] != 10 || codes[http.StatusTooManyRequests] != 2 {
+		t.Fatalf("12 wrong tokens: %v, want 10 × 401 then 429", codes)
+	}
+}
+
+// A viewer's cookie does not let a foreign page write on their behalf.
+func TestAttackCookieWritesFromOtherSitesAreRefused(t *testing.T) {
+	t.Parallel()
+	d := usersDaemon(t, bcrypt.MinCost)
+	_, cookie := login(t, d, "viewer", "vw-pass-1", "")
+	if cookie == nil {
+		t.Fatal("no session cookie")
+	}
+	post := func(origin string) (int, string) {
+		req, _ := http.NewRequest("POST", d.URL+"/cameras/press-1/detections", strings.NewReader(`{"pts":1,"model":"m","objects":[]}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		req.AddCookie(cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("http://evil.example"); code != http.StatusForbidden {
+		t.Fatalf("a write from another origin with the viewer's cookie: %d %q, want 403", code, body)
+	}
+	// From the page itself it goes through (to the camera it names).
+	if code, body := post(d.URL); code != http.StatusNotFound || !strings.Contains(body, "no camera") {
+		t.Fatalf("a write from the page: %d %q, want 404 for its unknown camera", code, body)
 	}
 }

@@ -120,3 +120,25 @@ func TestAttackEndlessWebSocketFrameIsDropped(t *testing.T) {
 		}
 	}
 }
+
+// A snapshot that starts a decoder counts as a new session; one a running
+// decoder answers does not.
+func TestAttackColdSnapshotsCountAsSessions(t *testing.T) {
+	t.Parallel()
+	daemontest.NeedFFmpeg(t)
+	c := daemontest.StartCamera(t, testcamera.Options{})
+	d := daemontest.Start(t, func(cfg *config.Config) {
+		cfg.HTTP.SessionsPerMinute = 2
+		cfg.JPEG.IdleStop = config.Duration(time.Minute)
+	}, daemontest.Camera("press-1", c.URL()))
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
+	var got []int
+	for _, width := range []int{320, 320, 320, 640, 960} {
+		code, _ := daemontest.Get(t, fmt.Sprintf("%s/cameras/press-1/snapshot.jpg?width=%d", d.URL, width))
+		got = append(got, code)
+	}
+	want := []int{200, 200, 200, 200, 429}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("snapshots at 320, 320, 320, 640, 960 with 2 sessions a minute: %v, want %v", got, want)
+	}
+}
