@@ -17,6 +17,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 
 	"github.com/edgecam/edgecam/capture/redact"
@@ -26,6 +27,10 @@ import (
 // again from MinBackoff: a camera that flaps every few seconds should not be
 // hammered, one that ran for a while and then rebooted should come back fast.
 const healthyAfter = 10 * time.Second
+
+// ErrStreamEnded is a session the camera ended itself (RTCP BYE); the
+// next one starts after the minimum backoff, however short the last was.
+var ErrStreamEnded = errors.New("the camera ended the stream (RTCP BYE)")
 
 // Camera pulls one RTSP camera. Create it with New and call Run.
 type Camera struct {
@@ -151,7 +156,7 @@ func (c *Camera) Run(ctx context.Context) error {
 		if err == nil {
 			err = errors.New("session ended")
 		}
-		if streamed && time.Since(start) >= healthyAfter {
+		if streamed && (time.Since(start) >= healthyAfter || errors.Is(err, ErrStreamEnded)) {
 			backoff = c.cfg.MinBackoff
 		}
 		wait := backoff
@@ -289,6 +294,16 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 		}
 		r.handle(pkt, pts, decodeErrs)
 	})
+	// A camera that ends its stream (an encoder restarting after a
+	// settings change) says so with an RTCP BYE and may keep the
+	// connection open: the session ends at once instead of when the read
+	// timeout runs out, and the next one starts after the minimum backoff.
+	var bye atomic.Bool
+	client.OnPacketRTCP(medi, func(pkt rtcp.Packet) {
+		if _, ok := pkt.(*rtcp.Goodbye); ok && bye.CompareAndSwap(false, true) {
+			go client.Close() // not from the reading goroutine it waits for
+		}
+	})
 	if _, err := client.Play(nil); err != nil {
 		return false, fmt.Errorf("play: %w", err)
 	}
@@ -313,6 +328,9 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 	wg.Wait()
 	if stalled != nil {
 		err = stalled
+	}
+	if bye.Load() {
+		return r.delivered.Load(), ErrStreamEnded
 	}
 	return r.delivered.Load(), fmt.Errorf("stream: %w", err)
 }

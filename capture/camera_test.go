@@ -187,3 +187,24 @@ func TestCameraErrorsNeverShowThePassword(t *testing.T) {
 		t.Errorf("error %q: want the 401 without the password", s.LastError)
 	}
 }
+
+// A camera that ends its stream with an RTCP BYE, keeping its connection
+// open, is reconnected at once: not after the read timeout, with frames
+// from the new session within a backoff and a GOP.
+func TestCameraThatSaysGoodbyeIsReconnectedAtOnce(t *testing.T) {
+	t.Parallel()
+	cam := startTestCamera(t, testcamera.Options{})
+	c, sink, _ := runCamera(t, Config{
+		Name: "press-1", URL: cam.URL(), Transport: TransportTCP,
+		// Far longer than the test waits: only the BYE can end the session.
+		ReadTimeout: time.Minute, StaleAfter: time.Minute,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	})
+	waitStatus(t, c, 5*time.Second, "streaming", func(s Status) bool { return s.State == StateStreaming })
+	cam.SayGoodbye()
+	said := time.Now()
+	units := sink.units.Load()
+	waitStatus(t, c, 10*time.Second, "streaming again in a new session",
+		func(s Status) bool { return s.Reconnects >= 1 && sink.units.Load() > units+5 })
+	t.Logf("frames again %s after the BYE", time.Since(said).Round(time.Millisecond))
+}

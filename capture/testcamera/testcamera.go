@@ -33,6 +33,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
 
@@ -102,6 +103,7 @@ type Camera struct {
 
 	mu      sync.Mutex
 	playing map[*gortsplib.ServerSession]struct{}
+	byeSent bool // SayGoodbye paused the stream until a new session plays
 
 	stop      chan struct{}
 	done      chan struct{} // closed when the pacing goroutine returns
@@ -452,6 +454,22 @@ func (c *Camera) Resume() {
 	c.paused.Store(false)
 }
 
+// SayGoodbye ends the stream as a camera does when its encoder restarts
+// after a settings change: an RTCP BYE to every playing session, then no
+// more RTP on them, while their RTSP connections stay open. A session that
+// starts playing afterwards gets the stream again.
+func (c *Camera) SayGoodbye() {
+	c.paused.Store(true)
+	c.mu.Lock()
+	c.byeSent = true
+	c.mu.Unlock()
+	if st := c.served.Load(); st != nil {
+		if err := st.WritePacketRTCP(c.media, &rtcp.Goodbye{Sources: []uint32{0}}); err != nil {
+			c.logf("write RTCP BYE: %v", err)
+		}
+	}
+}
+
 // SessionCount returns the number of RTSP sessions currently playing, so tests
 // can check that a client pulls from the camera only while it has viewers.
 func (c *Camera) SessionCount() int {
@@ -531,6 +549,10 @@ func (c *Camera) setPlaying(ss *gortsplib.ServerSession, playing bool) {
 	defer c.mu.Unlock()
 	if playing {
 		c.playing[ss] = struct{}{}
+		if c.byeSent { // a new session after SayGoodbye streams again
+			c.byeSent = false
+			c.paused.Store(false)
+		}
 	} else {
 		delete(c.playing, ss)
 	}
