@@ -208,3 +208,23 @@ func TestCameraThatSaysGoodbyeIsReconnectedAtOnce(t *testing.T) {
 		func(s Status) bool { return s.Reconnects >= 1 && sink.units.Load() > units+5 })
 	t.Logf("frames again %s after the BYE", time.Since(said).Round(time.Millisecond))
 }
+
+// A camera whose encoder restarts inside the session (new SSRC, sequence
+// numbers and timestamps) keeps playing: frames come on from its next IDR,
+// without a stall until a timeout.
+func TestCameraWhoseEncoderRestartsKeepsPlaying(t *testing.T) {
+	t.Parallel()
+	cam := startTestCamera(t, testcamera.Options{})
+	c, sink, _ := runCamera(t, Config{
+		Name: "press-1", URL: cam.URL(), Transport: TransportTCP,
+		ReadTimeout: time.Minute, StaleAfter: time.Minute,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	})
+	waitStatus(t, c, 5*time.Second, "streaming", func(s Status) bool { return s.State == StateStreaming })
+	idrs := sink.idrs.Load()
+	cam.RestartEncoder()
+	restarted := time.Now()
+	waitStatus(t, c, 10*time.Second, "IDRs and frames after the restart",
+		func(Status) bool { return sink.idrs.Load() > idrs+1 })
+	t.Logf("two IDRs %s after the restart; %d reconnects", time.Since(restarted).Round(time.Millisecond), c.Status().Reconnects)
+}

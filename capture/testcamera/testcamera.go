@@ -104,6 +104,7 @@ type Camera struct {
 	mu      sync.Mutex
 	playing map[*gortsplib.ServerSession]struct{}
 	byeSent bool // SayGoodbye paused the stream until a new session plays
+	restart atomic.Bool
 
 	stop      chan struct{}
 	done      chan struct{} // closed when the pacing goroutine returns
@@ -287,6 +288,16 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 	au := make([][]byte, 0, 8)
 	var stamped [][]byte
 	for frame := int64(0); ; frame++ {
+		if c.restart.CompareAndSwap(true, false) {
+			// A new SSRC, sequence numbers and clock from here on, the
+			// clip from its first IDR: what a camera's encoder restart
+			// looks like inside an RTSP session that goes on.
+			if e, err := forma.CreateEncoder(); err == nil {
+				enc = e
+			}
+			tsBase = rand.Uint32() - uint32(frame*90000/fps)
+			pos = 0
+		}
 		want := c.other.Load()
 		next := want
 		if next == nil {
@@ -469,6 +480,11 @@ func (c *Camera) SayGoodbye() {
 		}
 	}
 }
+
+// RestartEncoder restarts the RTP numbering in the middle of the sessions:
+// a new SSRC, new sequence numbers and timestamps, the clip from its IDR,
+// as a camera's encoder restart without a new RTSP session looks.
+func (c *Camera) RestartEncoder() { c.restart.Store(true) }
 
 // SessionCount returns the number of RTSP sessions currently playing, so tests
 // can check that a client pulls from the camera only while it has viewers.
