@@ -188,19 +188,27 @@ func TestCameraErrorsNeverShowThePassword(t *testing.T) {
 	}
 }
 
+// runPatientCamera pulls cam with read and stale timeouts far longer than
+// a test waits, so that nothing but the camera's own doing ends a session,
+// and returns once it streams.
+func runPatientCamera(t *testing.T, cam *testcamera.Camera) (*Camera, *unitCounter) {
+	t.Helper()
+	c, sink, _ := runCamera(t, Config{
+		Name: "press-1", URL: cam.URL(), Transport: TransportTCP,
+		ReadTimeout: time.Minute, StaleAfter: time.Minute,
+		MinBackoff: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+	})
+	waitStatus(t, c, 5*time.Second, "streaming", func(s Status) bool { return s.State == StateStreaming })
+	return c, sink
+}
+
 // A camera that ends its stream with an RTCP BYE, keeping its connection
 // open, is reconnected at once: not after the read timeout, with frames
 // from the new session within a backoff and a GOP.
 func TestCameraThatSaysGoodbyeIsReconnectedAtOnce(t *testing.T) {
 	t.Parallel()
 	cam := startTestCamera(t, testcamera.Options{})
-	c, sink, _ := runCamera(t, Config{
-		Name: "press-1", URL: cam.URL(), Transport: TransportTCP,
-		// Far longer than the test waits: only the BYE can end the session.
-		ReadTimeout: time.Minute, StaleAfter: time.Minute,
-		MinBackoff: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	})
-	waitStatus(t, c, 5*time.Second, "streaming", func(s Status) bool { return s.State == StateStreaming })
+	c, sink := runPatientCamera(t, cam)
 	cam.SayGoodbye()
 	said := time.Now()
 	units := sink.units.Load()
@@ -215,12 +223,7 @@ func TestCameraThatSaysGoodbyeIsReconnectedAtOnce(t *testing.T) {
 func TestCameraWhoseEncoderRestartsKeepsPlaying(t *testing.T) {
 	t.Parallel()
 	cam := startTestCamera(t, testcamera.Options{})
-	c, sink, _ := runCamera(t, Config{
-		Name: "press-1", URL: cam.URL(), Transport: TransportTCP,
-		ReadTimeout: time.Minute, StaleAfter: time.Minute,
-		MinBackoff: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	})
-	waitStatus(t, c, 5*time.Second, "streaming", func(s Status) bool { return s.State == StateStreaming })
+	c, sink := runPatientCamera(t, cam)
 	idrs := sink.idrs.Load()
 	cam.RestartEncoder()
 	restarted := time.Now()

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -33,12 +32,7 @@ func usersDaemon(t *testing.T, cost int) *daemontest.Daemon {
 // the session cookie.
 func login(t *testing.T, d *daemontest.Daemon, user, pass, origin string) (int, *http.Cookie) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", d.URL+"/api/login", strings.NewReader(url.Values{"user": {user}, "password": {pass}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if origin != "" {
-		req.Header.Set("Origin", origin)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(loginRequest(d, user, pass, origin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,23 +45,32 @@ func login(t *testing.T, d *daemontest.Daemon, user, pass, origin string) (int, 
 	return resp.StatusCode, nil
 }
 
+// loginRequest is the page's login form for user and pass, posted from
+// origin ("" for none).
+func loginRequest(d *daemontest.Daemon, user, pass, origin string) *http.Request {
+	req, _ := http.NewRequest("POST", d.URL+"/api/login", strings.NewReader(url.Values{"user": {user}, "password": {pass}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	return req
+}
+
+// basic is a GET of url with HTTP Basic credentials.
+func basic(url, user, pass string) *http.Request {
+	req := get(url)
+	req.SetBasicAuth(user, pass)
+	return req
+}
+
 // Wrong passwords sent all at once are counted as they arrive, not as
 // they finish: of a hundred in parallel, ten are checked.
 func TestAttackParallelPasswordGuessesAreCountedInFlight(t *testing.T) {
 	t.Parallel()
 	d := usersDaemon(t, bcrypt.DefaultCost) // tens of ms a check: they overlap
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
-	for i := range 100 {
-		wg.Go(func() {
-			code, _ := login(t, d, "operator", fmt.Sprintf("guess-%d", i), "")
-			mu.Lock()
-			codes[code]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	codes := statuses(t, 100, true, func(i int) *http.Request {
+		return loginRequest(d, "operator", fmt.Sprintf("guess-%d", i), "")
+	})
 	if codes[http.StatusUnauthorized] > 10 || codes[http.StatusTooManyRequests] < 90 {
 		t.Fatalf("100 parallel wrong logins: %v, want at most 10 checked (401), the rest 429", codes)
 	}
@@ -78,17 +81,9 @@ func TestAttackParallelPasswordGuessesAreCountedInFlight(t *testing.T) {
 func TestAttackBasicAuthGuessesAreLimitedAndLogged(t *testing.T) {
 	t.Parallel()
 	d := usersDaemon(t, bcrypt.MinCost)
-	codes := map[int]int{}
-	for i := range 15 {
-		req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
-		req.SetBasicAuth("operator", fmt.Sprintf("basic-guess-%d", i))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		codes[resp.StatusCode]++
-	}
+	codes := statuses(t, 15, false, func(i int) *http.Request {
+		return basic(d.URL+"/api/cameras", "operator", fmt.Sprintf("basic-guess-%d", i))
+	})
 	if codes[http.StatusUnauthorized] != 10 || codes[http.StatusTooManyRequests] != 5 {
 		t.Fatalf("15 wrong Basic passwords: %v, want 10 × 401 then 429", codes)
 	}
@@ -115,7 +110,7 @@ func TestAttackOneUserCannotLogEveryoneOut(t *testing.T) {
 			t.Fatalf("login: %d", code)
 		}
 	}
-	req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
+	req := get(d.URL + "/api/cameras")
 	req.AddCookie(viewer)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -134,19 +129,32 @@ func TestAttackCrossSiteLoginIsRefused(t *testing.T) {
 	if code, c := login(t, d, "operator", "op-pass-1", "http://evil.example"); code != http.StatusForbidden || c != nil {
 		t.Fatalf("a login posted from another origin: %d, cookie %v; want 403 and none", code, c)
 	}
-	req, _ := http.NewRequest("POST", d.URL+"/api/login", strings.NewReader("user=operator&password=op-pass-1"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	codes := statuses(t, 1, false, func(int) *http.Request {
+		req := loginRequest(d, "operator", "op-pass-1", "")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		return req
+	})
+	if codes[http.StatusForbidden] != 1 {
+		t.Fatalf("a cross-site login: %v, want 403", codes)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("a cross-site login: %d, want 403", resp.StatusCode)
-	}
-	if code, c := login(t, d, "operator", "op-pass-1", d.URL); code != http.StatusNoContent || c == nil {
+	code, c := login(t, d, "operator", "op-pass-1", d.URL)
+	if code != http.StatusNoContent || c == nil {
 		t.Fatalf("the page's own login: %d", code)
+	}
+	// Nor log it out.
+	codes = statuses(t, 1, false, func(int) *http.Request {
+		req, _ := http.NewRequest("POST", d.URL+"/api/logout", nil)
+		req.Header.Set("Origin", "http://evil.example")
+		req.AddCookie(c)
+		return req
+	})
+	if codes[http.StatusForbidden] != 1 {
+		t.Fatalf("a logout posted from another origin: %v, want 403", codes)
+	}
+	req := get(d.URL + "/api/cameras")
+	req.AddCookie(c)
+	if codes := statuses(t, 1, false, func(int) *http.Request { return req }); codes[http.StatusOK] != 1 {
+		t.Fatalf("the login after a cross-site logout: %v, want it still valid", codes)
 	}
 }
 
@@ -156,25 +164,9 @@ func TestAttackCrossSiteLoginIsRefused(t *testing.T) {
 func TestAttackBcryptChecksRunAFewAtATime(t *testing.T) {
 	t.Parallel()
 	d := usersDaemon(t, 13) // about half a second a check
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	codes := map[int]int{}
-	for i := range 8 {
-		wg.Go(func() {
-			req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
-			req.SetBasicAuth("operator", fmt.Sprintf("slow-guess-%d", i))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			resp.Body.Close()
-			mu.Lock()
-			codes[resp.StatusCode]++
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
+	codes := statuses(t, 8, true, func(i int) *http.Request {
+		return basic(d.URL+"/api/cameras", "operator", fmt.Sprintf("slow-guess-%d", i))
+	})
 	if codes[http.StatusServiceUnavailable] == 0 || codes[http.StatusUnauthorized] == 0 {
 		t.Fatalf("8 slow checks at once: %v, want some checked (401) and the rest told to come back (503)", codes)
 	}
@@ -184,17 +176,11 @@ func TestAttackBcryptChecksRunAFewAtATime(t *testing.T) {
 func TestAttackTokenGuessesCount(t *testing.T) {
 	t.Parallel()
 	d := usersDaemon(t, bcrypt.MinCost)
-	codes := map[int]int{}
-	for i := range 12 {
-		req, _ := http.NewRequest("GET", d.URL+"/api/cameras", nil)
+	codes := statuses(t, 12, false, func(i int) *http.Request {
+		req := get(d.URL + "/api/cameras")
 		req.Header.Set("Authorization", fmt.Sprintf("Bearer guessed-token-%d", i))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		codes[resp.StatusCode]++
-	}
+		return req
+	})
 	if codes[http.StatusUnauthorized] != 10 || codes[http.StatusTooManyRequests] != 2 {
 		t.Fatalf("12 wrong tokens: %v, want 10 × 401 then 429", codes)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,41 @@ func send(t *testing.T, method, url, contentType, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// statuses sends the n requests req makes, all at once or one after the
+// other, and counts their answers by status.
+func statuses(t *testing.T, n int, atOnce bool, req func(i int) *http.Request) map[int]int {
+	t.Helper()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	do := func(i int) {
+		resp, err := http.DefaultClient.Do(req(i))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		resp.Body.Close()
+		mu.Lock()
+		codes[resp.StatusCode]++
+		mu.Unlock()
+	}
+	for i := range n {
+		if atOnce {
+			wg.Go(func() { do(i) })
+		} else {
+			do(i)
+		}
+	}
+	wg.Wait()
+	return codes
+}
+
+// get is a GET request to url.
+func get(url string) *http.Request {
+	req, _ := http.NewRequest("GET", url, nil)
+	return req
 }
 
 // A login form is a name and a password: a body of megabytes is refused
@@ -220,15 +256,7 @@ func TestAttackQuerySecretsOfCameraURLsStayHidden(t *testing.T) {
 func TestAttackEventStreamsCountAsSessions(t *testing.T) {
 	t.Parallel()
 	d := daemontest.Start(t, func(cfg *config.Config) { cfg.HTTP.SessionsPerMinute = 3 })
-	codes := map[int]int{}
-	for range 5 {
-		resp, err := http.Get(d.URL + "/api/events")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		codes[resp.StatusCode]++
-	}
+	codes := statuses(t, 5, false, func(int) *http.Request { return get(d.URL + "/api/events") })
 	if codes[http.StatusOK] != 3 || codes[http.StatusTooManyRequests] != 2 {
 		t.Fatalf("5 event streams with sessions_per_minute 3: %v, want 3 × 200, 2 × 429", codes)
 	}

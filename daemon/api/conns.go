@@ -2,12 +2,16 @@ package api
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/edgecam/edgecam/daemon/cameras"
+	"github.com/edgecam/edgecam/stream/frames"
 )
 
 // A WebSocket's close waits for the client's close frame, reading away
@@ -55,4 +59,35 @@ func readMessage(ctx context.Context, conn *websocket.Conn) (websocket.MessageTy
 	defer t.Stop()
 	data, err := io.ReadAll(rd)
 	return typ, data, err
+}
+
+// acceptViewer accepts the WebSocket of a viewer of variant v of camera c.
+// Browsers hide the HTTP status of a failed handshake, so a refusal (no
+// ffmpeg, too many decoders) is sent over the socket: an error message,
+// then close 1011. ok is false when the request has been answered.
+func acceptViewer(w http.ResponseWriter, r *http.Request, c *cameras.Camera, v frames.Variant) (*websocket.Conn, *frames.Viewer, bool) {
+	conn, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return nil, nil, false // Accept has answered the client
+	}
+	fv, err := c.JPEG().Subscribe(v)
+	if err != nil {
+		closeSoon(r)
+		wsFail(conn, err)
+		conn.CloseNow()
+		return nil, nil, false
+	}
+	return conn, fv, true
+}
+
+// endSession ends a viewer's socket whose session, under ctx, ended with
+// err. It ends only by an error: one other than the client leaving or a
+// write timing out is worth telling the client.
+func endSession(ctx context.Context, r *http.Request, conn *websocket.Conn, err error) {
+	closeSoon(r)
+	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+		wsFail(conn, err)
+		return
+	}
+	conn.Close(websocket.StatusNormalClosure, "")
 }

@@ -103,16 +103,11 @@ func (s *Server) handleFrames(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
+	conn, v, ok := acceptViewer(w, r, c, req.variant)
+	if !ok {
 		return
 	}
 	defer conn.CloseNow()
-	v, err := c.JPEG().Subscribe(req.variant)
-	if err != nil {
-		wsFail(conn, err)
-		return
-	}
 	defer v.Close()
 	defer c.Watch(cameras.Frames)()
 	conn.SetReadLimit(detections.MaxBody + 1024)
@@ -122,14 +117,7 @@ func (s *Server) handleFrames(w http.ResponseWriter, r *http.Request) {
 	context.AfterFunc(ctx, func() { closeSoon(r) })
 	fs := &frameSocket{s: s, c: c, conn: conn, v: v, req: req, addr: ratelimit.ClientAddr(r), sent: map[uint64]uint32{}}
 	go fs.readDetections(ctx, cancel)
-	err = fs.send(ctx)
-	closeSoon(r)
-	// It ends only by an error: a write that failed is worth telling.
-	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-		wsFail(conn, err)
-		return
-	}
-	conn.Close(websocket.StatusNormalClosure, "")
+	endSession(ctx, r, conn, fs.send(ctx))
 }
 
 // frameSocket is one /frames connection.

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -76,18 +75,11 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	conn, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return // Accept has answered the client
-	}
-	defer conn.CloseNow()
-	// Browsers hide the HTTP status of a failed handshake, so refusals
-	// are sent over the socket: an error message, then close 1011.
-	v, err := c.JPEG().Subscribe(req.variant)
-	if err != nil {
-		wsFail(conn, err)
+	conn, v, ok := acceptViewer(w, r, c, req.variant)
+	if !ok {
 		return
 	}
+	defer conn.CloseNow()
 	defer v.Close()
 	// Viewers only listen; reading in the background answers pings and
 	// notices the close, which cancels ctx. Anything they send beyond a
@@ -108,7 +100,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// can draw detections on the frame they belong to.
 	meta := r.URL.Query().Get("meta") == "1"
 	sentInfo := false
-	err = sendFrames(ctx, v, req, func(f frames.Frame) error {
+	err := sendFrames(ctx, v, req, func(f frames.Frame) error {
 		wctx, cancel := context.WithTimeout(ctx, frameWriteTimeout)
 		defer cancel()
 		if !sentInfo {
@@ -127,13 +119,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		}
 		return conn.Write(wctx, websocket.MessageBinary, f.Data)
 	})
-	closeSoon(r)
-	// It ends only by an error: a write that failed is worth telling.
-	if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-		wsFail(conn, err)
-		return
-	}
-	conn.Close(websocket.StatusNormalClosure, "")
+	endSession(ctx, r, conn, err)
 }
 
 // wsFail tells a WebSocket viewer why it gets no pictures and closes.

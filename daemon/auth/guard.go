@@ -20,6 +20,9 @@ import (
 const (
 	// bcryptWait is how long a check waits for a slot.
 	bcryptWait = 2 * time.Second
+	// maxFailedAddrs bounds the addresses whose failures are counted
+	// between log lines.
+	maxFailedAddrs = 4096
 	// maxSessionsPerUser bounds one user's page logins: more drop that
 	// user's oldest, never another user's.
 	maxSessionsPerUser = 32
@@ -68,6 +71,11 @@ func (a *Authenticator) bcryptSlot() (release func(), err error) {
 // address with the count since: never what was sent.
 func (a *Authenticator) logFailure(ip string) {
 	a.mu.Lock()
+	// Addresses that stopped failing leave their counts behind; guessers
+	// from many addresses must not grow the table without end.
+	if len(a.failed) >= maxFailedAddrs {
+		clear(a.failed)
+	}
 	a.failed[ip]++
 	n := a.failed[ip]
 	log := a.logLimit.Allow(ip)
