@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/edgecam/edgecam/daemon/api"
 )
 
 // visionRun is what the vision scenarios measure: model readers on
@@ -117,14 +119,12 @@ func (fr *framesReader) read(ctx context.Context, url string) error {
 	defer conn.CloseNow()
 	conn.SetReadLimit(16 << 20)
 	fr.conn.Store(conn)
+	// The daemon's own message types, and the fields of its error
+	// messages besides.
 	var meta struct {
-		Type     string    `json:"type"`
-		PTS      uint32    `json:"pts"`
-		Received time.Time `json:"received"`
-		Time     time.Time `json:"time"`
-		Dropped  int64     `json:"dropped"`
-		Status   int       `json:"status"`
-		Error    string    `json:"error"`
+		api.FrameMeta
+		Status int    `json:"status"`
+		Error  string `json:"error"`
 	}
 	for {
 		typ, data, err := conn.Read(ctx)
@@ -149,7 +149,7 @@ func (fr *framesReader) read(ctx context.Context, url string) error {
 		if fr.frames.Add(1) == 1 {
 			fr.first <- now.Sub(start)
 		}
-		fr.dropped.Store(meta.Dropped)
+		fr.dropped.Store(int64(meta.Dropped))
 		fr.mu.Lock()
 		if fr.on {
 			fr.latency = append(fr.latency, float64(now.Sub(meta.Received))/1e6)
