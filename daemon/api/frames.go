@@ -131,6 +131,11 @@ type frameSocket struct {
 
 	mu   sync.Mutex
 	sent map[uint64]uint32 // seq → pts of the pictures sent lately, for detections by seq
+
+	// pair keeps a picture's metadata and the picture together: an error
+	// answering a model's message is written between pairs, never inside
+	// one, as the protocol promises.
+	pair sync.Mutex
 }
 
 // keepSent is how many pictures' seq a socket remembers.
@@ -165,10 +170,13 @@ func (fs *frameSocket) send(ctx context.Context) error {
 			sentInfo = true
 		}
 		fs.remember(f)
-		if err := fs.writeJSON(ctx, metaOf(f, dropped)); err != nil {
-			return err
+		fs.pair.Lock()
+		err = fs.writeJSON(ctx, metaOf(f, dropped))
+		if err == nil {
+			err = fs.write(ctx, websocket.MessageBinary, f.Data)
 		}
-		if err := fs.write(ctx, websocket.MessageBinary, f.Data); err != nil {
+		fs.pair.Unlock()
+		if err != nil {
 			return err
 		}
 		busyUntil = fs.v.Newest()
@@ -227,7 +235,9 @@ func (fs *frameSocket) readDetections(ctx context.Context, cancel context.Cancel
 		if err := fs.takeDetections(data); err != nil {
 			e := &detections.Error{Status: http.StatusBadRequest, Msg: err.Error()}
 			errors.As(err, &e)
+			fs.pair.Lock()
 			_ = fs.writeJSON(ctx, detectionsError{Type: "error", Status: e.Status, Error: e.Msg})
+			fs.pair.Unlock()
 		}
 	}
 }
