@@ -15,7 +15,6 @@ import (
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -184,17 +183,24 @@ func (c *Camera) Run(ctx context.Context) error {
 	}
 }
 
-// UnsupportedCodecError says the camera offers video edgecam cannot forward.
+// UnsupportedCodecError says the camera offers no video edgecam can
+// forward, or not the codec its configuration asks for.
 type UnsupportedCodecError struct {
 	Offered []string
+	// Want is the codec the configuration asks for; empty for either.
+	Want Codec
 }
 
 func (e *UnsupportedCodecError) Error() string {
 	if len(e.Offered) == 0 {
-		return "camera offers no video track; edgecam forwards H264"
+		return "camera offers no video track; edgecam forwards H264 and H265"
 	}
-	return fmt.Sprintf("camera offers %s; edgecam forwards H264 — switch the camera's main or sub stream to H.264",
-		strings.Join(e.Offered, ", "))
+	offered := strings.Join(e.Offered, ", ")
+	if e.Want != CodecAuto {
+		return fmt.Sprintf("camera offers %s, not the %s its configuration asks for: set codec: auto, or switch the camera's stream to %s",
+			offered, e.Want, e.Want)
+	}
+	return fmt.Sprintf("camera offers %s; edgecam forwards H264 and H265: switch the camera's main or sub stream to one of them", offered)
 }
 
 // runSession runs one RTSP session until it fails or ctx ends. streamed
@@ -216,7 +222,7 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 	}
 
 	lost := newRateLog(c.log, "rtp packets lost", 10*time.Second)
-	decodeErrs := newRateLog(c.log, "h264 frames dropped", 10*time.Second)
+	decodeErrs := newRateLog(c.log, "frames dropped (broken packets)", 10*time.Second)
 	dialer := &net.Dialer{Timeout: c.cfg.ConnectTimeout}
 	client := &gortsplib.Client{
 		Scheme:       u.Scheme,
@@ -257,14 +263,15 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 		return false, describeError(err)
 	}
 
-	var forma *format.H264
-	medi := desc.FindFormat(&forma)
-	if medi == nil {
-		return false, &UnsupportedCodecError{Offered: offeredCodecs(desc)}
+	tr, err := pickTrack(desc, c.cfg.Codec)
+	if err != nil {
+		return false, err
 	}
-	if forma.PacketizationMode >= 2 {
-		return false, fmt.Errorf("h264 packetization-mode %d is not supported", forma.PacketizationMode)
+	dec, err := tr.newDecoder()
+	if err != nil {
+		return false, fmt.Errorf("%s decoder: %w", tr.codec, err)
 	}
+	medi, forma := tr.media, tr.format
 	if _, err := client.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return false, fmt.Errorf("setup: %w", err)
 	}
@@ -276,11 +283,7 @@ func (c *Camera) runSession(ctx context.Context) (streamed bool, err error) {
 		c.mu.Unlock()
 		c.signal()
 	}
-	r := &reader{
-		cam:     c,
-		session: session,
-		params:  newParamSet(forma.SafeParams()),
-	}
+	r := &reader{cam: c, session: session, params: tr.params(), dec: dec}
 	r.lastUnit.Store(time.Now().UnixNano())
 
 	c.onSessionStarted(r.params)
@@ -404,7 +407,7 @@ func (c *Camera) addCounts(lost, decodeErrors uint64) {
 func (c *Camera) onSessionStarted(p *paramSet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.status.Codec = CodecH264
+	c.status.Codec = p.codec
 	if p.width > 0 {
 		c.status.Width, c.status.Height = p.width, p.height
 		c.status.BFrames = p.reorders

@@ -1,9 +1,10 @@
-// Package capture pulls H.264 from RTSP cameras.
+// Package capture pulls H.264 and H.265 from RTSP cameras.
 //
 // One Camera owns one RTSP client session at a time and reconnects forever with
-// capped exponential backoff. It hands complete access units, with SPS and PPS
-// in front of every IDR, to the Sink it is given; it knows nothing about
-// viewers or protocols downstream.
+// capped exponential backoff. It hands complete access units, with the
+// parameter sets (SPS and PPS; VPS, SPS and PPS for H.265) in front of every
+// keyframe, to the Sink it is given; it knows nothing about viewers or
+// protocols downstream.
 package capture
 
 import (
@@ -25,9 +26,12 @@ const (
 // Codec names a video codec as the API shows it.
 type Codec string
 
-// Codecs.
+// Codecs. In a Config, the empty Codec means "auto": H.264 when the camera
+// offers it, else H.265.
 const (
+	CodecAuto Codec = ""
 	CodecH264 Codec = "H264"
+	CodecH265 Codec = "H265"
 )
 
 // Defaults of Config's zero values. They live here only: the configuration
@@ -63,6 +67,10 @@ type Config struct {
 	// its state reads stale (the RTSP session is up, the picture is not
 	// moving).
 	StaleAfter time.Duration
+	// Codec is the codec to pull from a camera that offers several; empty
+	// (CodecAuto) takes H.264 when offered, because every browser plays it
+	// over WebRTC, and H.265 otherwise.
+	Codec Codec
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -91,15 +99,19 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// AccessUnit is one H.264 access unit as the camera sent it.
+// AccessUnit is one H.264 or H.265 access unit as the camera sent it.
 type AccessUnit struct {
+	// Codec is CodecH264 or CodecH265.
+	Codec Codec
 	// NALUs without start codes. An IDR access unit always starts with the
-	// current SPS and PPS, whether or not the camera sent them in-band.
+	// current parameter sets (H.264: SPS, PPS; H.265: VPS, SPS, PPS),
+	// whether or not the camera sent them in-band.
 	NALUs [][]byte
 	// PTS is the presentation time in 90 kHz units on the timeline of the
 	// current RTSP session; it restarts when Session changes.
 	PTS int64
-	// IDR is true when the unit can start decoding.
+	// IDR is true when the unit can start decoding: an H.264 IDR, an H.265
+	// IRAP picture (IDR, CRA or BLA).
 	IDR bool
 	// Session counts RTSP sessions: a new value means a reconnect happened
 	// and timestamps are not continuous with the previous unit.
@@ -125,7 +137,7 @@ const (
 	StateStreaming   State = "streaming"   // video arrives
 	StateStale       State = "stale"       // the session is up but no frame came for StaleAfter
 	StateRetrying    State = "retrying"    // the last attempt failed; waiting to try again
-	StateUnsupported State = "unsupported" // the camera offers no H.264
+	StateUnsupported State = "unsupported" // the camera offers neither H.264 nor H.265 (or not the one configured)
 )
 
 // States lists every State, for metrics that export one series per state.

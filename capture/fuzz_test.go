@@ -93,9 +93,9 @@ func FuzzReaderDeliver(f *testing.F) {
 		cam := New(Config{Name: "fuzz", URL: "rtsp://127.0.0.1/stream"}, sink, nil)
 		var r *reader
 		if sdpParams {
-			r = &reader{cam: cam, session: 1, params: newParamSet(sps, pps)}
+			r = &reader{cam: cam, session: 1, params: newParamSet(sps, pps), dec: &unitDecoder{}}
 		} else {
-			r = &reader{cam: cam, session: 1, params: newParamSet(nil, nil)}
+			r = &reader{cam: cam, session: 1, params: newParamSet(nil, nil), dec: &unitDecoder{}}
 		}
 		units := splitFuzzUnits(data)
 		for i, au := range units {
@@ -115,7 +115,7 @@ func FuzzReaderDeliver(f *testing.F) {
 			if i == 0 && !u.IDR {
 				t.Fatalf("first delivered unit is not an IDR: %x", u.NALUs)
 			}
-			if u.IDR && !startsWithParams(u.NALUs) {
+			if u.IDR && !newParamSet(nil, nil).leads(u.NALUs) {
 				t.Fatalf("unit %d is an IDR that does not start with SPS and PPS: %x", i, u.NALUs)
 			}
 			if u.Session != 1 {

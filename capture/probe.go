@@ -10,8 +10,8 @@ import (
 
 	"github.com/bluenviron/gortsplib/v4"
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
-	"github.com/bluenviron/gortsplib/v4/pkg/format"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
 
 	"github.com/edgecam/edgecam/capture/redact"
@@ -22,7 +22,9 @@ type ProbeResult struct {
 	URL       string    // redacted
 	Tracks    []string  // e.g. "video H264", "audio MPEG4-audio"
 	Transport Transport // the RTSP transport that delivered media: udp or tcp
-	// Video facts; zero when the camera offers no H.264.
+	// Video facts; zero when the camera offers neither H.264 nor H.265.
+	// Codec is the one edgecam pulls (H.264 when the camera offers both).
+	Codec            Codec
 	Profile          string
 	Level            string
 	Width, Height    int
@@ -89,17 +91,17 @@ func Probe(ctx context.Context, rawURL string, transport Transport, d time.Durat
 			res.Tracks = append(res.Tracks, fmt.Sprintf("%s %s", m.Type, f.Codec()))
 		}
 	}
-	var forma *format.H264
-	medi := desc.FindFormat(&forma)
-	if medi == nil {
-		res.Problems = append(res.Problems, (&UnsupportedCodecError{Offered: offeredCodecs(desc)}).Error())
+	vt, err := pickTrack(desc, CodecAuto)
+	if err != nil {
+		res.Problems = append(res.Problems, err.Error())
 		return res, nil
 	}
-	if forma.PacketizationMode >= 2 {
-		res.Problems = append(res.Problems, fmt.Sprintf("h264 packetization-mode %d is not supported", forma.PacketizationMode))
-		return res, nil
+	res.Codec = vt.codec
+	dec, err := vt.newDecoder()
+	if err != nil {
+		return nil, fmt.Errorf("%s decoder: %w", vt.codec, err)
 	}
-	var dec depacketizer
+	medi, forma := vt.media, vt.format
 	if _, err := c.Setup(desc.BaseURL, medi, 0, 0); err != nil {
 		return nil, redact(fmt.Errorf("setup: %w", err))
 	}
@@ -109,7 +111,7 @@ func Probe(ctx context.Context, rawURL string, transport Transport, d time.Durat
 		done     = make(chan struct{})
 		doneOnce sync.Once
 	)
-	st.params = newParamSet(forma.SafeParams())
+	st.params = vt.params()
 	c.OnPacketRTP(medi, forma, func(pkt *rtp.Packet) {
 		pts, ok := c.PacketPTS2(medi, pkt)
 		if !ok {
@@ -191,16 +193,7 @@ func (s *probeStats) add(nalus [][]byte, pts int64, now time.Time) bool {
 func (s *probeStats) fill(r *ProbeResult) {
 	r.Frames = s.frames
 	if s.params.sps != nil {
-		var sps h264.SPS
-		if err := sps.Unmarshal(s.params.sps); err == nil {
-			r.Width, r.Height = sps.Width(), sps.Height()
-			r.FPS = sps.FPS()
-			r.Profile = profileName(sps.ProfileIdc)
-			r.Level = fmt.Sprintf("%d.%d", sps.LevelIdc/10, sps.LevelIdc%10)
-			if sps.VUI != nil && sps.VUI.BitstreamRestriction != nil && sps.VUI.BitstreamRestriction.MaxNumReorderFrames > 0 {
-				r.BFrames = true
-			}
-		}
+		s.params.describe(r)
 	}
 	if s.reordered {
 		r.BFrames = true
@@ -230,6 +223,41 @@ func (s *probeStats) fill(r *ProbeResult) {
 	if len(s.idrs) < 2 && s.frames > 0 {
 		r.Problems = append(r.Problems, "fewer than two keyframes seen: the keyframe interval is longer than the probe, or unknown")
 	}
+}
+
+// describe fills r's picture facts from the SPS.
+func (p *paramSet) describe(r *ProbeResult) {
+	r.Width, r.Height, r.BFrames = p.width, p.height, p.reorders
+	if p.codec == CodecH265 {
+		var sps h265.SPS
+		if err := sps.Unmarshal(p.sps); err == nil {
+			r.FPS = sps.FPS()
+			r.Profile = profileName265(sps.ProfileTierLevel.GeneralProfileIdc)
+			// general_level_idc is 30 times the level number.
+			r.Level = fmt.Sprintf("%d.%d", sps.ProfileTierLevel.GeneralLevelIdc/30, sps.ProfileTierLevel.GeneralLevelIdc%30/3)
+		}
+		return
+	}
+	var sps h264.SPS
+	if err := sps.Unmarshal(p.sps); err == nil {
+		r.FPS = sps.FPS()
+		r.Profile = profileName(sps.ProfileIdc)
+		r.Level = fmt.Sprintf("%d.%d", sps.LevelIdc/10, sps.LevelIdc%10)
+	}
+}
+
+func profileName265(idc uint8) string {
+	switch idc {
+	case 1:
+		return "Main"
+	case 2:
+		return "Main 10"
+	case 3:
+		return "Main Still Picture"
+	case 4:
+		return "Range Extensions"
+	}
+	return fmt.Sprintf("general_profile_idc %d", idc)
 }
 
 func profileName(idc uint8) string {

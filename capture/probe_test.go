@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/capture/testcamera/hevc"
 )
 
 // makeClip encodes a short clip with ffmpeg and libx264.
@@ -93,8 +94,8 @@ func TestProbeFlagsBFramesAndLongGOP(t *testing.T) {
 	}
 }
 
-func TestProbeOfH265CameraSaysWhy(t *testing.T) {
-	cam, err := testcamera.Start(testcamera.Options{Codec: "h265"})
+func TestProbeOfMJPEGCameraSaysWhy(t *testing.T) {
+	cam, err := testcamera.Start(testcamera.Options{Codec: "mjpeg"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,23 @@ func TestProbeOfH265CameraSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Forwardable || len(r.Problems) == 0 || !strings.Contains(r.Problems[0], "H265") || r.Tracks[0] != "video H265" {
+	if r.Forwardable || len(r.Problems) == 0 || !strings.Contains(r.Problems[0], "M-JPEG") || r.Tracks[0] != "video M-JPEG" {
+		t.Fatalf("result %+v", r)
+	}
+}
+
+func TestProbeOfH265CameraReportsItsStream(t *testing.T) {
+	cam, err := testcamera.Start(testcamera.Options{Codec: "h265", Clip: hevc.Clip()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	r, err := Probe(context.Background(), cam.URL(), TransportTCP, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Forwardable || r.Codec != CodecH265 || r.Profile != "Main" || r.Width != hevc.Width || r.Height != hevc.Height ||
+		r.GOPFrames != hevc.GOP || r.BFrames {
 		t.Fatalf("result %+v", r)
 	}
 }

@@ -1,14 +1,12 @@
 package capture
 
 import (
-	"bytes"
 	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtp"
 )
 
@@ -25,7 +23,7 @@ type reader struct {
 	// prevPTS is the PTS of the previous packet, which is the PTS of the
 	// unit the decoder returns when it splits on a timestamp change.
 	prevPTS int64
-	dec     unitDecoder
+	dec     naluDecoder
 	au      AccessUnit
 	nalus   [][]byte
 
@@ -58,23 +56,15 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 		r.cam.onParams(r.params)
 	}
 	if idr {
-		if r.params.sps == nil || r.params.pps == nil {
-			// An IDR without parameters cannot be decoded by anyone.
+		if !r.params.complete() {
+			// A keyframe without parameters cannot be decoded by anyone.
 			return
 		}
-		if !startsWithParams(nalus) {
+		if !r.params.leads(nalus) {
 			// Browsers and ffmpeg need the parameters in-band before every
-			// IDR, and many cameras send them only in the SDP or once, or
-			// after an AUD or SEI.
-			r.nalus = append(r.nalus[:0], r.params.sps, r.params.pps)
-			for _, n := range nalus {
-				if len(n) == 0 {
-					continue
-				}
-				if t := h264.NALUType(n[0] & 0x1f); t != h264.NALUTypeSPS && t != h264.NALUTypePPS {
-					r.nalus = append(r.nalus, n)
-				}
-			}
+			// keyframe, and many cameras send them only in the SDP or
+			// once, or after an AUD or SEI.
+			r.nalus = r.params.prepend(r.nalus[:0], nalus)
 			nalus = r.nalus
 		}
 		r.synced = true
@@ -88,7 +78,7 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 	for _, n := range nalus {
 		size += len(n)
 	}
-	r.au = AccessUnit{NALUs: nalus, PTS: pts, IDR: idr, Session: r.session, Received: now}
+	r.au = AccessUnit{Codec: r.params.codec, NALUs: nalus, PTS: pts, IDR: idr, Session: r.session, Received: now}
 	if !r.delivered.Load() {
 		r.delivered.Store(true)
 		r.cam.setState(StateStreaming, "")
@@ -99,71 +89,6 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 	r.lastUnit.Store(now.UnixNano())
 	r.cam.countUnit(now, size, idr, pts)
 	r.cam.sink.WriteAccessUnit(&r.au)
-}
-
-// startsWithParams reports whether nalus begins with an SPS and a PPS, which
-// is what Sink promises for every IDR.
-func startsWithParams(nalus [][]byte) bool {
-	return len(nalus) >= 2 && len(nalus[0]) > 0 && len(nalus[1]) > 0 &&
-		h264.NALUType(nalus[0][0]&0x1f) == h264.NALUTypeSPS &&
-		h264.NALUType(nalus[1][0]&0x1f) == h264.NALUTypePPS
-}
-
-// paramSet tracks the current SPS and PPS of a session.
-type paramSet struct {
-	sps, pps      []byte
-	width, height int
-	reorders      bool // the SPS allows B-frames (reordering)
-}
-
-func newParamSet(sps, pps []byte) *paramSet {
-	p := &paramSet{}
-	if len(sps) > 0 {
-		p.setSPS(sps)
-	}
-	if len(pps) > 0 {
-		p.setPPS(pps)
-	}
-	return p
-}
-
-// scan takes in the SPS and PPS among nalus and reports whether they hold
-// an IDR slice and whether the SPS changed.
-func (p *paramSet) scan(nalus [][]byte) (idr, spsChanged bool) {
-	for _, n := range nalus {
-		if len(n) == 0 {
-			continue
-		}
-		switch h264.NALUType(n[0] & 0x1f) {
-		case h264.NALUTypeSPS:
-			spsChanged = p.setSPS(n) || spsChanged
-		case h264.NALUTypePPS:
-			p.setPPS(n)
-		case h264.NALUTypeIDR:
-			idr = true
-		}
-	}
-	return idr, spsChanged
-}
-
-// setSPS stores a copy of sps and reports whether it changed.
-func (p *paramSet) setSPS(sps []byte) bool {
-	if bytes.Equal(p.sps, sps) {
-		return false
-	}
-	p.sps = bytes.Clone(sps)
-	var s h264.SPS
-	if err := s.Unmarshal(p.sps); err == nil {
-		p.width, p.height = s.Width(), s.Height()
-		p.reorders = s.VUI != nil && s.VUI.BitstreamRestriction != nil && s.VUI.BitstreamRestriction.MaxNumReorderFrames > 0
-	}
-	return true
-}
-
-func (p *paramSet) setPPS(pps []byte) {
-	if !bytes.Equal(p.pps, pps) {
-		p.pps = bytes.Clone(pps)
-	}
 }
 
 func (c *Camera) onParams(p *paramSet) {

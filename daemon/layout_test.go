@@ -30,6 +30,7 @@ var layers = map[string]int{
 	"stream/whepclient":         0,
 	"capture/testcamera":        0,
 	"capture/testcamera/lowres": 0,
+	"capture/testcamera/hevc":   0,
 	"capture/testcamera/vision": 0,
 	"daemon/e2e":                0,
 	"daemon/e2e/browser":        0,

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 )
 
 // Properties of the embedded clip. They are promised by mkclip.sh and checked
@@ -32,15 +33,17 @@ var clipData []byte
 
 // clip is the embedded clip split into access units.
 type clip struct {
-	aus [][][]byte // NALUs without start codes, sharing clipData's memory
-	sps []byte
-	pps []byte
+	h265 bool
+	aus  [][][]byte // NALUs without start codes, sharing clipData's memory
+	vps  []byte     // H.265 only
+	sps  []byte
+	pps  []byte
 }
 
 // parsedClip parses clipData on first use, so importing the package (e.g. by
 // the daemon, which only needs the camera with --demo) costs nothing.
 var parsedClip = sync.OnceValues(func() (*clip, error) {
-	return parseClip(clipData, GOP)
+	return parseClip(clipData, GOP, false)
 })
 
 // AccessUnits returns the clip as access units, each a list of NALUs without
@@ -79,32 +82,30 @@ func Params() (sps, pps []byte) {
 // It does not use
 // h264.AnnexB.Unmarshal because that parses a single access unit and caps the
 // number of NALUs it accepts.
-func parseClip(buf []byte, gop int) (*clip, error) {
+func parseClip(buf []byte, gop int, h265 bool) (*clip, error) {
 	nalus := splitAnnexB(buf)
 	if len(nalus) == 0 {
 		return nil, errors.New("testcamera: clip contains no NAL units")
 	}
 
-	c := &clip{}
+	c := &clip{h265: h265}
 	var cur [][]byte
 	sawVCL := false
 	for _, nalu := range nalus {
-		typ := h264.NALUType(nalu[0] & 0x1f)
-		if sawVCL && startsAccessUnit(typ, nalu) {
+		k := kindOf(nalu, h265)
+		if sawVCL && k.startsAU {
 			c.aus = append(c.aus, cur)
 			cur, sawVCL = nil, false
 		}
-		switch typ {
-		case h264.NALUTypeSPS:
-			if c.sps == nil {
-				c.sps = nalu
-			}
-		case h264.NALUTypePPS:
-			if c.pps == nil {
-				c.pps = nalu
-			}
+		switch {
+		case k.param == paramVPS && c.vps == nil:
+			c.vps = nalu
+		case k.param == paramSPS && c.sps == nil:
+			c.sps = nalu
+		case k.param == paramPPS && c.pps == nil:
+			c.pps = nalu
 		}
-		if isVCL(typ) {
+		if k.vcl {
 			sawVCL = true
 		}
 		cur = append(cur, nalu)
@@ -113,16 +114,24 @@ func parseClip(buf []byte, gop int) (*clip, error) {
 		c.aus = append(c.aus, cur)
 	}
 
-	if c.sps == nil || c.pps == nil {
-		return nil, errors.New("testcamera: clip has no SPS or PPS")
+	if c.sps == nil || c.pps == nil || (h265 && c.vps == nil) {
+		return nil, errors.New("testcamera: clip has no parameter sets (SPS, PPS, and VPS for H.265)")
 	}
-	if len(c.aus) == 0 || !h264.IsRandomAccess(c.aus[0]) {
-		return nil, errors.New("testcamera: clip does not start with an IDR, so it cannot be looped")
+	if len(c.aus) == 0 || !c.keyframe(c.aus[0]) {
+		return nil, errors.New("testcamera: clip does not start with a keyframe, so it cannot be looped")
 	}
 	if gop > 0 && len(c.aus)%gop != 0 {
 		return nil, fmt.Errorf("testcamera: clip has %d access units, not a whole number of %d-frame GOPs", len(c.aus), gop)
 	}
 	return c, nil
+}
+
+// keyframe reports whether au can start decoding.
+func (c *clip) keyframe(au [][]byte) bool {
+	if c.h265 {
+		return h265.IsRandomAccess(au)
+	}
+	return h264.IsRandomAccess(au)
 }
 
 // splitAnnexB returns the NAL units of an Annex-B byte stream, without start
@@ -165,20 +174,64 @@ func isVCL(typ h264.NALUType) bool {
 	return typ >= h264.NALUTypeNonIDR && typ <= h264.NALUTypeIDR
 }
 
-// startsAccessUnit reports whether nalu, following a VCL NALU, begins a new
-// access unit (ITU-T H.264 7.4.1.2.3): AUD, SPS, PPS, SEI and prefix types do,
-// and so does a slice whose first_mb_in_slice is 0. first_mb_in_slice is the
-// first ue(v) of the slice header, and it is 0 exactly when the first bit after
-// the NALU header is 1.
-func startsAccessUnit(typ h264.NALUType, nalu []byte) bool {
+// Parameter sets, as kindOf tells them.
+const (
+	paramNone = iota
+	paramVPS
+	paramSPS
+	paramPPS
+)
+
+// naluKind is what splitting a clip into access units needs of a NAL unit.
+type naluKind struct {
+	vcl      bool // a coded slice
+	startsAU bool // begins a new access unit when it follows a slice
+	param    int
+}
+
+// kindOf classifies nalu. H.264 (ITU-T H.264 7.4.1.2.3): AUD, SPS, PPS,
+// SEI and prefix types start an access unit, and so does a slice whose
+// first_mb_in_slice is 0, the first ue(v) of its header, 0 exactly when the
+// first bit after the NALU header is 1. H.265 (ITU-T H.265 7.4.2.4.4): VPS,
+// SPS, PPS, AUD, prefix SEI and reserved types 41..44 and 48..55 do, and so
+// does a slice whose first_slice_segment_in_pic_flag, the first bit after
+// the two-byte header, is 1.
+func kindOf(nalu []byte, h265 bool) naluKind {
+	if h265 {
+		typ := (nalu[0] >> 1) & 0x3f
+		k := naluKind{vcl: typ < 32}
+		switch {
+		case k.vcl:
+			k.startsAU = len(nalu) > 2 && nalu[2]&0x80 != 0
+		case typ >= 32 && typ <= 35, typ == 39, typ >= 41 && typ <= 44, typ >= 48 && typ <= 55:
+			k.startsAU = true
+		}
+		switch typ {
+		case 32:
+			k.param = paramVPS
+		case 33:
+			k.param = paramSPS
+		case 34:
+			k.param = paramPPS
+		}
+		return k
+	}
+	typ := h264.NALUType(nalu[0] & 0x1f)
+	k := naluKind{vcl: isVCL(typ)}
 	switch {
 	case typ == h264.NALUTypeAccessUnitDelimiter, typ == h264.NALUTypeSPS,
 		typ == h264.NALUTypePPS, typ == h264.NALUTypeSEI:
-		return true
+		k.startsAU = true
 	case typ >= 14 && typ <= 18: // prefix NALU, subset SPS and reserved types
-		return true
-	case isVCL(typ):
-		return len(nalu) > 1 && nalu[1]&0x80 != 0
+		k.startsAU = true
+	case k.vcl:
+		k.startsAU = len(nalu) > 1 && nalu[1]&0x80 != 0
 	}
-	return false
+	switch typ {
+	case h264.NALUTypeSPS:
+		k.param = paramSPS
+	case h264.NALUTypePPS:
+		k.param = paramPPS
+	}
+	return k
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func TestLowResolutionClipMatchesDeclaredProperties(t *testing.T) {
-	c, err := parseClip(lowres.Clip(), lowres.GOP)
+	c, err := parseClip(lowres.Clip(), lowres.GOP, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,11 @@
 // Package testcamera is an in-process RTSP camera that loops a small embedded
-// H.264 clip (a moving test pattern with a running timecode).
+// H.264 clip (a moving test pattern with a running timecode), or an H.265
+// clip it is given (package hevc has one).
 //
 // It exists so that edgecam can be tried without hardware (`edgecam run --demo`)
 // and so that integration tests have a camera whose faults they control:
-// authentication, SDP without parameter sets, parameter sets only in the SDP, an
-// H.265-only camera, packet loss (SetDropEvery), jitter (SetJitter), garbage
+// authentication, SDP without parameter sets, parameter sets only in the SDP, a
+// camera offering a codec edgecam does not forward, packet loss (SetDropEvery), jitter (SetJitter), garbage
 // RTP payloads (SetGarbageEvery), truncated NAL units (SetTruncateEvery), a
 // resolution change mid-stream (SetClip), a hung camera that keeps its
 // sessions but stops sending (Pause) and a camera that goes away and comes back
@@ -30,9 +31,7 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/base"
 	"github.com/bluenviron/gortsplib/v4/pkg/description"
 	"github.com/bluenviron/gortsplib/v4/pkg/format"
-	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 )
@@ -50,23 +49,27 @@ type Options struct {
 	// User and Pass, when either is set, make DESCRIBE and SETUP require these
 	// credentials (Basic or Digest, as real cameras offer); otherwise 401.
 	User, Pass string
-	// Codec is "h264" (default) or "h265". An "h265" camera announces a single
-	// H.265 track and sends nothing, to test how a client reacts to a camera
-	// that offers no H.264.
+	// Codec is "h264" (default), "h265" or "mjpeg". An "h265" camera
+	// loops Clip, which must then be H.265 (package hevc has one). An
+	// "mjpeg" camera announces a single M-JPEG track and sends nothing, to
+	// test how a client reacts to a camera whose codec it cannot forward.
 	Codec string
-	// InBandOnly announces the H.264 track without sprop-parameter-sets, as
-	// many real cameras do, so SPS/PPS are only available in-band.
+	// InBandOnly announces the video track without its parameter sets
+	// (sprop-parameter-sets; sprop-vps/sps/pps), as many real cameras do,
+	// so they are only available in-band.
 	InBandOnly bool
-	// NoInBandParams strips SPS/PPS from the access units sent, so they are
-	// only available from the SDP (the other half of real-world behaviour).
+	// NoInBandParams strips the parameter sets (SPS, PPS and, for H.265,
+	// VPS) from the access units sent, so they are only available from the
+	// SDP (the other half of real-world behaviour).
 	NoInBandParams bool
 	// UDP also offers RTP over UDP on two free consecutive ports. Off by
 	// default because UDP needs fixed ports and TCP-only cameras can be started
 	// by many parallel tests without any chance of a port clash.
 	UDP bool
-	// Clip, when set, is a raw Annex-B H.264 stream looped instead of the
-	// embedded clip (benchmarks at other resolutions, streams with B-frames
-	// or long GOPs). It must start with an IDR preceded by SPS and PPS.
+	// Clip, when set, is a raw Annex-B stream of Codec looped instead of
+	// the embedded clip (benchmarks at other resolutions, streams with
+	// B-frames or long GOPs, H.265). It must start with a keyframe preceded
+	// by its parameter sets.
 	Clip []byte
 	// FPS is the rate Clip is sent at; default the embedded clip's FPS.
 	FPS int
@@ -124,13 +127,19 @@ func Start(opts Options) (*Camera, error) {
 	if !strings.HasPrefix(opts.Path, "/") {
 		opts.Path = "/" + opts.Path
 	}
-	switch strings.ToLower(opts.Codec) {
-	case "", "h264":
+	switch opts.Codec = strings.ToLower(opts.Codec); opts.Codec {
+	case "":
 		opts.Codec = "h264"
+	case "h264", "mjpeg":
 	case "h265":
-		opts.Codec = "h265"
+		if opts.Clip == nil {
+			return nil, errors.New("testcamera: an h265 camera needs an H.265 Clip (package hevc has one)")
+		}
 	default:
-		return nil, fmt.Errorf("testcamera: unknown codec %q (want h264 or h265)", opts.Codec)
+		return nil, fmt.Errorf("testcamera: unknown codec %q (want h264, h265 or mjpeg)", opts.Codec)
+	}
+	if opts.StampSendTime && opts.Codec != "h264" {
+		return nil, errors.New("testcamera: StampSendTime needs an h264 camera")
 	}
 
 	if opts.FPS <= 0 {
@@ -138,7 +147,7 @@ func Start(opts Options) (*Camera, error) {
 	}
 	clip, err := parsedClip()
 	if opts.Clip != nil {
-		clip, err = parseClip(opts.Clip, 0)
+		clip, err = parseClip(opts.Clip, 0, opts.Codec == "h265")
 	}
 	if err != nil {
 		return nil, err
@@ -154,15 +163,14 @@ func Start(opts Options) (*Camera, error) {
 		return nil, err
 	}
 
-	var forma format.Format
-	if opts.Codec == "h265" {
-		forma = &format.H265{PayloadTyp: 96}
-	} else {
-		f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+	var v *video
+	var forma format.Format = &format.MJPEG{}
+	if opts.Codec != "mjpeg" {
+		v = newVideo(opts.Codec == "h265")
 		if !opts.InBandOnly {
-			f.SPS, f.PPS = clip.sps, clip.pps
+			v.setParams(clip)
 		}
-		forma = f
+		forma = v.format
 	}
 	c.media = &description.Media{Type: description.MediaTypeVideo, Formats: []format.Format{forma}}
 	c.stream = &gortsplib.ServerStream{
@@ -175,20 +183,58 @@ func Start(opts Options) (*Camera, error) {
 	}
 	c.served.Store(c.stream)
 
-	h264Format, ok := forma.(*format.H264)
-	if !ok {
-		// An H.265 camera only needs to be described; nothing is published.
+	if v == nil {
+		// A camera whose codec edgecam cannot forward only needs to be
+		// described; nothing is published.
 		close(c.done)
 		return c, nil
 	}
-	enc, err := h264Format.CreateEncoder()
+	enc, err := v.encoder()
 	if err != nil {
 		c.stream.Close()
 		c.server.Close()
 		return nil, fmt.Errorf("testcamera: %w", err)
 	}
-	go c.publish(clip, h264Format, enc)
+	go c.publish(clip, v, enc)
 	return c, nil
+}
+
+// video is the camera's video format, H.264 or H.265.
+type video struct {
+	format format.Format
+	h264   *format.H264
+	h265   *format.H265
+}
+
+func newVideo(h265 bool) *video {
+	if h265 {
+		f := &format.H265{PayloadTyp: 96}
+		return &video{format: f, h265: f}
+	}
+	f := &format.H264{PayloadTyp: 96, PacketizationMode: 1}
+	return &video{format: f, h264: f}
+}
+
+// encoder is the RTP packetizer of the camera's codec.
+type encoder interface {
+	Encode(au [][]byte) ([]*rtp.Packet, error)
+}
+
+// encoder returns a new packetizer: a new SSRC and sequence numbers.
+func (v *video) encoder() (encoder, error) {
+	if v.h265 != nil {
+		return v.h265.CreateEncoder()
+	}
+	return v.h264.CreateEncoder()
+}
+
+// setParams announces cl's parameter sets in the SDP of later DESCRIBEs.
+func (v *video) setParams(cl *clip) {
+	if v.h265 != nil {
+		v.h265.SafeSetParams(cl.vps, cl.sps, cl.pps)
+		return
+	}
+	v.h264.SafeSetParams(cl.sps, cl.pps)
 }
 
 // startServer starts the RTSP server. With UDP it picks an even/odd port pair
@@ -275,7 +321,7 @@ func udpFree(addr string) bool {
 // RTP timestamp base + n*90000/FPS, so timestamps keep rising across clip loops,
 // across Pause and across a resolution change, like a real encoder whose clock
 // never stops.
-func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
+func (c *Camera) publish(main *clip, v *video, enc encoder) {
 	defer close(c.done)
 
 	tsBase := rand.Uint32()
@@ -292,7 +338,7 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 			// A new SSRC, sequence numbers and clock from here on, the
 			// clip from its first IDR: what a camera's encoder restart
 			// looks like inside an RTSP session that goes on.
-			if e, err := forma.CreateEncoder(); err == nil {
+			if e, err := v.encoder(); err == nil {
 				enc = e
 			}
 			tsBase = rand.Uint32() - uint32(frame*90000/fps)
@@ -310,7 +356,7 @@ func (c *Camera) publish(main *clip, forma *format.H264, enc *rtph264.Encoder) {
 			if !c.opts.InBandOnly {
 				// Clients that DESCRIBE from now on get the new
 				// parameters in the SDP too.
-				forma.SafeSetParams(cur.sps, cur.pps)
+				v.setParams(cur)
 			}
 		}
 		c.seen.Store(want)
@@ -401,15 +447,12 @@ func (c *Camera) damage(pkts []*rtp.Packet, count *int64) []*rtp.Packet {
 	return out
 }
 
-// accessUnit appends to dst the NALUs of src, without SPS/PPS if the camera
+// accessUnit appends to dst the NALUs of src, without parameter sets if the camera
 // must not send them in-band.
 func (c *Camera) accessUnit(dst [][]byte, src [][]byte) [][]byte {
 	for _, nalu := range src {
-		if c.opts.NoInBandParams {
-			typ := h264.NALUType(nalu[0] & 0x1f)
-			if typ == h264.NALUTypeSPS || typ == h264.NALUTypePPS {
-				continue
-			}
+		if c.opts.NoInBandParams && kindOf(nalu, c.opts.Codec == "h265").param != paramNone {
+			continue
 		}
 		dst = append(dst, nalu)
 	}
@@ -528,7 +571,7 @@ func (c *Camera) SetJitter(d time.Duration) {
 }
 
 // SetClip switches the camera, from its next frame, to another raw Annex-B
-// H.264 clip with the same frame rate (nil: back to the camera's own), as a
+// clip of its codec with the same frame rate (nil: back to the camera's own), as a
 // camera whose encoder is reconfigured switches resolution. The new clip
 // starts with SPS, PPS and an IDR unless NoInBandParams is set; timestamps
 // continue. The SDP offered to later clients announces the new parameters,
@@ -539,7 +582,7 @@ func (c *Camera) SetClip(data []byte) error {
 	var next *clip
 	if data != nil {
 		var err error
-		if next, err = parseClip(data, 0); err != nil {
+		if next, err = parseClip(data, 0, c.opts.Codec == "h265"); err != nil {
 			return err
 		}
 	}

@@ -19,7 +19,10 @@ import (
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
 	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/pion/rtp"
+
+	"github.com/edgecam/edgecam/capture/testcamera/hevc"
 )
 
 // stdLog collects anything written through package log. The camera promises
@@ -142,7 +145,7 @@ func TestParseClipGroupsNALUsIntoAccessUnits(t *testing.T) {
 	add(short, slice0)
 	stream = append(stream, 0, 0) // trailing_zero_8bits
 
-	c, err := parseClip(stream, 1)
+	c, err := parseClip(stream, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,9 +270,9 @@ func TestCameraAnswersUnknownPathWithNotFound(t *testing.T) {
 	}
 }
 
-func TestH265CameraOffersNoH264(t *testing.T) {
+func TestH265CameraOffersOnlyH265WithItsParameterSets(t *testing.T) {
 	t.Parallel()
-	cam := startCamera(t, Options{Codec: "h265"})
+	cam := startCamera(t, Options{Codec: "h265", Clip: hevc.Clip()})
 	desc := describe(t, cam.URL())
 	var h264Format *format.H264
 	if desc.FindFormat(&h264Format) != nil {
@@ -277,14 +280,47 @@ func TestH265CameraOffersNoH264(t *testing.T) {
 	}
 	var h265Format *format.H265
 	if desc.FindFormat(&h265Format) == nil {
-		t.Error("description offers no H.265")
+		t.Fatal("description offers no H.265")
+	}
+	vps, sps, pps := h265Format.SafeParams()
+	if len(vps) == 0 || len(sps) == 0 || len(pps) == 0 {
+		t.Errorf("sprop-vps/sps/pps missing from the SDP: %d, %d, %d bytes", len(vps), len(sps), len(pps))
+	}
+	var s h265.SPS
+	if err := s.Unmarshal(sps); err != nil {
+		t.Fatalf("SPS: %v", err)
+	}
+	if s.Width() != hevc.Width || s.Height() != hevc.Height {
+		t.Errorf("SPS says %dx%d, hevc promises %dx%d", s.Width(), s.Height(), hevc.Width, hevc.Height)
+	}
+	c, err := parseClip(hevc.Clip(), hevc.GOP, true)
+	if err != nil {
+		t.Fatalf("hevc clip: %v", err)
+	}
+	if len(c.aus) != 2*hevc.GOP {
+		t.Errorf("hevc clip has %d access units, want %d", len(c.aus), 2*hevc.GOP)
+	}
+}
+
+func TestMJPEGCameraOffersNoH264(t *testing.T) {
+	t.Parallel()
+	cam := startCamera(t, Options{Codec: "mjpeg"})
+	desc := describe(t, cam.URL())
+	var h264Format *format.H264
+	var h265Format *format.H265
+	if desc.FindFormat(&h264Format) != nil || desc.FindFormat(&h265Format) != nil {
+		t.Error("description offers H.264 or H.265, want only M-JPEG")
 	}
 }
 
 func TestStartRejectsUnknownCodec(t *testing.T) {
-	if cam, err := Start(Options{Codec: "mjpeg"}); err == nil {
+	if cam, err := Start(Options{Codec: "vp8"}); err == nil {
 		cam.Close()
-		t.Fatal("Start accepted codec mjpeg")
+		t.Fatal("Start accepted codec vp8")
+	}
+	if cam, err := Start(Options{Codec: "h265"}); err == nil {
+		cam.Close()
+		t.Fatal("Start accepted an h265 camera without an H.265 clip")
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 func TestH265CameraGetsClearState(t *testing.T) {
 	t.Parallel()
-	c := daemontest.StartCamera(t, testcamera.Options{Codec: "h265"})
+	c := daemontest.StartCamera(t, testcamera.Options{Codec: "mjpeg"})
 	d := daemontest.Start(t, nil, daemontest.Camera("gate", c.URL()))
 	got := d.WaitState(t, "gate", "unsupported", 10*time.Second)
 	for _, want := range []string{"H265", "H264", "switch the camera"} {

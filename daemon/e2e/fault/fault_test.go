@@ -115,8 +115,8 @@ func TestFaultGarbageAndTruncatedRTPKeepCameraStreaming(t *testing.T) {
 		on, off   func()
 		wantInLog string
 	}{
-		{"garbage payloads", func() { victim.SetGarbageEvery(4) }, func() { victim.SetGarbageEvery(0) }, "h264 frames dropped"},
-		{"truncated NAL units", func() { victim.SetTruncateEvery(3) }, func() { victim.SetTruncateEvery(0) }, "h264 frames dropped"},
+		{"garbage payloads", func() { victim.SetGarbageEvery(4) }, func() { victim.SetGarbageEvery(0) }, "frames dropped (broken packets)"},
+		{"truncated NAL units", func() { victim.SetTruncateEvery(3) }, func() { victim.SetTruncateEvery(0) }, "frames dropped (broken packets)"},
 	} {
 		fault.on()
 		// The victim's viewer keeps getting whatever survives.
