@@ -2,16 +2,22 @@ package stream
 
 import (
 	"github.com/pion/rtp"
+
+	"github.com/edgecam/edgecam/capture"
 )
 
-// NALU types the packetizer writes (RFC 6184).
+// NALU types the packetizer writes: H.264 (RFC 6184) and H.265 (RFC 7798).
 const (
 	naluTypeSTAPA = 24
 	naluTypeFUA   = 28
+	naluTypeAP    = 48
+	naluTypeFU    = 49
 )
 
-// packetizer turns access units into RTP/H.264 packets (packetization mode
-// 1: single NAL unit, STAP-A and FU-A), as gortsplib's rtph264.Encoder does,
+// packetizer turns access units into RTP packets: H.264 in packetization
+// mode 1 (single NAL unit, STAP-A and FU-A), as gortsplib's rtph264.Encoder
+// does, and H.265 without decoding order numbers (single NAL unit,
+// aggregation and fragmentation units, RFC 7798), as rtph265.Encoder does,
 // but without allocating per packet: every payload of a unit lives in one
 // run of bytes and its packets are one array, both cut from the stream's
 // unitMemory. The packets are the only copy of the unit: decoders read its
@@ -39,25 +45,37 @@ type packetized struct {
 	size    int // NALU bytes
 }
 
-// packetize copies nalus into packets; the result shares nothing with the
-// caller's slices. Empty NALUs are skipped. The memory comes from mem, or
-// is allocated if mem is nil.
-func (p *packetizer) packetize(nalus [][]byte, mem *unitMemory) packetized {
-	// Plan: group NALUs that fit together into STAP-A batches, exactly as
-	// rtph264.Encoder does, and size the buffer and the packet array.
+// headerLen is the size of a NAL unit header, which is also that of an
+// aggregation packet's header: 1 byte in H.264, 2 in H.265.
+func headerLen(codec capture.Codec) int {
+	if codec == capture.CodecH265 {
+		return 2
+	}
+	return 1
+}
+
+// packetize copies nalus of codec into packets; the result shares nothing
+// with the caller's slices. Empty NALUs are skipped, and so are H.265 NALUs
+// too short to have a header. The memory comes from mem, or is allocated if
+// mem is nil.
+func (p *packetizer) packetize(codec capture.Codec, nalus [][]byte, mem *unitMemory) packetized {
+	// Plan: group NALUs that fit together into aggregation packets, exactly
+	// as the gortsplib encoders do, and size the buffer and the packet
+	// array.
+	hdr := headerLen(codec)
 	p.batches = p.batches[:0]
 	size := 0
 	for i, n := range nalus {
-		size += len(n)
-		if len(n) == 0 {
+		if len(n) < hdr {
 			continue
 		}
+		size += len(n)
 		if last := len(p.batches) - 1; last >= 0 && p.batches[last].aggLen+2+len(n) <= p.maxPayload {
 			b := &p.batches[last]
 			b.end, b.n, b.aggLen = i+1, b.n+1, b.aggLen+2+len(n)
 			continue
 		}
-		p.batches = append(p.batches, batch{start: i, end: i + 1, n: 1, aggLen: 1 + 2 + len(n)})
+		p.batches = append(p.batches, batch{start: i, end: i + 1, n: 1, aggLen: hdr + 2 + len(n)})
 	}
 	total, count := 0, 0
 	for _, b := range p.batches {
@@ -69,9 +87,9 @@ func (p *packetizer) packetize(nalus [][]byte, mem *unitMemory) packetized {
 			count++
 			total += n
 		default:
-			f := fragments(n, p.maxPayload)
+			f := fragments(n, hdr, p.maxPayload)
 			count += f
-			total += n - 1 + 2*f
+			total += n - hdr + (hdr+1)*f
 		}
 	}
 
@@ -102,44 +120,47 @@ func (p *packetizer) packetize(nalus [][]byte, mem *unitMemory) packetized {
 				pos += len(nalu)
 				continue
 			}
-			// FU-A: the NALU header becomes the FU indicator (its NRI) and
-			// the FU header (its type, with start and end bits).
-			avail := p.maxPayload - 2
-			nri, typ := nalu[0]&0x60, nalu[0]&0x1f
-			body := nalu[1:]
+			body := nalu[hdr:]
 			for first := true; len(body) > 0; first = false {
-				chunk := min(avail, len(body))
-				fu := buf[pos : pos+2+chunk : pos+2+chunk]
-				fu[0] = nri | naluTypeFUA
-				fu[1] = typ
+				chunk := min(p.maxPayload-hdr-1, len(body))
+				fu := buf[pos : pos+hdr+1+chunk : pos+hdr+1+chunk]
+				// The FU header: the NALU's type, with start and end bits.
+				var typ byte
+				if codec == capture.CodecH265 {
+					// The payload header is the NALU's with type FU.
+					fu[0] = nalu[0]&0x81 | naluTypeFU<<1
+					fu[1] = nalu[1]
+					typ = nalu[0] >> 1 & 0x3f
+				} else {
+					// The FU indicator carries the NALU's NRI.
+					fu[0] = nalu[0]&0x60 | naluTypeFUA
+					typ = nalu[0] & 0x1f
+				}
 				if first {
-					fu[1] |= 0x80
+					typ |= 0x80
 				}
 				if chunk == len(body) {
-					fu[1] |= 0x40
+					typ |= 0x40
 				}
-				copy(fu[2:], body[:chunk])
+				fu[hdr] = typ
+				copy(fu[hdr+1:], body[:chunk])
 				body = body[chunk:]
 				pos += len(fu)
 				emit(fu)
 			}
 			continue
 		}
-		// STAP-A, with the highest NRI of its NALUs (RFC 6184 5.7.1).
 		begin := pos
-		buf[pos] = naluTypeSTAPA
-		pos++
-		var nri byte
+		pos += hdr
 		for _, n := range nalus[b.start:b.end] {
-			if len(n) == 0 {
+			if len(n) < hdr {
 				continue
 			}
-			nri = max(nri, n[0]&0x60)
 			buf[pos], buf[pos+1] = byte(len(n)>>8), byte(len(n))
 			pos += 2
 			pos += copy(buf[pos:], n)
 		}
-		buf[begin] |= nri
+		aggregationHeader(codec, buf[begin:begin+hdr], nalus[b.start:b.end])
 		emit(buf[begin:pos:pos])
 	}
 	if k > 0 {
@@ -148,17 +169,53 @@ func (p *packetizer) packetize(nalus [][]byte, mem *unitMemory) packetized {
 	return out
 }
 
+// aggregationHeader writes the header of an aggregation packet of nalus:
+// an H.264 STAP-A with the highest NRI of its NALUs (RFC 6184 5.7.1), an
+// H.265 AP with their lowest layer and temporal ids (RFC 7798 4.4.2).
+func aggregationHeader(codec capture.Codec, h []byte, nalus [][]byte) {
+	if codec != capture.CodecH265 {
+		var nri byte
+		for _, n := range nalus {
+			if len(n) > 0 {
+				nri = max(nri, n[0]&0x60)
+			}
+		}
+		h[0] = nri | naluTypeSTAPA
+		return
+	}
+	layer, tid := byte(0x3f), byte(7)
+	for _, n := range nalus {
+		if len(n) >= 2 {
+			layer = min(layer, (n[0]&1)<<5|n[1]>>3)
+			tid = min(tid, n[1]&7)
+		}
+	}
+	h[0] = naluTypeAP<<1 | layer>>5
+	h[1] = layer<<3 | tid
+}
+
 // AppendAnnexB appends the unit's NALUs to dst in Annex-B form (each after a
 // 4-byte start code), read back out of its packets, and returns the result.
 func (u *Unit) AppendAnnexB(dst []byte) []byte {
+	h265 := u.Codec == capture.CodecH265
+	hdr := 1
+	if h265 {
+		hdr = 2
+	}
 	for i := range u.Packets {
 		p := u.Packets[i].Payload
-		if len(p) == 0 {
+		if len(p) < hdr {
 			continue
 		}
-		switch p[0] & 0x1f {
-		case naluTypeSTAPA:
-			for rest := p[1:]; len(rest) >= 2; {
+		var typ byte
+		if h265 {
+			typ = p[0] >> 1 & 0x3f
+		} else {
+			typ = p[0] & 0x1f
+		}
+		switch {
+		case !h265 && typ == naluTypeSTAPA, h265 && typ == naluTypeAP:
+			for rest := p[hdr:]; len(rest) >= 2; {
 				n := int(rest[0])<<8 | int(rest[1])
 				rest = rest[2:]
 				if n == 0 || n > len(rest) {
@@ -168,15 +225,20 @@ func (u *Unit) AppendAnnexB(dst []byte) []byte {
 				dst = append(dst, rest[:n]...)
 				rest = rest[n:]
 			}
-		case naluTypeFUA:
-			if len(p) < 2 {
+		case !h265 && typ == naluTypeFUA, h265 && typ == naluTypeFU:
+			if len(p) < hdr+1 {
 				continue
 			}
-			if p[1]&0x80 != 0 {
+			fu := p[hdr]
+			if fu&0x80 != 0 {
 				dst = append(dst, annexBStart...)
-				dst = append(dst, p[0]&0xe0|p[1]&0x1f)
+				if h265 {
+					dst = append(dst, p[0]&0x81|(fu&0x3f)<<1, p[1])
+				} else {
+					dst = append(dst, p[0]&0xe0|fu&0x1f)
+				}
 			}
-			dst = append(dst, p[2:]...)
+			dst = append(dst, p[hdr+1:]...)
 		default:
 			dst = append(dst, annexBStart...)
 			dst = append(dst, p...)
@@ -187,8 +249,9 @@ func (u *Unit) AppendAnnexB(dst []byte) []byte {
 
 var annexBStart = []byte{0, 0, 0, 1}
 
-// fragments is how many FU-A packets a NALU of n bytes needs.
-func fragments(n, maxPayload int) int {
-	avail := maxPayload - 2
-	return (n - 1 + avail - 1) / avail
+// fragments is how many fragmentation units a NALU of n bytes, with a
+// header of hdr bytes, needs.
+func fragments(n, hdr, maxPayload int) int {
+	avail := maxPayload - hdr - 1
+	return (n - hdr + avail - 1) / avail
 }

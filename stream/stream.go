@@ -55,12 +55,16 @@ type Options struct {
 	// QueueLen is each reader's queue length in access units beyond the
 	// cached GOP. Default 128.
 	QueueLen int
+	// Codec is the codec the camera is expected to send until its first
+	// unit says (Codec); empty means H.264.
+	Codec capture.Codec
 }
 
 // Unit is one access unit, packetized. Its fields and packets are shared by
-// all readers and must not be modified. An IDR unit starts with SPS and PPS;
-// decoders (the JPEG path) read the NALUs with AppendAnnexB.
+// all readers and must not be modified. An IDR unit starts with its
+// parameter sets; decoders (the JPEG path) read the NALUs with AppendAnnexB.
 type Unit struct {
+	Codec    capture.Codec // CodecH264 or CodecH265
 	Packets  []rtp.Packet
 	TS       uint32 // 90 kHz, continuous across camera reconnects
 	IDR      bool
@@ -86,6 +90,7 @@ type Stream struct {
 	changed chan struct{}
 
 	mu      sync.Mutex
+	codec   capture.Codec // of the last unit, or Options.Codec before one
 	pk      packetizer
 	mem     unitMemory
 	tl      timeline
@@ -123,6 +128,7 @@ func New(name string, opts Options) *Stream {
 		opts:    opts,
 		changed: make(chan struct{}, 1),
 		readers: make(map[*Reader]struct{}),
+		codec:   opts.Codec,
 		pk:      packetizer{maxPayload: payloadMaxSize, ssrc: rand.Uint32(), seq: uint16(rand.Uint32())},
 	}
 	return s
@@ -143,6 +149,11 @@ func (s *Stream) WriteAccessUnit(au *capture.AccessUnit) {
 		return
 	}
 	idr := au.IDR
+	codec := au.Codec
+	if codec == "" {
+		codec = capture.CodecH264
+	}
+	s.codec = codec
 	var mem *unitMemory
 	if reuseGOPMemory {
 		mem = &s.mem
@@ -154,7 +165,7 @@ func (s *Stream) WriteAccessUnit(au *capture.AccessUnit) {
 	}
 	// One copy per access unit, which the packets reference: it outlives
 	// the caller's buffers.
-	p := s.pk.packetize(au.NALUs, mem)
+	p := s.pk.packetize(codec, au.NALUs, mem)
 	if len(p.packets) == 0 {
 		return
 	}
@@ -163,7 +174,7 @@ func (s *Stream) WriteAccessUnit(au *capture.AccessUnit) {
 		p.packets[i].Timestamp = ts
 	}
 	size := p.size
-	u := &Unit{Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: au.Received}
+	u := &Unit{Codec: codec, Packets: p.packets, TS: ts, IDR: idr, Bytes: size, Received: au.Received}
 	s.recent[s.stats.Units%recentUnits] = recentUnit{ts: ts, received: au.Received}
 	s.stats.Units++
 	s.stats.Bytes += uint64(size)
@@ -173,6 +184,17 @@ func (s *Stream) WriteAccessUnit(au *capture.AccessUnit) {
 		s.mem.handedOut()
 	}
 	for r := range s.readers {
+		if r.codec != codec {
+			if r.viewer && r.codec != "" {
+				// The camera switched codecs (reconfigured): a viewer's
+				// session set up for the old one cannot play the new one,
+				// so it ends, and the viewer starts a new one. A decoder
+				// sees Unit.Codec change and restarts itself.
+				s.drop(r)
+				continue
+			}
+			r.codec = codec
+		}
 		if r.waitIDR && !idr {
 			continue
 		}
@@ -248,6 +270,11 @@ func (s *Stream) subscribe(viewer bool) (*Reader, error) {
 		return nil, ErrTooManyReaders
 	}
 	r := &Reader{s: s, viewer: viewer, ch: make(chan Item, len(s.gop)+s.opts.QueueLen)}
+	if viewer || len(s.gop) > 0 {
+		// A viewer plays the codec its session was set up for; a decoder
+		// learns it from its first unit.
+		r.codec = s.currentCodec()
+	}
 	if viewer {
 		s.viewers++
 	}
@@ -264,6 +291,21 @@ func (s *Stream) subscribe(viewer bool) (*Reader, error) {
 	s.mu.Unlock()
 	s.signal()
 	return r, nil
+}
+
+// Codec is the codec a viewer subscribing now will be sent: that of the
+// camera's last unit, or, before one came, the one Options expect.
+func (s *Stream) Codec() capture.Codec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.currentCodec()
+}
+
+func (s *Stream) currentCodec() capture.Codec {
+	if s.codec == "" {
+		return capture.CodecH264
+	}
+	return s.codec
 }
 
 // Readers returns the number of current readers, decoders included.
@@ -344,6 +386,9 @@ type Reader struct {
 	s      *Stream
 	viewer bool
 	ch     chan Item
+	// codec is what a viewer was set up for, or the codec of a decoder's
+	// last unit (empty before its first). Guarded by s.mu.
+	codec capture.Codec
 	// Guarded by s.mu.
 	direct  func(Item)
 	waitIDR bool
@@ -376,6 +421,14 @@ func (r *Reader) Direct(write func(Item)) bool {
 	return true
 }
 
+// Codec is the codec a viewer's reader was set up for, or that of the
+// last unit a decoder's reader was given (empty before its first).
+func (r *Reader) Codec() capture.Codec {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	return r.codec
+}
+
 // Close removes the reader from its stream. It is safe to call more than once.
 func (r *Reader) Close() {
 	s := r.s
@@ -384,12 +437,18 @@ func (r *Reader) Close() {
 		s.mu.Unlock()
 		return
 	}
+	s.drop(r)
+	s.mu.Unlock()
+}
+
+// drop removes r and closes its queue. s.mu is held.
+func (s *Stream) drop(r *Reader) {
 	delete(s.readers, r)
 	if r.viewer {
 		s.viewers--
 	}
+	r.direct = nil
 	close(r.ch)
-	s.mu.Unlock()
 	s.signal()
 }
 

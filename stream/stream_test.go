@@ -287,7 +287,7 @@ func TestPacketizerMatchesGortsplibEncoder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := p.packetize(u, nil)
+		got := p.packetize(capture.CodecH264, u, nil)
 		if len(got.packets) != len(want) {
 			t.Fatalf("unit %d: %d packets, want %d", i, len(got.packets), len(want))
 		}

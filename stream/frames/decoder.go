@@ -45,6 +45,9 @@ var annexBStart = []byte{0, 0, 0, 1}
 // aud is an access unit delimiter NALU (type 9, primary_pic_type 7 = any).
 var aud = []byte{0x09, 0xF0}
 
+// aud265 is an H.265 access unit delimiter (type 35, pic_type 2 = any).
+var aud265 = []byte{35 << 1, 0x01, 0x50}
+
 // decoder is one Variant's ffmpeg, restarted as needed, and its latest
 // picture.
 type decoder struct {
@@ -107,7 +110,7 @@ func (d *decoder) run() {
 			return
 		}
 		if errors.Is(err, errNewSize) {
-			log.Info("restarting ffmpeg for the camera's new picture size")
+			log.Info("restarting ffmpeg for the camera's new codec, picture size or rate")
 			continue
 		}
 		h.restarts.Add(1)
@@ -160,14 +163,14 @@ func (d *decoder) runOnce(hw bool) (frames uint64, stderrTail string, err error)
 	case <-d.ctx.Done():
 		return 0, "", d.ctx.Err()
 	}
-	in := inputOf(first.Unit.AppendAnnexB(nil), d.h.s.InputFPS)
+	in := inputOf(first.Unit.Codec, first.Unit.AppendAnnexB(nil), d.h.s.InputFPS)
 	out := d.outputSize(in.size)
 	if d.v.Format.Raw() && out[0] == 0 {
 		return 0, "", errors.New("the camera's first IDR has no picture size")
 	}
 	d.rate.Store(math.Float64bits(in.rate.fps()))
 	pics := newPictureLog(in.rate)
-	p, err := d.startFFmpeg(hw, out, in.rate, pics)
+	p, err := d.startFFmpeg(hw, out, in, pics)
 	if err != nil {
 		return 0, "", err
 	}
@@ -187,7 +190,7 @@ type ffmpegRun struct {
 }
 
 // startFFmpeg starts ffmpeg for pictures of size out (0×0: the camera's).
-func (d *decoder) startFFmpeg(hw bool, out [2]int, rate frameRate, pics *pictureLog) (*ffmpegRun, error) {
+func (d *decoder) startFFmpeg(hw bool, out [2]int, in input, pics *pictureLog) (*ffmpegRun, error) {
 	// Our own pipes rather than StdinPipe/StdoutPipe: Wait can then run
 	// concurrently with the reading and writing goroutines, and closing
 	// our ends interrupts them.
@@ -203,7 +206,7 @@ func (d *decoder) startFFmpeg(hw bool, out [2]int, rate frameRate, pics *picture
 	}
 	p := &ffmpegRun{in: inW, out: outR, exited: make(chan error, 1),
 		stderr: &ringWriter{max: stderrLines, skip: func(line []byte) bool { return pics.line(line) || infoLine(line) }}}
-	p.cmd = exec.Command(d.h.s.FFmpeg, d.args(hw, out, rate)...)
+	p.cmd = exec.Command(d.h.s.FFmpeg, d.args(hw, out, in)...)
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = inR, outW, p.stderr
 	setProcAttr(p.cmd)
 	err = p.cmd.Start()

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 
+	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/stream"
 )
 
@@ -22,22 +24,37 @@ const (
 	feedNewFormat                  // an IDR declares another picture size or rate; not written
 )
 
-// input is what ffmpeg is told of the camera's H.264, from the SPS before
-// an IDR: the picture size raw output is scaled from, and the frame rate
-// its timestamps count in.
+// input is what ffmpeg is told of the camera's video, from the SPS before
+// a keyframe: its codec, the picture size raw output is scaled from, and
+// the frame rate its timestamps count in.
 type input struct {
-	size [2]int // 0×0 when the SPS could not be read
-	rate frameRate
+	codec capture.Codec
+	size  [2]int // 0×0 when the SPS could not be read
+	rate  frameRate
 }
 
-// inputOf reads the first SPS of an IDR's Annex-B bytes. fallback is the
-// rate for a stream whose SPS has no timing information.
-func inputOf(annexB []byte, fallback float64) input {
-	sps, ok := firstSPS(annexB)
+// inputOf reads the first SPS of a keyframe's Annex-B bytes. fallback is
+// the rate for a stream whose SPS has no timing information.
+func inputOf(codec capture.Codec, annexB []byte, fallback float64) input {
+	in := input{codec: codec, rate: rateOf(fallback)}
+	nalu, ok := firstSPS(codec, annexB)
 	if !ok {
-		return input{rate: rateOf(fallback)}
+		return in
 	}
-	return input{size: [2]int{sps.Width(), sps.Height()}, rate: spsRate(sps, fallback)}
+	if codec == capture.CodecH265 {
+		var sps h265.SPS
+		if sps.Unmarshal(nalu) == nil {
+			in.size = [2]int{sps.Width(), sps.Height()}
+			in.rate = spsRate265(sps, fallback)
+		}
+		return in
+	}
+	var sps h264.SPS
+	if sps.Unmarshal(nalu) == nil {
+		in.size = [2]int{sps.Width(), sps.Height()}
+		in.rate = spsRate(sps, fallback)
+	}
+	return in
 }
 
 // frameRate is a rate as a fraction, as ffmpeg takes and computes it.
@@ -79,6 +96,18 @@ func spsRate(sps h264.SPS, fallback float64) frameRate {
 	return rateOf(fallback)
 }
 
+// spsRate265 is spsRate for H.265, whose timing counts a frame as one
+// tick.
+func spsRate265(sps h265.SPS, fallback float64) frameRate {
+	if sps.VUI != nil && sps.VUI.TimingInfo != nil {
+		t := sps.VUI.TimingInfo
+		if t.NumUnitsInTick > 0 && t.TimeScale > 0 && uint64(t.TimeScale) < 1000*uint64(t.NumUnitsInTick) {
+			return reduced(int64(t.TimeScale), int64(t.NumUnitsInTick))
+		}
+	}
+	return rateOf(fallback)
+}
+
 func gcd(a, b int64) int64 {
 	for b != 0 {
 		a, b = b, a%b
@@ -88,7 +117,8 @@ func gcd(a, b int64) int64 {
 
 // feed writes first and then the stream's units to ffmpeg's stdin as
 // Annex-B, each recorded in pics, until the write fails, the reader's queue
-// is closed or an IDR changes the picture size or frame rate from in's.
+// is closed, the codec changes, or an IDR changes the picture size or frame
+// rate from in's.
 //
 // If ffmpeg is slower than the camera, the write blocks, the reader's queue
 // fills and the stream drops units up to the next IDR: ffmpeg then skips
@@ -98,12 +128,15 @@ func (d *decoder) feed(sub *stream.Reader, first stream.Item, in input, w io.Wri
 	var buf []byte
 	for it, ok := first, true; ok; it, ok = <-sub.C() {
 		u := it.Unit
+		if u.Codec != in.codec {
+			return feedNewFormat
+		}
 		if kfOnly && !u.IDR {
 			continue
 		}
 		buf = u.AppendAnnexB(buf[:0])
 		if u.IDR {
-			if now := inputOf(buf, d.h.s.InputFPS); now.size != [2]int{} && now != in {
+			if now := inputOf(u.Codec, buf, d.h.s.InputFPS); now.size != [2]int{} && now != in {
 				// A size first known now is taken if ffmpeg was told
 				// the right rate.
 				if in.size != [2]int{} || now.rate != in.rate {
@@ -112,12 +145,17 @@ func (d *decoder) feed(sub *stream.Reader, first stream.Item, in input, w io.Wri
 				in = now
 			}
 		}
-		// ffmpeg's H.264 parser ends an access unit only when the next
-		// one begins: a frame period later, a GOP later for IDRs alone.
-		// An access unit delimiter begins one at once, so the picture
-		// comes a decode after the write (and each IDR is decoded once).
+		// ffmpeg's H.264 and H.265 parsers end an access unit only when
+		// the next one begins: a frame period later, a GOP later for IDRs
+		// alone. An access unit delimiter begins one at once, so the
+		// picture comes a decode after the write (and each IDR is decoded
+		// once).
 		buf = append(buf, annexBStart...)
-		buf = append(buf, aud...)
+		if u.Codec == capture.CodecH265 {
+			buf = append(buf, aud265...)
+		} else {
+			buf = append(buf, aud...)
+		}
 		// The unit is numbered before ffmpeg can decode it.
 		pics.add(fedUnit{pts: u.TS, received: u.Received, idr: u.IDR})
 		if _, err := w.Write(buf); err != nil {
@@ -128,27 +166,28 @@ func (d *decoder) feed(sub *stream.Reader, first stream.Item, in input, w io.Wri
 	return feedQueueClosed
 }
 
-// firstSPS returns the first SPS in an access unit's Annex-B bytes.
-func firstSPS(annexB []byte) (h264.SPS, bool) {
+// firstSPS returns the first SPS NAL unit of codec in an access unit's
+// Annex-B bytes.
+func firstSPS(codec capture.Codec, annexB []byte) ([]byte, bool) {
 	startCode := annexBStart[1:]
 	for rest := annexB; ; {
 		i := bytes.Index(rest, startCode)
 		if i < 0 || i+len(startCode) >= len(rest) {
-			return h264.SPS{}, false
+			return nil, false
 		}
 		rest = rest[i+len(startCode):]
-		if h264.NALUType(rest[0]&0x1f) != h264.NALUTypeSPS {
+		if codec == capture.CodecH265 {
+			if h265.NALUType(rest[0]>>1&0x3f) != h265.NALUType_SPS_NUT {
+				continue
+			}
+		} else if h264.NALUType(rest[0]&0x1f) != h264.NALUTypeSPS {
 			continue
 		}
 		end := bytes.Index(rest, startCode)
 		if end < 0 {
 			end = len(rest)
 		}
-		var sps h264.SPS
 		// A 4-byte start code leaves a zero byte at the end.
-		if err := sps.Unmarshal(bytes.TrimRight(rest[:end], "\x00")); err != nil {
-			return h264.SPS{}, false
-		}
-		return sps, true
+		return bytes.TrimRight(rest[:end], "\x00"), true
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/edgecam/edgecam/capture"
 )
 
 // args returns ffmpeg's command line for pictures of size out (0×0: let
@@ -11,23 +13,28 @@ import (
 //
 // The input flags keep the first picture close to the first IDR fed: a
 // probe of 32 bytes and no analysis, since the input is known to be raw
-// H.264 at a known rate; low_delay, which also turns frame threading off,
+// H.264 or H.265 at a known rate; low_delay, which also turns frame threading off,
 // and one thread, so no picture waits for the next frame. -fflags nobuffer
 // must never be added: it discards what was read while probing, so the
 // first picture would come a GOP late. The log level marks every line with
 // its level, so that showinfo's lines (pictures.go) and the other
 // informational ones stay out of the error log.
-func (d *decoder) args(hw bool, out [2]int, rate frameRate) []string {
+func (d *decoder) args(hw bool, out [2]int, in input) []string {
 	s := d.h.s
 	old := d.h.oldFFmpeg.Load()
+	rate := in.rate
+	demuxer, codec := "h264", "h264"
+	if in.codec == capture.CodecH265 {
+		demuxer, codec = "hevc", "hevc"
+	}
 	a := []string{
 		"-hide_banner", "-loglevel", "level+info", "-nostdin",
 		"-probesize", "32", "-analyzeduration", "0",
 		"-flags", "low_delay", "-threads", "1",
-		"-f", "h264", "-framerate", rate.String(),
+		"-f", demuxer, "-framerate", rate.String(),
 	}
 	if hw {
-		a = append(a, "-c:v", "h264_"+string(s.HWAccel))
+		a = append(a, "-c:v", codec+"_"+string(s.HWAccel))
 	} else if !old {
 		// The stream probe decodes the first IDR once more before the
 		// real decode, which a cold snapshot waits for. The software

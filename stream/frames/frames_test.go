@@ -572,7 +572,7 @@ func TestFFmpegArguments(t *testing.T) {
 	} {
 		h := NewHub(st, tc.s, nil)
 		d := newDecoder(h, h.normalize(tc.v))
-		args := strings.Join(d.args(tc.s.HWAccel != "", d.outputSize([2]int{640, 360}), rateOf(d.h.s.InputFPS)), " ")
+		args := strings.Join(d.args(tc.s.HWAccel != "", d.outputSize([2]int{640, 360}), input{rate: rateOf(d.h.s.InputFPS)}), " ")
 		if !strings.Contains(args, tc.want) {
 			t.Errorf("%+v %+v: args %q, want them to contain %q", tc.s, tc.v, args, tc.want)
 		}
