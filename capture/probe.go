@@ -220,6 +220,9 @@ func (s *probeStats) fill(r *ProbeResult) {
 	if r.KeyframeInterval > 3*time.Second {
 		r.Problems = append(r.Problems, fmt.Sprintf("keyframe interval %s: JPEG snapshots and recovery after loss wait that long; set the camera's I-frame interval to 1–2 s", r.KeyframeInterval.Round(100*time.Millisecond)))
 	}
+	if s.params.codec == CodecH265 {
+		r.Problems = append(r.Problems, "H.265 plays over WebRTC only in browsers that decode it (Safari, Chrome or Edge with hardware H.265); the others get the JPEG stream, decoded on this box. Switch the camera to H.264 for WebRTC in every browser")
+	}
 	if len(s.idrs) < 2 && s.frames > 0 {
 		r.Problems = append(r.Problems, "fewer than two keyframes seen: the keyframe interval is longer than the probe, or unknown")
 	}

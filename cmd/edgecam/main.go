@@ -338,7 +338,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) int {
 	p("camera", "%s", r.URL)
 	p("tracks", "%s", strings.Join(r.Tracks, ", "))
 	if r.Width > 0 {
-		p("video", "H264 %s level %s, %dx%d, %.2f fps", r.Profile, r.Level, r.Width, r.Height, r.FPS)
+		p("video", "%s %s level %s, %dx%d, %.2f fps", r.Codec, r.Profile, r.Level, r.Width, r.Height, r.FPS)
 		if r.KeyframeInterval > 0 {
 			p("keyframe interval", "%s (%d frames)", r.KeyframeInterval.Round(10*time.Millisecond), r.GOPFrames)
 		} else {

@@ -12,12 +12,12 @@ import (
 	"github.com/edgecam/edgecam/daemon/daemontest"
 )
 
-func TestH265CameraGetsClearState(t *testing.T) {
+func TestCameraWithUnsupportedCodecGetsClearState(t *testing.T) {
 	t.Parallel()
 	c := daemontest.StartCamera(t, testcamera.Options{Codec: "mjpeg"})
 	d := daemontest.Start(t, nil, daemontest.Camera("gate", c.URL()))
 	got := d.WaitState(t, "gate", "unsupported", 10*time.Second)
-	for _, want := range []string{"H265", "H264", "switch the camera"} {
+	for _, want := range []string{"M-JPEG", "H265", "H264", "switch the camera"} {
 		if !strings.Contains(got.Error, want) {
 			t.Errorf("error %q does not mention %q", got.Error, want)
 		}

@@ -48,8 +48,14 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer, id, err := s.WebRTC.Offer(r.Context(), c.Stream(), offer)
+	var codecErr *whep.CodecError
 	switch {
 	case err == nil:
+	case errors.As(err, &codecErr):
+		// The page tells this from other refusals by its status and shows
+		// the camera over JPEG, with the message, instead.
+		httpError(w, http.StatusNotAcceptable, err.Error())
+		return
 	case errors.Is(err, whep.ErrBadOffer):
 		httpError(w, http.StatusBadRequest, err.Error())
 		return

@@ -88,7 +88,8 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 	if c.Disabled {
 		return cam
 	}
-	cam.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers})
+	codec := captureCodec(c.Codec)
+	cam.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers, Codec: codec})
 	cam.det = detections.NewStore(c.Name)
 	cam.cam = capture.New(capture.Config{
 		Name:           c.Name,
@@ -97,6 +98,7 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 		ConnectTimeout: c.ConnectTimeout.D(),
 		ReadTimeout:    c.ReadTimeout.D(),
 		StaleAfter:     c.StaleAfter.D(),
+		Codec:          codec,
 	}, cam.st, cam.log)
 	cam.jpeg = frames.NewHub(cam.st, frames.Settings{
 		FFmpeg:        j.FFmpeg,
@@ -110,6 +112,17 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 		Budget:        opts.Decoders,
 	}, cam.log)
 	return cam
+}
+
+// captureCodec is the capture's name for a configured codec.
+func captureCodec(c config.Codec) capture.Codec {
+	switch c {
+	case config.CodecH264:
+		return capture.CodecH264
+	case config.CodecH265:
+		return capture.CodecH265
+	}
+	return capture.CodecAuto
 }
 
 // Name is the camera's name, as in its URLs.

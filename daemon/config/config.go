@@ -217,6 +217,9 @@ type Camera struct {
 	URL string `yaml:"url"`
 	// Transport is auto (default: try UDP, fall back to TCP), tcp or udp.
 	Transport Transport `yaml:"transport"`
+	// Codec is auto (default: H.264 if the camera offers it, else H.265),
+	// h264 or h265.
+	Codec Codec `yaml:"codec"`
 	// OnDemand pulls the stream only while someone watches, to spare
 	// cameras and links that are rarely viewed.
 	OnDemand bool `yaml:"on_demand"`

@@ -103,6 +103,16 @@ func TestParseReportsWhereTheFileIsWrong(t *testing.T) {
 			want: []string{`config.yaml:4: cameras[0].transport: "quic" is not one of auto, tcp, udp`},
 		},
 		{
+			name: "bad codec",
+			yaml: "cameras:\n  - name: press-1\n    url: rtsp://cam/\n    codec: hevc\n",
+			want: []string{`config.yaml:4: cameras[0].codec: "hevc" is not one of auto, h264, h265`},
+		},
+		{
+			name: "empty codec",
+			yaml: "cameras:\n  - name: press-1\n    url: rtsp://cam/\n    codec: \"\"\n",
+			want: []string{`config.yaml:4: cameras[0].codec: is empty; use auto, h264 or h265, or remove the key for "auto"`},
+		},
+		{
 			name: "bad duration",
 			yaml: "cameras:\n  - name: press-1\n    url: rtsp://cam/\n    read_timeout: 5 seconds\n",
 			want: []string{`config.yaml:4: cameras[0].read_timeout: "5 seconds" is not a duration`},

@@ -130,6 +130,11 @@ func (c *Config) validateCameras(ps *problems) {
 		default:
 			ps.add(p+".transport", "%s is not one of auto, tcp, udp", quote(string(cam.Transport)))
 		}
+		switch cam.Codec {
+		case "", CodecAuto, CodecH264, CodecH265:
+		default:
+			ps.add(p+".codec", "%s is not one of auto, h264, h265", quote(string(cam.Codec)))
+		}
 		for _, d := range []struct {
 			key string
 			v   Duration

@@ -138,8 +138,11 @@ func addCamera(fs *promtext.Families, c cameras.Snapshot, now time.Time) {
 	for _, st := range capture.States() {
 		fs.Add("edgecam_camera_state", gauge, "1 for the camera's current state.", bool01(s.State == st), "camera", name, "state", string(st))
 	}
-	fs.Add("edgecam_camera_frames_received_total", counter, "H.264 access units received from the camera.", float64(s.Frames), "camera", name)
-	fs.Add("edgecam_camera_bytes_received_total", counter, "Bytes of H.264 received from the camera.", float64(s.Bytes), "camera", name)
+	if s.Codec != "" {
+		fs.Add("edgecam_camera_info", gauge, "1, with the codec the camera is pulled in (H264 or H265) as a label; absent before its first session.", 1, "camera", name, "codec", string(s.Codec))
+	}
+	fs.Add("edgecam_camera_frames_received_total", counter, "Access units (H.264 or H.265) received from the camera.", float64(s.Frames), "camera", name)
+	fs.Add("edgecam_camera_bytes_received_total", counter, "Bytes of video received from the camera.", float64(s.Bytes), "camera", name)
 	fs.Add("edgecam_camera_fps", gauge, "Frames per second received, measured over the last second.", s.FPS, "camera", name)
 	fs.Add("edgecam_camera_bitrate_bits_per_second", gauge, "Video bitrate received, measured over the last second.", s.Bitrate, "camera", name)
 	fs.Add("edgecam_camera_keyframe_interval_seconds", gauge, "Measured time between the last two keyframes (IDR).", s.KeyframeInterval.Seconds(), "camera", name)

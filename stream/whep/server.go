@@ -1,8 +1,10 @@
 // Package whep sends streams to WebRTC viewers that connect over WHEP.
 //
 // A Server answers each viewer's SDP offer with a PeerConnection that plays
-// one stream.Stream: the camera's H.264 is forwarded untouched, with the
-// viewer's own sequence numbers, starting at the cached GOP. All sessions
+// one stream.Stream: the camera's H.264 or H.265 is forwarded untouched,
+// with the viewer's own sequence numbers, starting at the cached GOP. A
+// viewer whose offer cannot take the camera's codec is refused
+// (CodecError); nothing is ever transcoded. All sessions
 // share one UDP port (a pion UDP mux), one DTLS certificate and a NACK
 // responder that resends from the units the stream already holds; a
 // viewer's packets for one access unit leave in one batched send.
@@ -35,6 +37,7 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/stream"
 )
 
@@ -43,6 +46,12 @@ import (
 // the session is up, and matching the offer exactly keeps pion from falling
 // back to whatever the browser listed first.
 const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+// h265Fmtp is the H.265 format browsers that decode H.265 over WebRTC
+// offer first (Main profile, main tier, single RTP stream); the camera's
+// stream is sent under it whatever its level, which an answer may lower
+// (RFC 7798 7.2.2), as H.264 is sent under h264Fmtp.
+const h265Fmtp = "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST"
 
 // rtcpReadSize holds the largest RTCP compound packet a viewer sends: pion
 // reads one SRTCP datagram per call, and its default receive MTU is 1460.
@@ -85,6 +94,20 @@ var (
 	ErrStopped = errors.New("webrtc server stopped")
 )
 
+// CodecError refuses an offer that cannot take the camera's codec: a
+// browser without H.265 over WebRTC asking for an H.265 camera (406; the
+// page shows the camera over JPEG instead).
+type CodecError struct {
+	Codec capture.Codec
+}
+
+func (e *CodecError) Error() string {
+	if e.Codec == capture.CodecH265 {
+		return "H.265: this browser cannot play it over WebRTC (its offer has no H.265); use the JPEG stream"
+	}
+	return fmt.Sprintf("%s: the offer has no %s this server can send (H.264 needs packetization-mode=1)", e.Codec, e.Codec)
+}
+
 // Config configures the WebRTC egress.
 type Config struct {
 	// UDPPort carries all media of all sessions. 0 picks a free port per address.
@@ -109,7 +132,7 @@ type Config struct {
 // and hand it offers.
 type Server struct {
 	log     *slog.Logger
-	api     *webrtc.API
+	apis    map[capture.Codec]*webrtc.API
 	mux     *ice.MultiUDPMuxDefault
 	batches *batches
 	// cert is the DTLS certificate of new sessions (see certificate).
@@ -195,14 +218,6 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: h264Capability(),
-		PayloadType:        102,
-	}, webrtc.RTPCodecTypeVideo); err != nil {
-		_ = mux.Close()
-		return nil, fmt.Errorf("webrtc: register h264: %w", err)
-	}
 	ir := &interceptor.Registry{}
 	// NACK lets the browser recover single lost packets from our send
 	// history (nackResponder, which unlike pion's does not copy every
@@ -211,8 +226,6 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	// No NACK generator and no receiver reports either: viewers send no
 	// media, and pion's receiver-report interceptor would still run a
 	// goroutine and a ticker per session to report on nothing.
-	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
-	m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	nf, err := nackFactory()
 	if err != nil {
 		_ = mux.Close()
@@ -225,11 +238,28 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("webrtc: sender reports: %w", err)
 	}
 	ir.Add(sr)
+	// One API per codec, each knowing only that codec: the answer then
+	// offers exactly what the session will send, and pion cannot settle
+	// on the other codec the browser also listed.
+	apis := map[capture.Codec]*webrtc.API{}
+	for _, codec := range []capture.Codec{capture.CodecH264, capture.CodecH265} {
+		m := &webrtc.MediaEngine{}
+		if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+			RTPCodecCapability: capability(codec),
+			PayloadType:        payloadType(codec),
+		}, webrtc.RTPCodecTypeVideo); err != nil {
+			_ = mux.Close()
+			return nil, fmt.Errorf("webrtc: register %s: %w", codec, err)
+		}
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack"}, webrtc.RTPCodecTypeVideo)
+		m.RegisterFeedback(webrtc.RTCPFeedback{Type: "nack", Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
+		apis[codec] = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
+	}
 
 	ctx, stop := context.WithCancel(context.Background())
 	return &Server{
 		log:            log,
-		api:            webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)),
+		apis:           apis,
 		mux:            mux,
 		batches:        bt,
 		max:            cfg.MaxSessions,
@@ -240,8 +270,9 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	}, nil
 }
 
-func h264Capability() webrtc.RTPCodecCapability {
-	return webrtc.RTPCodecCapability{
+// capability is what a session sending codec offers to send.
+func capability(codec capture.Codec) webrtc.RTPCodecCapability {
+	c := webrtc.RTPCodecCapability{
 		MimeType:    webrtc.MimeTypeH264,
 		ClockRate:   90000,
 		SDPFmtpLine: h264Fmtp,
@@ -249,6 +280,35 @@ func h264Capability() webrtc.RTPCodecCapability {
 			{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
 		},
 	}
+	if codec == capture.CodecH265 {
+		c.MimeType, c.SDPFmtpLine = webrtc.MimeTypeH265, h265Fmtp
+	}
+	return c
+}
+
+// payloadType is the payload type a codec is registered with; the
+// session sends whatever the viewer's offer numbered it.
+func payloadType(codec capture.Codec) webrtc.PayloadType {
+	if codec == capture.CodecH265 {
+		return 116
+	}
+	return 102
+}
+
+// offers reports whether an SDP offer lists a codec that can carry codec.
+// pion would otherwise accept an offer without it and answer with a
+// session that plays nothing.
+func offers(offer string, codec capture.Codec) bool {
+	name := "H264/90000"
+	if codec == capture.CodecH265 {
+		name = "H265/90000"
+	}
+	for line := range strings.Lines(offer) {
+		if strings.HasPrefix(line, "a=rtpmap:") && strings.Contains(strings.ToUpper(line), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func resolveHosts(hosts []string) ([]string, error) {
@@ -343,12 +403,13 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 	if full {
 		return "", "", ErrTooManySessions
 	}
+	codec := st.Codec()
 
 	cert, err := w.certificate()
 	if err != nil {
 		return "", "", err
 	}
-	pc, err := w.api.NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
+	pc, err := w.apis[codec].NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
 		return "", "", fmt.Errorf("new peer connection: %w", err)
 	}
@@ -356,7 +417,7 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 		_ = pc.Close()
 		return "", "", e
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(h264Capability(), "video", "edgecam-"+st.Name())
+	track, err := webrtc.NewTrackLocalStaticRTP(capability(codec), "video", "edgecam-"+st.Name())
 	if err != nil {
 		return fail(err)
 	}
@@ -367,6 +428,9 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
 	}
+	if !offers(offer, codec) {
+		return fail(&CodecError{Codec: codec})
+	}
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
@@ -376,10 +440,12 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
 	}
 	// pion accepts a partial codec match silently; a browser that only
-	// offers packetization-mode=0 could not take our FU-A packets.
+	// offers packetization-mode=0 could not take our FU-A packets, one
+	// that offers H.265 only in another profile could not decode it.
 	codecs := sender.GetParameters().Codecs
-	if len(codecs) == 0 || !strings.Contains(codecs[0].SDPFmtpLine, "packetization-mode=1") {
-		return fail(fmt.Errorf("%w: the offer has no H.264 with packetization-mode=1", ErrBadOffer))
+	if len(codecs) == 0 || !strings.EqualFold(codecs[0].MimeType, capability(codec).MimeType) ||
+		(codec == capture.CodecH264 && !strings.Contains(codecs[0].SDPFmtpLine, "packetization-mode=1")) {
+		return fail(&CodecError{Codec: codec})
 	}
 	select {
 	case <-gathered:
@@ -390,6 +456,11 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 	reader, err := st.Subscribe()
 	if err != nil {
 		return fail(err)
+	}
+	if reader.Codec() != codec {
+		// The camera switched codecs while this offer was answered.
+		reader.Close()
+		return fail(&CodecError{Codec: reader.Codec()})
 	}
 	s := &session{
 		id:        newID(),

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/stream"
 )
 
@@ -90,7 +91,7 @@ func TestSessionsShareACertificateThatIsRenewedBeforeItExpires(t *testing.T) {
 // A new viewer's cached GOP is paced, 16 KB at a time, so it does not flood
 // the viewer's socket buffer; live units go out without a pause.
 func TestCachedGOPIsPacedLiveUnitsAreNot(t *testing.T) {
-	track, err := webrtc.NewTrackLocalStaticRTP(h264Capability(), "video", "cam")
+	track, err := webrtc.NewTrackLocalStaticRTP(capability(capture.CodecH264), "video", "cam")
 	if err != nil {
 		t.Fatal(err)
 	}

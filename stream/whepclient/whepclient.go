@@ -1,7 +1,7 @@
 // Package whepclient is a WHEP player without a browser: it posts an offer,
-// receives the H.264 track and hands out access units. edgecam's tests and
-// benchmarks use it as the viewer; a vision pipeline can use it to take the
-// camera's H.264 without decoding JPEG.
+// receives the H.264 or H.265 track and hands out access units. edgecam's
+// tests and benchmarks use it as the viewer; a vision pipeline can use it
+// to take the camera's video without decoding JPEG.
 package whepclient
 
 import (
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph264"
+	"github.com/bluenviron/gortsplib/v4/pkg/format/rtph265"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
@@ -68,10 +69,16 @@ type Options struct {
 	// QueueLen is how many access units may wait unread before new ones are
 	// dropped. Default 256.
 	QueueLen int
+	// Codecs are the video codecs offered, webrtc.MimeTypeH264 and
+	// webrtc.MimeTypeH265 (in the formats browsers offer them); empty
+	// offers every codec pion knows, both of those included.
+	Codecs []string
 }
 
-// AccessUnit is one received H.264 access unit.
+// AccessUnit is one received access unit.
 type AccessUnit struct {
+	// Codec is the track's MIME type: webrtc.MimeTypeH264 or MimeTypeH265.
+	Codec    string
 	NALUs    [][]byte
 	TS       uint32 // RTP timestamp, 90 kHz
 	Received time.Time
@@ -103,8 +110,8 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = http.DefaultClient
 	}
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
+	m, err := mediaEngine(opts.Codecs)
+	if err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -197,6 +204,29 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	return c, nil
 }
 
+// mediaEngine knows codecs, or pion's defaults when there are none.
+func mediaEngine(codecs []string) (*webrtc.MediaEngine, error) {
+	m := &webrtc.MediaEngine{}
+	if len(codecs) == 0 {
+		return m, m.RegisterDefaultCodecs()
+	}
+	for _, c := range codecs {
+		p := webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: c, ClockRate: 90000}}
+		switch {
+		case strings.EqualFold(c, webrtc.MimeTypeH264):
+			p.SDPFmtpLine, p.PayloadType = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f", 102
+		case strings.EqualFold(c, webrtc.MimeTypeH265):
+			p.SDPFmtpLine, p.PayloadType = "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST", 116
+		default:
+			return nil, fmt.Errorf("whep: codec %q: want %s or %s", c, webrtc.MimeTypeH264, webrtc.MimeTypeH265)
+		}
+		if err := m.RegisterCodec(p, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
 // StatusError is a WHEP endpoint's refusal.
 type StatusError struct {
 	Code int
@@ -232,8 +262,9 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	// Ask for a keyframe as browsers do on start.
 	_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
 
-	dec := &rtph264.Decoder{}
-	if err := dec.Init(); err != nil {
+	codec := tr.Codec().MimeType
+	dec, err := newDecoder(codec)
+	if err != nil {
 		return
 	}
 	// damaged is set while the packets of an access unit that lost one
@@ -251,19 +282,18 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			c.lost = r.lost
 			c.mu.Unlock()
 			// Whatever the depacketizer holds lacks the lost packets.
-			dec = &rtph264.Decoder{}
-			_ = dec.Init()
+			dec, _ = newDecoder(codec)
 			damaged = true
 		}
 		if damaged {
 			damaged = !pkt.Marker
 			return
 		}
-		nalus, err := dec.Decode(pkt)
+		nalus, err := dec(pkt)
 		if err != nil {
 			return
 		}
-		au := AccessUnit{NALUs: cloneNALUs(nalus), TS: pkt.Timestamp, Received: time.Now()}
+		au := AccessUnit{Codec: codec, NALUs: cloneNALUs(nalus), TS: pkt.Timestamp, Received: time.Now()}
 		select {
 		case c.units <- au:
 		default:
@@ -296,6 +326,16 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 			return
 		}
 	}
+}
+
+// newDecoder returns the depacketizer of a track's codec.
+func newDecoder(mime string) (func(*rtp.Packet) ([][]byte, error), error) {
+	if strings.EqualFold(mime, webrtc.MimeTypeH265) {
+		d := &rtph265.Decoder{}
+		return d.Decode, d.Init()
+	}
+	d := &rtph264.Decoder{}
+	return d.Decode, d.Init()
 }
 
 func cloneNALUs(in [][]byte) [][]byte {

@@ -6,6 +6,7 @@
 // listens, and runs until SIGINT or SIGTERM.
 //
 //	testcamera -addr 127.0.0.1:8554 -path /stream
+//	testcamera -addr 127.0.0.1:8555 -codec h265   # an H.265 camera
 package main
 
 import (
@@ -16,14 +17,20 @@ import (
 	"syscall"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/capture/testcamera/hevc"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "RTSP listen address (port 0 picks a free port)")
 	path := flag.String("path", "/stream", "stream path")
+	codec := flag.String("codec", "h264", "h264, or h265 (the clip of package hevc)")
 	flag.Parse()
 
-	cam, err := testcamera.Start(testcamera.Options{Addr: *addr, Path: *path})
+	opts := testcamera.Options{Addr: *addr, Path: *path, Codec: *codec}
+	if *codec == "h265" {
+		opts.Clip = hevc.Clip()
+	}
+	cam, err := testcamera.Start(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testcamera:", err)
 		os.Exit(1)
