@@ -169,6 +169,7 @@ type tileView struct {
 	// answered (0 if none).
 	WHEPSentMs     float64 `json:"whepSentMs"`
 	WHEPAnsweredMs float64 `json:"whepAnsweredMs"`
+	Reason         string  `json:"reason"` // the tile's visible reason line
 }
 
 func (v tileView) String() string {
@@ -197,6 +198,7 @@ const tileViewJS = `((name) => {
     firstFrameMs: (window.__edgecamFirstFrame || {})[name] || 0,
     whepSentMs: whep ? whep.startTime : 0,
     whepAnsweredMs: whep ? whep.responseEnd : 0,
+    reason: (el.querySelector('.reason:not([hidden])') || {}).textContent || '',
   };
 })(%s)`
 

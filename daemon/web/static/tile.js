@@ -1,7 +1,7 @@
 // One camera tile: its DOM, its session (WebRTC or JPEG) and the rules for
 // recovering it.
 
-import { WhepSession, browserDecodesH264, whepEndpoint } from './whep.js';
+import { CODEC_REFUSED, WhepSession, browserDecodes, browserDecodesH264, whepEndpoint } from './whep.js';
 import {
   JpegSocket, JpegView, MjpegStream, SnapshotLoop, downloadSnapshot, mjpegEndpoint, snapshotEndpoint, wsEndpoint,
 } from './jpeg.js';
@@ -20,6 +20,8 @@ const HAS_RVFC = typeof HTMLVideoElement !== 'undefined' && 'requestVideoFrameCa
 
 const LIVE_TIMEOUT_MS = 10000; // connect → first decoded frame, or start over
 const FALLBACK_MS = 5000; // auto: WebRTC not live this long → JPEG over WebSocket
+/** H265_REASON is what a tile says when it plays an H.265 camera over JPEG. */
+const H265_REASON = 'H.265: this browser cannot play it over WebRTC';
 const DISCONNECT_GRACE_MS = 3000; // ICE may recover from 'disconnected' by itself
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
@@ -90,6 +92,9 @@ export class Tile {
     this.fellBack = false; // auto gave up on WebRTC; stays until the mode changes
     this.webrtcWorked = false; // WebRTC was live here under the current mode
     this.fallbackReason = '';
+    // The fallback is for the camera's codec, which this browser cannot
+    // play over WebRTC: the tile says so while it plays JPEG.
+    this.codecFallback = false;
     this.jpegInfo = null; // the server's info message of the current socket
     this.lastFrameAt = 0; // JPEG socket: last frame received
     this.pictureAt = 0; // when the picture on screen last changed; 0: none shown
@@ -255,7 +260,17 @@ export class Tile {
   /** update takes a fresh camera object from the API poll. */
   update(cam) {
     const wasOffline = this.apiOffline();
+    const codecChanged = this.codecFallback && cam.codec && cam.codec !== this.api.codec;
     this.api = cam;
+    if (codecChanged && !this.stopped) {
+      // The camera was switched to a codec this browser may play over
+      // WebRTC: auto tries WebRTC again.
+      this.fellBack = false;
+      this.codecFallback = false;
+      this.fallbackReason = '';
+      this.restart();
+      return;
+    }
     this.render();
     // The camera came back while we sat in a slow offline backoff: try now
     // instead of waiting out up to 15 s.
@@ -346,6 +361,7 @@ export class Tile {
     this.fellBack = false;
     this.webrtcWorked = false;
     this.fallbackReason = '';
+    this.codecFallback = false;
     // A snapshot grid tile keeps its snapshots; the mode applies full size.
     if (before === 'snapshot') this.render();
     else this.restart();
@@ -448,7 +464,11 @@ export class Tile {
       this.fallBack(gen, 'this browser has no WebRTC');
       return;
     }
-    if (auto && browserDecodesH264() === false) {
+    if (auto && this.api.codec === 'H265' && browserDecodes('H265') === false) {
+      this.fallBack(gen, H265_REASON, true);
+      return;
+    }
+    if (auto && this.api.codec !== 'H265' && browserDecodesH264() === false) {
       this.fallBack(gen, 'this browser cannot decode H.264 over WebRTC');
       return;
     }
@@ -482,8 +502,10 @@ export class Tile {
       },
       (err) => {
         const reason = err?.message ?? String(err);
-        // 5xx: the server cannot serve WebRTC now (e.g. no sessions left).
-        if (auto && err?.status >= 500) this.fallBack(gen, reason);
+        // 5xx: the server cannot serve WebRTC now (e.g. no sessions left);
+        // 406: this browser cannot take the camera's codec over WebRTC.
+        if (auto && err?.status === CODEC_REFUSED) this.fallBack(gen, reason, true);
+        else if (auto && err?.status >= 500) this.fallBack(gen, reason);
         else this.fail(gen, reason);
       },
     );
@@ -669,13 +691,15 @@ export class Tile {
   /**
    * fallBack moves an auto tile from WebRTC to JPEG over the WebSocket at
    * once. It stays there until the transport is changed or the page reloads.
+   * codec says the camera's codec is why, which the tile then shows.
    */
-  fallBack(gen, reason) {
+  fallBack(gen, reason, codec = false) {
     if (gen !== this.gen || this.stopped) return;
     this.gen++;
     this.teardown();
     this.fellBack = true;
     this.fallbackReason = reason;
+    this.codecFallback = codec;
     this.backoff = BACKOFF_MIN_MS;
     this.connect();
   }
@@ -779,11 +803,13 @@ export class Tile {
 
     let reason = '';
     if (state === 'offline') {
-      reason = api.error || { unsupported: 'camera sends no H.264', disabled: 'disabled' }[api.state] || '';
+      reason = api.error || { unsupported: 'camera sends neither H.264 nor H.265', disabled: 'disabled' }[api.state] || '';
     } else if (state === 'reconnecting') {
       reason = this.lastError;
     } else if (state === 'connecting' && api.state === 'idle') {
       reason = 'starting camera';
+    } else if (this.codecFallback && this.transport === 'ws') {
+      reason = this.fallbackReason;
     }
     setText(this.reason, reason);
     this.reason.hidden = reason === '';

@@ -39,10 +39,22 @@ export function whepEndpoint(name) {
 
 /** browserDecodesH264 reports whether WebRTC here can receive H.264, or null if unknown. */
 export function browserDecodesH264() {
+  return browserDecodes('H264');
+}
+
+/**
+ * browserDecodes reports whether WebRTC here can receive a codec as the API
+ * names it ('H264', 'H265'), or null if unknown.
+ */
+export function browserDecodes(codec) {
   const caps = globalThis.RTCRtpReceiver?.getCapabilities?.('video');
   if (!caps) return null;
-  return caps.codecs.some((c) => c.mimeType.toLowerCase() === 'video/h264');
+  const mime = `video/${codec}`.toLowerCase();
+  return caps.codecs.some((c) => c.mimeType.toLowerCase() === mime);
 }
+
+/** CODEC_REFUSED is the status of a WHEP offer that cannot take the camera's codec. */
+export const CODEC_REFUSED = 406;
 
 /**
  * WhepSession owns one RTCPeerConnection and the server-side session behind
@@ -154,6 +166,8 @@ async function describeFailure(res) {
     404: 'camera not found',
     503: 'camera unavailable',
   }[res.status] ?? `server error ${res.status}`;
+  // A codec refusal's body is the whole reason, meant for the tile.
+  if (res.status === CODEC_REFUSED && text) return text;
   if (!text) return what;
   // Servers often say the same thing in the body; do not repeat it.
   return text.toLowerCase().startsWith(what) ? text : `${what}: ${text}`;

@@ -1,0 +1,57 @@
+//go:build browser
+
+package browser
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/capture/testcamera/hevc"
+	"github.com/edgecam/edgecam/daemon/daemontest"
+)
+
+// An H.265 camera beside an H.264 one: a browser that cannot decode H.265
+// over WebRTC (Debian's Chromium) plays its tile over JPEG by itself and
+// says why on the tile, while the H.264 tile plays WebRTC; one that can
+// plays both over WebRTC.
+func TestBrowserPlaysH265CameraOverJPEGAndSaysWhy(t *testing.T) {
+	if !inTestNetns(t, "ffmpeg") {
+		return
+	}
+	c264 := daemontest.StartCamera(t, testcamera.Options{})
+	c265 := daemontest.StartCamera(t, testcamera.Options{Codec: "h265", Clip: hevc.Clip()})
+	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c264.URL()), daemontest.Camera("gate", c265.URL()))
+	d.WaitState(t, "press-1", "streaming", 10*time.Second)
+	d.WaitState(t, "gate", "streaming", 10*time.Second)
+	b := startBrowser(t)
+	loaded := time.Now()
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
+	decodes := evalIn[bool](t, b, `(RTCRtpReceiver.getCapabilities('video')?.codecs || []).some((c) => c.mimeType.toLowerCase() === 'video/h265')`)
+	t.Logf("this Chromium decodes H.265 over WebRTC: %v", decodes)
+
+	b.waitTile(t, "press-1", 15*time.Second, "live over WebRTC", func(v tileView) bool {
+		return v.State == "live" && v.Transport == "webrtc" && v.VideoFrames > 0
+	})
+	if decodes {
+		b.waitTile(t, "gate", 15*time.Second, "live over WebRTC", func(v tileView) bool {
+			return v.State == "live" && v.Transport == "webrtc" && v.VideoWidth == hevc.Width
+		})
+		return
+	}
+	tv := b.waitTile(t, "gate", 15*time.Second, "live over JPEG, saying why", func(v tileView) bool {
+		return v.State == "live" && v.Transport == "ws" && v.JPEGWidth > 0 &&
+			strings.Contains(v.Reason, "H.265: this browser cannot play it over WebRTC")
+	})
+	t.Logf("H.265 tile live over JPEG (%dx%d) %s after navigation; it says %q",
+		tv.JPEGWidth, tv.JPEGHeight, time.Since(loaded).Round(time.Millisecond), tv.Reason)
+	if p := b.consoleProblems(); len(p) > 0 {
+		t.Errorf("the page logged errors:\n%s", p)
+	}
+	if n := d.WebRTCSessions(); n != 1 {
+		t.Errorf("%d WebRTC sessions, want the H.264 tile's one", n)
+	}
+}
