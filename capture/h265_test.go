@@ -3,6 +3,10 @@ package capture
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,5 +129,31 @@ func TestPickTrackPrefersH264UnlessConfigured(t *testing.T) {
 				t.Fatalf("picked %v (err %v), want %s", tr, err, tc.got)
 			}
 		})
+	}
+}
+
+// An H.265 camera with B-frames is warned about as an H.264 one is: the
+// browsers' WebRTC decoders do not reorder frames.
+func TestH265CameraWithBFramesIsWarnedAbout(t *testing.T) {
+	t.Parallel()
+	clip := filepath.Join(t.TempDir(), "bframes.h265")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "50", "-pix_fmt", "yuv420p",
+		"-c:v", "libx265", "-x265-params", "log-level=error:keyint=25:min-keyint=25:scenecut=0:bframes=2:open-gop=0:repeat-headers=1",
+		"-f", "hevc", clip).CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot make an H.265 clip with ffmpeg's libx265 (%v): %s", err, out)
+	}
+	data, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cam := startTestCamera(t, testcamera.Options{Codec: "h265", Clip: data})
+	c, _, _ := runCamera(t, Config{Name: "press-1", URL: cam.URL(), Transport: TransportTCP})
+	s := waitStatus(t, c, 10*time.Second, "streaming with the B-frames warning", func(s Status) bool {
+		return s.State == StateStreaming && len(s.Warnings) > 0
+	})
+	if !s.BFrames || !strings.Contains(s.Warnings[0], "B-frames") {
+		t.Fatalf("B-frames %v, warnings %q", s.BFrames, s.Warnings)
 	}
 }
