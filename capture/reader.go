@@ -82,7 +82,7 @@ func (r *reader) deliver(nalus [][]byte, pts int64) {
 	if !r.delivered.Load() {
 		r.delivered.Store(true)
 		r.cam.setState(StateStreaming, "")
-		r.cam.log.Info("camera streaming", "width", r.params.width, "height", r.params.height)
+		r.cam.log.Info("camera streaming", "codec", r.params.codec, "width", r.params.width, "height", r.params.height)
 	} else if r.cam.stale.Load() {
 		r.cam.setState(StateStreaming, "")
 	}

@@ -49,7 +49,7 @@ SYNOPSIS
   edgecam help
 
 DESCRIPTION
-  edgecam pulls each configured camera's H.264 over RTSP and forwards it
+  edgecam pulls each configured camera's H.264 or H.265 over RTSP and forwards it
   untouched to browsers over WebRTC (WHEP), with JPEG fallbacks (MJPEG,
   WebSocket, snapshots) decoded by ffmpeg only while someone watches them.
 
