@@ -90,8 +90,11 @@ type Stream struct {
 // interface could be probed, or only some: then the cameras found on the
 // others are returned with it.
 func Find(ctx context.Context, o Options) ([]Camera, error) {
+	var logMu sync.Mutex // devices are asked in parallel
 	logf := func(format string, args ...any) {
 		if o.Log != nil {
+			logMu.Lock()
+			defer logMu.Unlock()
 			fmt.Fprintf(o.Log, format+"\n", args...)
 		}
 	}
@@ -195,11 +198,18 @@ func ask(ctx context.Context, o Options, m onvif.Match, logf func(string, ...any
 			cam.Sub = st
 		}
 	}
+	if o.ProbeTime < 0 {
+		return cam
+	}
+	// Main and sub are separate RTSP sessions; probing them at once halves
+	// the wait, as each waits for keyframes.
+	var wg sync.WaitGroup
 	for _, st := range []*Stream{cam.Main, cam.Sub} {
-		if st != nil && o.ProbeTime >= 0 {
-			probe(ctx, o, st, logf)
+		if st != nil {
+			wg.Go(func() { probe(ctx, o, st, logf) })
 		}
 	}
+	wg.Wait()
 	return cam
 }
 
