@@ -9,9 +9,12 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -35,6 +38,12 @@ type Output struct {
 // is in comments, so the document stays valid YAML.
 func WriteYAML(w io.Writer, cams []Camera, o Output) error {
 	b := bufio.NewWriter(w)
+	cams = slices.Clone(cams)
+	for i, c := range cams {
+		if c.Err == nil && c.Main != nil && !printable(c.Main.URI) {
+			cams[i].Err = fmt.Errorf("the device's stream address %q is not printable", strings.ToValidUTF8(c.Main.URI, "?"))
+		}
+	}
 	ok := 0
 	for _, c := range cams {
 		if c.Err == nil {
@@ -54,6 +63,9 @@ func WriteYAML(w io.Writer, cams []Camera, o Output) error {
 	for _, c := range cams {
 		if c.Err != nil || c.Main == nil {
 			continue
+		}
+		if c.Sub != nil && !printable(c.Sub.URI) {
+			c.Sub = nil
 		}
 		writeCamera(b, c, uniqueName(suggestName(c), used), o)
 	}
@@ -84,6 +96,12 @@ func writeCamera(b *bufio.Writer, c Camera, name string, o Output) {
 		comment(b, "    ", "the stream did not come over UDP while probing; over TCP it did")
 		fmt.Fprintf(b, "    transport: tcp\n")
 	}
+}
+
+// printable reports whether a stream address reads back from YAML as it
+// is: valid UTF-8 without control characters.
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // where names the device by its address and, when it has one, its
@@ -187,7 +205,8 @@ func reason(err error, user string) string {
 // early: every control character becomes a space.
 func comment(b *bufio.Writer, indent, format string, args ...any) {
 	s := strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 || r == 0xfeff {
+		// What YAML does not allow in a comment, or reads as a line break.
+		if unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff {
 			return ' '
 		}
 		return r

@@ -156,3 +156,20 @@ func FuzzParseDeviceAnswers(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDigestChallenge(f *testing.F) {
+	for _, s := range []string{
+		`Digest qop="auth", realm="IP Camera(C1234)", nonce="4e6a49314d7a4530", stale="FALSE"`,
+		`Digest realm="AXIS_ACCC8E000000", nonce="abc, def", algorithm=MD5, qop="auth,auth-int", opaque="x\"y"`,
+		`Digest realm="x", nonce="n\`, `Basic realm="x"`, `Digest ,,,=,"`,
+	} {
+		f.Add(s)
+	}
+	c := &Client{User: "admin", Password: "pw"}
+	f.Fuzz(func(t *testing.T, challenge string) {
+		auth, ok := c.digestAuthorization(challenge, "POST", "/onvif/device_service")
+		if ok && (!strings.HasPrefix(auth, "Digest ") || strings.ContainsAny(auth, "\r\n")) {
+			t.Fatalf("authorization %q", auth)
+		}
+	})
+}

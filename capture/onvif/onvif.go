@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DefaultRequestTimeout bounds one SOAP request, connection included, when
@@ -236,7 +237,7 @@ func clean(s string) string {
 		s = s[:4*maxText]
 	}
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 {
+		if unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff {
 			return ' '
 		}
 		return r

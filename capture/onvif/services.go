@@ -201,7 +201,7 @@ func parseStreamURI(data []byte) (string, error) {
 	}
 	uri := strings.TrimSpace(env.URI[0])
 	u, err := url.Parse(uri)
-	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" || len(uri) > 2048 {
+	if err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") || u.Host == "" || len(uri) > 2048 || clean(uri) != uri {
 		return "", fmt.Errorf("GetStreamUri: %q is not an rtsp:// address", redact.URL(clean(uri)))
 	}
 	return uri, nil
