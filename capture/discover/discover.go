@@ -159,6 +159,12 @@ func ask(ctx context.Context, o Options, m onvif.Match, logf func(string, ...any
 	}
 	logf("asking %s", cam.XAddr)
 	info, err := c.DeviceInformation(ctx, cam.XAddr)
+	if errors.Is(err, onvif.ErrNotAuthorized) && o.User != "" {
+		err = retryOnDeviceTime(ctx, c, cam.XAddr, err, logf, func() error {
+			info, err = c.DeviceInformation(ctx, cam.XAddr)
+			return err
+		})
+	}
 	if err != nil && (errors.Is(err, onvif.ErrNotAuthorized) || !isFault(err)) {
 		return fail(err)
 	}
@@ -205,12 +211,43 @@ func ask(ctx context.Context, o Options, m onvif.Match, logf func(string, ...any
 	// the wait, as each waits for keyframes.
 	var wg sync.WaitGroup
 	for _, st := range []*Stream{cam.Main, cam.Sub} {
-		if st != nil {
-			wg.Go(func() { probe(ctx, o, st, logf) })
+		if st == nil {
+			continue
 		}
+		// RTSP may ask for Basic authentication, which sends the password
+		// itself: only to the device that was asked, never to a host that
+		// any device on the LAN can name in its answer.
+		if s, d := host(st.URI), host(cam.XAddr); s != d && o.Password != "" {
+			st.ProbeErr = fmt.Errorf("the stream is on %s, not on the device's host %s; not probed, so that the password goes to the device only", s, d)
+			continue
+		}
+		wg.Go(func() { probe(ctx, o, st, logf) })
 	}
 	wg.Wait()
 	return cam
+}
+
+// maxClockSkew is how far the device's clock may be from ours before the
+// UsernameToken is created on its time. Devices allow a few seconds to
+// minutes.
+const maxClockSkew = 5 * time.Second
+
+// retryOnDeviceTime runs again a request the device refused with first,
+// with the UsernameToken created on the device's clock, when that clock is
+// off: cameras without NTP drift, or come up in 1970, and then refuse good
+// credentials. It returns first when the clock is not the reason.
+func retryOnDeviceTime(ctx context.Context, c *onvif.Client, xaddr string, first error, logf func(string, ...any), again func() error) error {
+	t, err := c.DeviceTime(ctx, xaddr)
+	if err != nil {
+		return first
+	}
+	off := time.Until(t)
+	if off < maxClockSkew && off > -maxClockSkew {
+		return first
+	}
+	c.ClockOffset = off
+	logf("%s: the device's clock is %s off ours; authenticating on its time", xaddr, off.Round(time.Second))
+	return again()
 }
 
 // probe plays st's stream for a moment to learn its codec and picture.
@@ -227,6 +264,15 @@ func probe(ctx context.Context, o Options, st *Stream, logf func(string, ...any)
 		return
 	}
 	st.Probe = res
+}
+
+// host returns the host of a URL, "" when it has none.
+func host(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 func isFault(err error) bool {

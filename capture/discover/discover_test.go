@@ -105,6 +105,7 @@ func TestFindListsEveryDeviceWithItsStreamsOrTheReason(t *testing.T) {
 		{name: "good credentials", device: onviftest.Options{User: user, Password: password}, user: user, pass: password},
 		{name: "HTTP digest instead of UsernameToken", device: onviftest.Options{User: user, Password: password, HTTPDigest: true}, user: user, pass: password},
 		{name: "GetServices when GetCapabilities is gone", device: onviftest.Options{User: user, Password: password, NoCapabilities: true}, user: user, pass: password},
+		{name: "device clock a day behind", device: onviftest.Options{User: user, Password: password, ClockOffset: -26 * time.Hour}, user: user, pass: password},
 		{name: "wrong password", device: onviftest.Options{User: user, Password: password}, user: user, pass: "wrong",
 			wantErr: onvif.ErrNotAuthorized, wantReason: "check --user and the password"},
 		{name: "wrong password over HTTP digest", device: onviftest.Options{User: user, Password: password, HTTPDigest: true}, user: user, pass: "wrong",
@@ -221,5 +222,23 @@ func checkConfigAccepts(t *testing.T, doc string) {
 	}
 	if _, err := config.Parse("discovered.yaml", []byte(strings.Join(kept, "\n"))); err != nil {
 		t.Errorf("edgecam's configuration refuses the output: %v", err)
+	}
+}
+
+func TestStreamOnAnotherHostIsNotProbedWithThePassword(t *testing.T) {
+	// Any device on the LAN can answer a probe and name any stream
+	// address; RTSP Basic authentication would hand that host the password.
+	elsewhere := startCamera(t, testcamera.Options{Addr: "127.0.0.2:0", User: user, Pass: password})
+	u, _ := url.Parse(elsewhere.URL())
+	u.User = nil
+	dev := startDevice(t, onviftest.Options{User: user, Password: password,
+		Profiles: []onviftest.Profile{{Token: "p", Name: "main", Width: 1920, Height: 1080, URI: u.String()}}})
+	cams := find(t, discover.Options{User: user, Password: password}, dev)
+	m := cams[0].Main
+	if cams[0].Err != nil || m == nil || m.Probe != nil || m.ProbeErr == nil || !strings.Contains(m.ProbeErr.Error(), "not probed") {
+		t.Fatalf("camera %+v, main %+v; want the stream listed but not probed", cams[0], m)
+	}
+	if n := elsewhere.SessionCount(); n != 0 {
+		t.Fatalf("the other host saw %d sessions", n)
 	}
 }

@@ -59,6 +59,7 @@ func deviceMessages(f *testing.F) [][]byte {
 	for _, pass := range []string{"pw", "wrong"} {
 		c := &Client{User: "admin", Password: pass, Transport: rec}
 		_, _ = c.DeviceInformation(ctx, d.XAddr())
+		_, _ = c.DeviceTime(ctx, d.XAddr())
 		_, _ = c.Scopes(ctx, d.XAddr())
 		media, _ := c.MediaAddress(ctx, d.XAddr())
 		_, _ = c.call(ctx, d.XAddr(), nsDevice, "GetServices", `<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>`)
@@ -147,6 +148,9 @@ func FuzzParseDeviceAnswers(f *testing.F) {
 			if u, err := url.Parse(uri); err != nil || (u.Scheme != "rtsp" && u.Scheme != "rtsps") {
 				t.Fatalf("stream uri %q", uri)
 			}
+		}
+		if when, err := parseDeviceTime(data); err == nil && when.Year() < 1970 {
+			t.Fatalf("device time %v", when)
 		}
 		if scopes, err := parseScopes(data); err == nil && len(scopes) > maxScopes {
 			t.Fatalf("%d scopes", len(scopes))

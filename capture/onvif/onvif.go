@@ -44,6 +44,9 @@ type Client struct {
 	User, Password string
 	// Timeout bounds one request; zero means DefaultRequestTimeout.
 	Timeout time.Duration
+	// ClockOffset is added to this machine's clock for the UsernameToken's
+	// Created time: the device's clock minus ours (see DeviceTime).
+	ClockOffset time.Duration
 	// Transport, when set, replaces http.DefaultTransport (tests).
 	Transport http.RoundTripper
 }
@@ -111,7 +114,7 @@ func (c *Client) call(ctx context.Context, endpoint, ns, action, body string) ([
 // post sends body in a fresh envelope: a device may refuse a UsernameToken
 // nonce it has seen before.
 func (c *Client) post(ctx context.Context, hc *http.Client, endpoint, action, body, auth string) (*http.Response, error) {
-	env, err := c.envelope(body, time.Now())
+	env, err := c.envelope(body, time.Now().Add(c.ClockOffset))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgecam/edgecam/capture/redact"
 )
@@ -232,4 +233,50 @@ func parseScopes(data []byte) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// DeviceTime asks the device service at xaddr for its clock (UTC), without
+// credentials, as ONVIF allows before authentication: a device whose clock
+// is far off refuses UsernameTokens created by a correct one.
+func (c *Client) DeviceTime(ctx context.Context, xaddr string) (time.Time, error) {
+	anon := &Client{Timeout: c.Timeout, Transport: c.Transport}
+	data, err := anon.call(ctx, xaddr, nsDevice, "GetSystemDateAndTime", `<tds:GetSystemDateAndTime/>`)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return parseDeviceTime(data)
+}
+
+func parseDeviceTime(data []byte) (time.Time, error) {
+	var env struct {
+		XMLName xml.Name `xml:"Envelope"`
+		T       *struct {
+			Hour   string `xml:"Time>Hour"`
+			Minute string `xml:"Time>Minute"`
+			Second string `xml:"Time>Second"`
+			Year   string `xml:"Date>Year"`
+			Month  string `xml:"Date>Month"`
+			Day    string `xml:"Date>Day"`
+		} `xml:"Body>GetSystemDateAndTimeResponse>SystemDateAndTime>UTCDateTime"`
+	}
+	if err := xml.Unmarshal(data, &env); err != nil {
+		return time.Time{}, fmt.Errorf("GetSystemDateAndTime: unreadable answer: %w", err)
+	}
+	if env.T == nil {
+		return time.Time{}, errors.New("GetSystemDateAndTime: the answer holds no UTC time")
+	}
+	n := func(s string, lo, hi int) (int, bool) {
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		return v, err == nil && v >= lo && v <= hi
+	}
+	y, ok1 := n(env.T.Year, 1970, 9999)
+	mo, ok2 := n(env.T.Month, 1, 12)
+	d, ok3 := n(env.T.Day, 1, 31)
+	h, ok4 := n(env.T.Hour, 0, 23)
+	mi, ok5 := n(env.T.Minute, 0, 59)
+	s, ok6 := n(env.T.Second, 0, 60)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return time.Time{}, errors.New("GetSystemDateAndTime: the UTC time is not a date")
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC), nil
 }

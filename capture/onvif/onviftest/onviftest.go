@@ -36,6 +36,10 @@ type Options struct {
 	// NoCapabilities answers GetCapabilities with ter:ActionNotSupported,
 	// as devices that dropped it do, so clients must use GetServices.
 	NoCapabilities bool
+	// ClockOffset sets the device's clock this far from the host's. The
+	// device refuses UsernameTokens created more than five minutes from
+	// its own time, as real devices refuse replayed ones.
+	ClockOffset time.Duration
 	// NeverAnswer makes the device accept HTTP requests and never answer
 	// them (a hung web server); discovery still works.
 	NeverAnswer bool

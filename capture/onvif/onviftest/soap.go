@@ -7,11 +7,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // The envelope's namespace declarations, with the prefixes Hikvision uses.
@@ -67,10 +69,17 @@ func (d *Device) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		fault(w, http.StatusBadRequest, "env:Sender", "ter:WellFormed", "the request is not a SOAP 1.2 envelope with one operation")
 		return
 	}
+	op := req.Body.Content[0]
+	// GetSystemDateAndTime comes before authentication (ONVIF Core 5.12.1),
+	// so clients can learn the clock their tokens must agree with.
+	if op.XMLName.Local == "GetSystemDateAndTime" && r.URL.Path == "/onvif/device_service" {
+		w.Header().Set("Content-Type", "application/soap+xml; charset=utf-8")
+		fmt.Fprint(w, envelopeOpen+"<env:Body>"+d.systemDateAndTime()+"</env:Body>\n</env:Envelope>\n")
+		return
+	}
 	if d.opts.User != "" && !d.authorized(w, r, &req) {
 		return
 	}
-	op := req.Body.Content[0]
 	body, ok := d.answer(r.URL.Path, op.XMLName, op.ProfileToken, op.Stream, op.Protocol)
 	if !ok {
 		fault(w, http.StatusBadRequest, "env:Receiver", "ter:ActionNotSupported", "the device does not support "+op.XMLName.Local)
@@ -98,6 +107,10 @@ func (d *Device) authorized(w http.ResponseWriter, r *http.Request, req *request
 	}
 	t := req.Token
 	nonce, err := base64.StdEncoding.DecodeString(strings.TrimSpace(t.Nonce))
+	created, cerr := time.Parse(time.RFC3339Nano, strings.TrimSpace(t.Created))
+	if skew := created.Sub(d.now()); cerr != nil || skew > 5*time.Minute || skew < -5*time.Minute {
+		err = errors.New("created too far from the device's time")
+	}
 	if err == nil && strings.TrimSpace(t.Username) == d.opts.User &&
 		strings.HasSuffix(t.Password.Type, "#PasswordDigest") {
 		h := sha1.New()
@@ -147,4 +160,22 @@ func fault(w http.ResponseWriter, status int, code, subcode, reason string) {
 		"<env:Subcode><env:Value>"+subcode+"</env:Value></env:Subcode></env:Code>"+
 		`<env:Reason><env:Text xml:lang="en">`+html.EscapeString(reason)+"</env:Text></env:Reason>"+
 		"</env:Fault></env:Body>\n</env:Envelope>\n")
+}
+
+// now is the device's clock.
+func (d *Device) now() time.Time { return time.Now().Add(d.opts.ClockOffset).UTC() }
+
+// systemDateAndTime is the GetSystemDateAndTime answer, as Hikvision words it.
+func (d *Device) systemDateAndTime() string {
+	t := d.now()
+	local := t.Add(8 * time.Hour)
+	dt := func(t time.Time) string {
+		return fmt.Sprintf("<tt:Time><tt:Hour>%d</tt:Hour><tt:Minute>%d</tt:Minute><tt:Second>%d</tt:Second></tt:Time>"+
+			"<tt:Date><tt:Year>%d</tt:Year><tt:Month>%d</tt:Month><tt:Day>%d</tt:Day></tt:Date>",
+			t.Hour(), t.Minute(), t.Second(), t.Year(), int(t.Month()), t.Day())
+	}
+	return "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>Manual</tt:DateTimeType>" +
+		"<tt:DaylightSavings>false</tt:DaylightSavings><tt:TimeZone><tt:TZ>CST-8:00:00</tt:TZ></tt:TimeZone>" +
+		"<tt:UTCDateTime>" + dt(t) + "</tt:UTCDateTime><tt:LocalDateTime>" + dt(local) + "</tt:LocalDateTime>" +
+		"</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>"
 }
