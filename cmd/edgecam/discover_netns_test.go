@@ -168,8 +168,9 @@ func TestDiscoverPrintsCamerasFoundByMulticast(t *testing.T) {
 		}
 		t.Cleanup(d.Close)
 		// On both ends, so each interface's probe reaches it and the
-		// answers must be merged.
-		if err := d.ServeDiscovery(discoverVeth[0].name, discoverVeth[1].name); err != nil {
+		// answers must be merged; and on lo, which is probed only when
+		// named.
+		if err := d.ServeDiscovery(discoverVeth[0].name, discoverVeth[1].name, "lo"); err != nil {
 			t.Fatal(err)
 		}
 		return d
@@ -187,6 +188,7 @@ func TestDiscoverPrintsCamerasFoundByMulticast(t *testing.T) {
 	}{
 		{"every interface", nil},
 		{"one interface", []string{"--interface", discoverVeth[0].name}},
+		{"loopback, named", []string{"--interface", "lo"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
