@@ -68,3 +68,15 @@ func FuzzWriteYAML(f *testing.F) {
 		}
 	})
 }
+
+func TestScalarReadsBackAsTheSameString(t *testing.T) {
+	for _, s := range []string{"press-1", "null", "true", "123", "0x1f", "~", "", "rtsp://admin@10.0.0.5:554/Streaming/Channels/101?transportmode=unicast&profile=Profile_1",
+		"rtsp://cam/x #y", "rtsp://cam/x: y", "- a", "'q'", `"q"`, "a\\b", "ü\u00a0x", "{a}", "[a]", "*ref", "&anchor", "!tag", "%x", "@x", "`x", "|", ">"} {
+		var v struct {
+			V string `yaml:"v"`
+		}
+		if err := yaml.Unmarshal([]byte("v: "+scalar(s)), &v); err != nil || v.V != s {
+			t.Errorf("%q written as %s reads back as %q (%v)", s, scalar(s), v.V, err)
+		}
+	}
+}

@@ -214,14 +214,18 @@ func comment(b *bufio.Writer, indent, format string, args ...any) {
 	fmt.Fprintf(b, "%s# %s\n", indent, s)
 }
 
-// scalar writes s as a YAML scalar, quoted when YAML needs it to read s
-// back unchanged.
+// scalar writes s as a YAML scalar: plain when YAML reads it back as the
+// same string, else double-quoted (a Go-quoted printable string is a valid
+// YAML double-quoted scalar). Reading back with the decoder the daemon
+// links anyway spares the binary yaml.v3's encoder.
 func scalar(s string) string {
-	out, err := yaml.Marshal(s)
-	if err != nil || strings.Count(string(out), "\n") != 1 {
-		return strconv.Quote(s)
+	var v struct {
+		V any `yaml:"v"`
 	}
-	return strings.TrimSuffix(string(out), "\n")
+	if !strings.ContainsAny(s, "#\"'") && yaml.Unmarshal([]byte("v: "+s), &v) == nil && v.V == s {
+		return s
+	}
+	return strconv.Quote(s)
 }
 
 // suggestName picks a camera name from what the device says of itself:
