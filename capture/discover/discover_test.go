@@ -242,3 +242,19 @@ func TestStreamOnAnotherHostIsNotProbedWithThePassword(t *testing.T) {
 		t.Fatalf("the other host saw %d sessions", n)
 	}
 }
+
+func TestH265StreamIsListedWithItsCodec(t *testing.T) {
+	h265 := startCamera(t, testcamera.Options{User: user, Pass: password, Codec: "h265"})
+	u, _ := url.Parse(h265.URL())
+	u.User = nil
+	dev := startDevice(t, onviftest.Options{User: user, Password: password,
+		Profiles: []onviftest.Profile{{Token: "p", Name: "mainStream", Encoding: "H265", Width: 2560, Height: 1440, URI: u.String()}}})
+	cams := find(t, discover.Options{User: user, Password: password}, dev)
+	var out bytes.Buffer
+	if err := discover.WriteYAML(&out, cams, discover.Output{User: user}); err != nil {
+		t.Fatal(err)
+	}
+	if e := entries(t, out.String()); len(e) != 1 || !strings.Contains(out.String(), "H265 2560x1440 (as the device says; the stream offers H265)") {
+		t.Fatalf("want one entry with the codec in a comment:\n%s", out.String())
+	}
+}
