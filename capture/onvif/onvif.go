@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -47,7 +48,8 @@ type Client struct {
 	// ClockOffset is added to this machine's clock for the UsernameToken's
 	// Created time: the device's clock minus ours (see DeviceTime).
 	ClockOffset time.Duration
-	// Transport, when set, replaces http.DefaultTransport (tests).
+	// Transport, when set, carries the requests (tests); nil means a
+	// transport of the request's own, without proxy.
 	Transport http.RoundTripper
 }
 
@@ -70,8 +72,21 @@ func (c *Client) call(ctx context.Context, endpoint, ns, action, body string) ([
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	rt := c.Transport
+	if rt == nil {
+		t := &http.Transport{
+			// Cameras are on the LAN: a proxy from the environment would
+			// neither reach them nor deserve their digests.
+			Proxy:                  nil,
+			DialContext:            (&net.Dialer{Timeout: timeout}).DialContext,
+			MaxResponseHeaderBytes: 64 << 10,
+			DisableCompression:     true,
+		}
+		defer t.CloseIdleConnections()
+		rt = t
+	}
 	hc := &http.Client{
-		Transport: c.Transport,
+		Transport: rt,
 		// A redirect would resend credentials to wherever the device says.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
@@ -128,7 +143,7 @@ func (c *Client) post(ctx context.Context, hc *http.Client, endpoint, action, bo
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%s: no answer within the request timeout: %w", action[strings.LastIndex(action, "/")+1:], ctx.Err())
 		}
 		return nil, err
