@@ -28,6 +28,7 @@ var layers = map[string]int{
 	"daemon/ratelimit":          0,
 	"daemon/web":                0,
 	"stream/whepclient":         0,
+	"capture/onvif/onviftest":   0,
 	"capture/testcamera":        0,
 	"capture/testcamera/lowres": 0,
 	"capture/testcamera/hevc":   0,
@@ -38,9 +39,11 @@ var layers = map[string]int{
 	"daemon/e2e/soak":           0,
 
 	"capture":       1,
+	"capture/onvif": 1,
 	"daemon/config": 1,
 
-	"stream": 2,
+	"capture/discover": 2,
+	"stream":           2,
 
 	"stream/frames": 3,
 	"stream/whep":   3,

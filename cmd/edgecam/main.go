@@ -45,6 +45,8 @@ SYNOPSIS
   edgecam check [--config PATH] [--quiet] [--no-bind]
   edgecam passwd [--token]
   edgecam probe [--transport auto|tcp|udp] [--time 10s] rtsp://…
+  edgecam discover [--interface NAME] [--timeout 3s] [--device URL]…
+                   [--user USER [--password P]] [--inline-credentials]
   edgecam version
   edgecam help
 
@@ -88,6 +90,19 @@ COMMANDS
             Exit 1 when it cannot. Quote the URL for the shell.
             --transport    auto (default), tcp or udp
             --time D       listen at most this long (default 10s)
+  discover  Find ONVIF cameras on the LAN (WS-Discovery on UDP 3702), ask
+            each for its streams, probe them, and print YAML to paste under
+            cameras: (main stream as url, the smallest as sub_url). Devices
+            that refuse the credentials or do not answer are listed in
+            comments with the reason. Exit 1 when no camera was found.
+            --interface NAME  probe on this interface only (lo allowed)
+            --timeout D    wait this long for answers (default 3s)
+            --device URL   ask http://ip/onvif/device_service directly
+                           instead of probing (repeatable)
+            --user USER    ONVIF and RTSP user; the password comes from
+                           --password, $EDGECAM_ONVIF_PASSWORD or a prompt
+            --inline-credentials  put the password into the URLs
+            --probe-time D probe each stream this long (default 5s; 0 skips)
   version   Print the version.
 
 SIGNALS
@@ -113,6 +128,7 @@ FILES
 
 ENVIRONMENT
   NOTIFY_SOCKET, WATCHDOG_USEC    set by systemd: readiness, status, watchdog
+  EDGECAM_ONVIF_PASSWORD          the password for discover --user
 
 EXIT STATUS
   0 success; 1 a configuration or runtime error; 2 a usage error.
@@ -142,6 +158,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(args[1:], stdout, stderr)
 	case "probe":
 		return cmdProbe(args[1:], stdout, stderr)
+	case "discover":
+		return cmdDiscover(args[1:], os.Stdin, stdout, stderr)
 	case "passwd":
 		return cmdPasswd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
