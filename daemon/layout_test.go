@@ -29,6 +29,7 @@ var layers = map[string]int{
 	"daemon/web":                0,
 	"stream/whepclient":         0,
 	"capture/onvif/onviftest":   0,
+	"daemon/daemontest/netns":   0,
 	"capture/testcamera":        0,
 	"capture/testcamera/lowres": 0,
 	"capture/testcamera/hevc":   0,

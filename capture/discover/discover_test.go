@@ -15,6 +15,7 @@ import (
 	"github.com/edgecam/edgecam/capture/onvif"
 	"github.com/edgecam/edgecam/capture/onvif/onviftest"
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/capture/testcamera/hevc"
 	"github.com/edgecam/edgecam/capture/testcamera/lowres"
 	"github.com/edgecam/edgecam/daemon/config"
 )
@@ -244,7 +245,7 @@ func TestStreamOnAnotherHostIsNotProbedWithThePassword(t *testing.T) {
 }
 
 func TestH265StreamIsListedWithItsCodec(t *testing.T) {
-	h265 := startCamera(t, testcamera.Options{User: user, Pass: password, Codec: "h265"})
+	h265 := startCamera(t, testcamera.Options{User: user, Pass: password, Codec: "h265", Clip: hevc.Clip()})
 	u, _ := url.Parse(h265.URL())
 	u.User = nil
 	dev := startDevice(t, onviftest.Options{User: user, Password: password,
@@ -254,7 +255,8 @@ func TestH265StreamIsListedWithItsCodec(t *testing.T) {
 	if err := discover.WriteYAML(&out, cams, discover.Output{User: user}); err != nil {
 		t.Fatal(err)
 	}
-	if e := entries(t, out.String()); len(e) != 1 || !strings.Contains(out.String(), "H265 2560x1440 (as the device says; the stream offers H265)") {
+	if e := entries(t, out.String()); len(e) != 1 || !strings.Contains(out.String(), "H265 Main 640x360 25 fps") ||
+		!strings.Contains(out.String(), "H.265 plays over WebRTC only in browsers that decode it") {
 		t.Fatalf("want one entry with the codec in a comment:\n%s", out.String())
 	}
 }

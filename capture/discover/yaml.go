@@ -138,7 +138,7 @@ func describe(st *Stream) string {
 	}
 	switch r := st.Probe; {
 	case r != nil && r.Width > 0:
-		s += fmt.Sprintf(", H264 %s %dx%d %s fps", r.Profile, r.Width, r.Height, fps(r.FPS))
+		s += fmt.Sprintf(", %s %s %dx%d %s fps", r.Codec, r.Profile, r.Width, r.Height, fps(r.FPS))
 		if r.KeyframeInterval > 0 {
 			s += ", keyframe every " + r.KeyframeInterval.Round(10*time.Millisecond).String()
 		}

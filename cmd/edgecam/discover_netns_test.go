@@ -12,14 +12,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
-	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,120 +23,35 @@ import (
 	"github.com/edgecam/edgecam/capture/onvif/onviftest"
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/capture/testcamera/lowres"
+	"github.com/edgecam/edgecam/daemon/daemontest/netns"
 )
 
+// The namespace's veth pair: the box's end and the cameras', where the
+// simulated devices and their cameras listen.
 const (
-	// discoverNetnsEnv is set in the child: the namespace it runs in.
-	discoverNetnsEnv = "EDGECAM_TEST_DISCOVER_NETNS"
-	// discoverChildTimeout bounds one run inside the namespace.
-	discoverChildTimeout = 60 * time.Second
+	boxLink    = "disc0"
+	cameraLink = "disc1"
+	cameraIP   = "10.231.8.2"
 )
-
-// The veth pair inside the namespace: the box's side and the cameras'.
-var discoverVeth = []struct{ name, addr string }{
-	{"disc0", "10.231.8.1/24"},
-	{"disc1", "10.231.8.2/24"},
-}
-
-// cameraIP is where the simulated devices and their cameras listen.
-const cameraIP = "10.231.8.2"
 
 // inDiscoverNetns reports whether the calling test runs inside its own
 // namespace and should go on; outside one it runs the test in a fresh
 // namespace and returns false.
 func inDiscoverNetns(t *testing.T) bool {
 	t.Helper()
-	if os.Getenv(discoverNetnsEnv) != "" {
-		return true
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("the discover test needs root to create a network namespace for its multicast")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		msg := "the discover test needs ip (Debian: apt-get install iproute2)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg + "; CI=true, so this is a failure, not a skip")
-		}
-		t.Skip(msg)
-	}
-	ns := fmt.Sprintf("edgecam-discover-%d", os.Getpid())
-	if err := ip("netns", "add", ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { removeNetns(t, ns) })
-	a, b := discoverVeth[0], discoverVeth[1]
-	for _, args := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "add", a.name, "type", "veth", "peer", "name", b.name},
-		{"addr", "add", a.addr, "dev", a.name},
-		{"addr", "add", b.addr, "dev", b.name},
-		{"link", "set", a.name, "up"},
-		{"link", "set", b.name, "up"},
+	return netns.Enter(t, netns.Options{
+		Env:  "EDGECAM_TEST_DISCOVER_NETNS",
+		Name: "edgecam-discover",
+		// The box's side and the cameras'.
+		Veth: [2]netns.Link{{Name: boxLink, Addr: "10.231.8.1/24"}, {Name: cameraLink, Addr: cameraIP + "/24"}},
 		// Probes leave by the interface chosen per socket; the route only
 		// makes sure the kernel has one for the group at all.
-		{"route", "add", "224.0.0.0/4", "dev", a.name},
-	} {
-		if err := ip(append([]string{"-n", ns}, args...)...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	runChild(t, ns)
-	return false
-}
-
-// ip runs ip with args, bounded in time.
-func ip(args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
-// removeNetns ends what the child left running in ns and deletes it.
-func removeNetns(t *testing.T, ns string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "pids", ns).Output(); err == nil {
-		for _, f := range strings.Fields(string(out)) {
-			var pid int
-			if _, err := fmt.Sscan(f, &pid); err == nil && pid > 0 {
-				t.Errorf("process %d still ran in namespace %s; killing it", pid, ns)
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-	if err := ip("netns", "delete", ns); err != nil {
-		t.Errorf("deleting the test namespace: %v", err)
-	}
-}
-
-// runChild re-runs t's test in ns and fails t unless it passes there.
-func runChild(t *testing.T, ns string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), discoverChildTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0],
-		"-test.run", "^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1",
-		// Shorter than ours, so a hang panics with every goroutine's stack.
-		"-test.timeout", (discoverChildTimeout - 10*time.Second).String())
-	cmd.Env = append(os.Environ(), discoverNetnsEnv+"="+ns)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
-		t.Log("[" + ns + "] " + line)
-	}
-	if err != nil {
-		t.Fatalf("the test in namespace %s failed: %v", ns, err)
-	}
-	if !strings.Contains(out.String(), "--- PASS: "+t.Name()+" ") {
-		t.Fatalf("the test in namespace %s did not pass (skipped, or not run?)", ns)
-	}
+		Setup:           [][]string{{"route", "add", "224.0.0.0/4", "dev", boxLink}},
+		Timeout:         60 * time.Second,
+		What:            "discover test",
+		Install:         "Debian: apt-get install iproute2",
+		SkipWithoutRoot: true,
+	})
 }
 
 func TestDiscoverPrintsCamerasFoundByMulticast(t *testing.T) {
@@ -170,7 +80,7 @@ func TestDiscoverPrintsCamerasFoundByMulticast(t *testing.T) {
 		// On both ends, so each interface's probe reaches it and the
 		// answers must be merged; and on lo, which is probed only when
 		// named.
-		if err := d.ServeDiscovery(discoverVeth[0].name, discoverVeth[1].name, "lo"); err != nil {
+		if err := d.ServeDiscovery(boxLink, cameraLink, "lo"); err != nil {
 			t.Fatal(err)
 		}
 		return d
@@ -187,7 +97,7 @@ func TestDiscoverPrintsCamerasFoundByMulticast(t *testing.T) {
 		args []string
 	}{
 		{"every interface", nil},
-		{"one interface", []string{"--interface", discoverVeth[0].name}},
+		{"one interface", []string{"--interface", boxLink}},
 		{"loopback, named", []string{"--interface", "lo"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
