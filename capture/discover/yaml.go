@@ -57,7 +57,6 @@ func WriteYAML(w io.Writer, cams []Camera, o Output) error {
 			"# rtsp://user:PASSWORD@host/… (percent-encode / ? # @ % in it, e.g. ? as %3F),\n" +
 			"# or run edgecam discover again with --inline-credentials.\n")
 	}
-	b.WriteString("# sub_url needs edgecam's sub-stream support; without it, delete those lines.\n")
 	b.WriteString("cameras:\n")
 	used := map[string]bool{}
 	for _, c := range cams {
