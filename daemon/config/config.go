@@ -217,6 +217,13 @@ type Camera struct {
 	URL string `yaml:"url"`
 	// Transport is auto (default: try UDP, fall back to TCP), tcp or udp.
 	Transport Transport `yaml:"transport"`
+	// SubURL is the rtsp:// or rtsps:// address of the camera's sub-stream,
+	// the small one most cameras also serve, which the page's grid plays.
+	// Empty means the camera has none. Print it only through
+	// RedactedSubURL.
+	SubURL string `yaml:"sub_url"`
+	// SubTransport is the sub-stream's transport; empty means Transport's.
+	SubTransport Transport `yaml:"sub_transport"`
 	// OnDemand pulls the stream only while someone watches, to spare
 	// cameras and links that are rarely viewed.
 	OnDemand bool `yaml:"on_demand"`
@@ -245,6 +252,18 @@ type Camera struct {
 // RedactedURL returns the camera URL with its password replaced by "***",
 // for logs and error messages.
 func (c Camera) RedactedURL() string { return redact.URL(c.URL) }
+
+// RedactedSubURL is RedactedURL for the sub-stream's URL; "" when the
+// camera has no sub-stream.
+func (c Camera) RedactedSubURL() string { return redact.URL(c.SubURL) }
+
+// SubStreamTransport is the transport the sub-stream is pulled over.
+func (c Camera) SubStreamTransport() Transport {
+	if c.SubTransport != "" {
+		return c.SubTransport
+	}
+	return c.Transport
+}
 
 // Equal reports whether two cameras have the same settings, ignoring Line,
 // so a reload can restart only the cameras that changed and not those that
