@@ -158,6 +158,7 @@ type tileView struct {
 	Found        bool    `json:"found"`
 	State        string  `json:"state"`     // data-state
 	Transport    string  `json:"transport"` // data-transport
+	Stream       string  `json:"stream"`    // data-stream: main or sub
 	Stale        string  `json:"stale"`     // data-stale
 	VideoWidth   int     `json:"videoWidth"`
 	VideoHeight  int     `json:"videoHeight"`
@@ -172,8 +173,8 @@ type tileView struct {
 }
 
 func (v tileView) String() string {
-	return fmt.Sprintf("state=%q transport=%q stale=%q video %dx%d frames=%d jpeg %dx%d",
-		v.State, v.Transport, v.Stale, v.VideoWidth, v.VideoHeight, v.VideoFrames, v.JPEGWidth, v.JPEGHeight)
+	return fmt.Sprintf("state=%q transport=%q stream=%q stale=%q video %dx%d frames=%d jpeg %dx%d",
+		v.State, v.Transport, v.Stream, v.Stale, v.VideoWidth, v.VideoHeight, v.VideoFrames, v.JPEGWidth, v.JPEGHeight)
 }
 
 const tileViewJS = `((name) => {
@@ -188,6 +189,7 @@ const tileViewJS = `((name) => {
     found: true,
     state: el.dataset.state || '',
     transport: el.dataset.transport || '',
+    stream: el.dataset.stream || '',
     stale: el.dataset.stale || '',
     videoWidth: v ? v.videoWidth : 0,
     videoHeight: v ? v.videoHeight : 0,
