@@ -35,6 +35,8 @@ var layers = map[string]int{
 	"daemon/e2e/browser":        0,
 	"daemon/e2e/fault":          0,
 	"daemon/e2e/soak":           0,
+	"daemon/e2e/netns":          0,
+	"daemon/e2e/chromium":       0,
 
 	"capture":       1,
 	"daemon/config": 1,

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgecam/edgecam/daemon/e2e/netns"
 )
 
 const (
@@ -31,13 +33,6 @@ const (
 	// netnsChildTimeout bounds one browser test run inside its namespace.
 	netnsChildTimeout = 90 * time.Second
 )
-
-// The veth pair inside each test namespace. Names and addresses are private
-// to the namespace, so parallel runs cannot clash over them.
-var netnsVeth = []struct{ name, addr string }{
-	{"edgecam0", "10.231.7.1/24"},
-	{"edgecam1", "10.231.7.2/24"},
-}
 
 var netnsSeq atomic.Int32
 
@@ -81,58 +76,22 @@ func needBrowserTestTools(t *testing.T, tools ...string) {
 	t.Skip(msg)
 }
 
-// ipCommand runs ip with args, bounded in time.
-func ipCommand(args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
-// createTestNetns creates namespace ns with lo and a veth pair up, and deletes
-// it when the test ends, whatever the outcome.
+// createTestNetns creates namespace ns (see package netns) and deletes it
+// when the test ends, whatever the outcome.
 func createTestNetns(t *testing.T, ns string) {
 	t.Helper()
-	if err := ipCommand("netns", "add", ns); err != nil {
+	if err := netns.Create(ns); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { deleteTestNetns(t, ns) })
-	a, b := netnsVeth[0], netnsVeth[1]
-	for _, args := range [][]string{
-		{"-n", ns, "link", "set", "lo", "up"},
-		{"-n", ns, "link", "add", a.name, "type", "veth", "peer", "name", b.name},
-		{"-n", ns, "addr", "add", a.addr, "dev", a.name},
-		{"-n", ns, "addr", "add", b.addr, "dev", b.name},
-		{"-n", ns, "link", "set", a.name, "up"},
-		{"-n", ns, "link", "set", b.name, "up"},
-	} {
-		if err := ipCommand(args...); err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		killed, err := netns.Delete(ns)
+		for _, pid := range killed {
+			t.Errorf("process %d still ran in namespace %s after the test; killed it", pid, ns)
 		}
-	}
-}
-
-// deleteTestNetns ends whatever the child left running in the namespace (all
-// of it started by this test: the namespace was created for it) and deletes
-// the namespace.
-func deleteTestNetns(t *testing.T, ns string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "pids", ns).Output(); err == nil {
-		for _, pid := range strings.Fields(string(out)) {
-			var n int
-			if _, err := fmt.Sscan(pid, &n); err == nil && n > 0 {
-				t.Errorf("process %d still ran in namespace %s after the test; killing it", n, ns)
-				syscall.Kill(n, syscall.SIGKILL)
-			}
+		if err != nil {
+			t.Errorf("deleting the test namespace: %v", err)
 		}
-	}
-	if err := ipCommand("netns", "delete", ns); err != nil {
-		t.Errorf("deleting the test namespace: %v", err)
-	}
+	})
 }
 
 // runInTestNetns re-executes this test binary in ns for t's test alone and
@@ -141,7 +100,7 @@ func runInTestNetns(t *testing.T, ns string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), netnsChildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0],
+	cmd := netns.Command(ctx, ns, os.Args[0],
 		"-test.run", "^"+regexp.QuoteMeta(t.Name())+"$",
 		"-test.v", "-test.count=1",
 		// Shorter than ours, so a hang panics with every goroutine's stack.
