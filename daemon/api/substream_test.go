@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/capture/testcamera/lowres"
 	"github.com/edgecam/edgecam/daemon/api"
 	"github.com/edgecam/edgecam/daemon/daemontest"
@@ -125,4 +126,30 @@ func TestSubStreamQueryServesTheSubStreamsPictures(t *testing.T) {
 	daemontest.WaitFor(t, 5*time.Second, "the sub-stream's viewers logged with stream=sub", func() bool {
 		return strings.Contains(d.Logs.String(), `msg="viewer left" camera=press-1 stream=sub transport=websocket`)
 	})
+}
+
+func TestEventsSayWhichStreamWentOffline(t *testing.T) {
+	main := daemontest.StartCamera(t, testcamera.Options{})
+	sub := daemontest.StartCamera(t, testcamera.Options{Clip: lowres.Clip(), FPS: lowres.FPS})
+	cam := daemontest.Camera("press-1", main.URL())
+	cam.SubURL = sub.URL()
+	d := daemontest.Start(t, nil, cam)
+	daemontest.WaitFor(t, 10*time.Second, "both streams streaming", func() bool {
+		c := d.Camera(t, "press-1")
+		return c.State == "streaming" && c.Sub.State == "streaming"
+	})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		sub.Close()
+	}()
+	events := readEvents(t, d.URL+"/api/events", 15*time.Second, func(name, data string) bool {
+		return name == "camera" && strings.Contains(data, `"event":"offline"`)
+	})
+	last := events[len(events)-1]
+	if !strings.Contains(last, `"stream":"sub"`) || !strings.Contains(last, `"camera":"press-1"`) {
+		t.Fatalf("the offline event does not name press-1's sub-stream: %v", events)
+	}
+	if c := d.Camera(t, "press-1"); c.State != "streaming" || c.Sub.State != "retrying" {
+		t.Errorf("main %q, sub %q after the sub-stream's camera went away; want streaming and retrying", c.State, c.Sub.State)
+	}
 }
