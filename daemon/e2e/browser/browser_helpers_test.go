@@ -88,12 +88,12 @@ func (b *browser) do(t *testing.T, timeout time.Duration, actions ...chromedp.Ac
 }
 
 // evalIn evaluates a JavaScript expression in the page and decodes its JSON
-// result into a T.
-func evalIn[T any](t *testing.T, b *browser, expr string) T {
+// result into a T; opts such as chromedp.EvalAwaitPromise apply.
+func evalIn[T any](t *testing.T, b *browser, expr string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		t.Fatalf("evaluating %s: %v", expr, err)
 	}

@@ -143,6 +143,46 @@ func TestBrowserTileFallsBackToMainWhileSubStreamIsOffline(t *testing.T) {
 	}
 }
 
+func TestBrowserStreamChoiceFallsBackWithoutFlapping(t *testing.T) {
+	if !inTestNetns(t) {
+		return
+	}
+	d := daemontest.Start(t, nil)
+	b := startBrowser(t)
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
+	// Cases for streams.js's chooseStream, run in the page: the camera's
+	// main and sub states ("" for no sub-stream), full size or not, and
+	// the stream the tile plays now.
+	cases := []struct {
+		Main, Sub string
+		Single    bool
+		Current   string
+		Want      string
+	}{
+		{"streaming", "", false, "", "main"},
+		{"streaming", "streaming", false, "", "sub"},
+		{"streaming", "connecting", false, "", "main"}, // the sub-stream not up yet
+		{"streaming", "streaming", true, "sub", "main"},
+		{"streaming", "retrying", false, "sub", "main"},
+		{"streaming", "stale", false, "sub", "main"},
+		{"streaming", "connecting", false, "main", "main"}, // a retry of a failing sub-stream
+		{"streaming", "streaming", false, "main", "sub"},
+		{"idle", "idle", false, "", "sub"},          // on demand: pulled when played
+		{"idle", "connecting", false, "sub", "sub"}, // on demand, being pulled
+		{"retrying", "streaming", true, "main", "sub"},
+		{"retrying", "retrying", false, "sub", "sub"},
+	}
+	js, _ := json.Marshal(cases)
+	got := evalIn[[]string](t, b, fmt.Sprintf(`import('/streams.js').then((m) => %s.map((c) =>
+		m.chooseStream({ state: c.Main, sub: c.Sub ? { state: c.Sub } : undefined }, c.Single, c.Current || undefined)))`, js),
+		chromedp.EvalAwaitPromise)
+	for i, c := range cases {
+		if i >= len(got) || got[i] != c.Want {
+			t.Errorf("main %s, sub %q, single %v, playing %q: chose %v, want %s", c.Main, c.Sub, c.Single, c.Current, got, c.Want)
+		}
+	}
+}
+
 func median(ms []float64) float64 {
 	s := slices.Sorted(slices.Values(ms))
 	return s[len(s)/2]

@@ -3,28 +3,32 @@
 // network and the browser a fraction of the main one, and the full-size
 // view the main one. Either falls back to the other while it is down.
 
-// States in which a stream gives pictures now, or will as soon as it is
-// asked (an on-demand stream is idle until someone plays it).
-const USABLE = new Set(['streaming', 'idle']);
-
-function usable(status) {
-  return Boolean(status) && USABLE.has(status.state);
-}
+// READY streams give pictures now, or as soon as someone plays them (an
+// on-demand stream is idle until then). DOWN streams give none and will not
+// soon: a tile leaves such a stream for the other one, and comes back only
+// once it is READY again, so a stream failing over and over (connecting,
+// retrying, connecting, …) does not drag the tile back and forth.
+const READY = new Set(['streaming', 'idle']);
+const DOWN = new Set(['retrying', 'unsupported', 'stale', 'disabled']);
 
 /**
  * chooseStream returns 'main' or 'sub': the stream a tile of camera cam (an
- * entry of GET /api/cameras) plays, full size when single. It wants the
- * sub-stream in the grid and the main stream full size, and takes the other
- * while the one it wants is down and the other is not; it comes back by
- * itself once the camera list says the wanted one streams again.
+ * entry of GET /api/cameras) plays, full size when single, given the one it
+ * plays now (current; undefined before the first). It wants the sub-stream
+ * in the grid and the main stream full size; it keeps the wanted one until
+ * that is down while the other is not, and returns to it once it is ready.
  * @param {object} cam
  * @param {boolean} single
+ * @param {string|undefined} current
  */
-export function chooseStream(cam, single) {
+export function chooseStream(cam, single, current) {
   if (!cam?.sub) return 'main';
   const want = single ? 'main' : 'sub';
   const other = single ? 'sub' : 'main';
-  if (usable(streamStatus(cam, want)) || !usable(streamStatus(cam, other))) return want;
+  const wanted = streamStatus(cam, want).state;
+  const alternative = streamStatus(cam, other).state;
+  if (current === want) return DOWN.has(wanted) && !DOWN.has(alternative) ? other : want;
+  if (READY.has(wanted) || DOWN.has(alternative)) return want;
   return other;
 }
 

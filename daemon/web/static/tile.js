@@ -268,7 +268,7 @@ export class Tile {
    * reports whether it changed.
    */
   pickStream() {
-    const want = chooseStream(this.api, this.single);
+    const want = chooseStream(this.api, this.single, this.stream);
     if (want === this.stream) return false;
     this.stream = want;
     return true;
