@@ -176,6 +176,9 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 		if i < len(subs) {
 			fmt.Fprintf(&cfg, "    sub_url: %s\n", subs[i].URL())
 		}
+		if sc.OnDemand {
+			fmt.Fprintf(&cfg, "    on_demand: true\n")
+		}
 	}
 	dir, err := os.MkdirTemp(b.tmp, sc.Name+"-")
 	if err != nil {
@@ -211,7 +214,8 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 		logFile.Close()
 		close(d.exited)
 	}()
-	// Every camera streaming, and its sub-stream if it has one, within 20 s.
+	// Every camera streaming, and its sub-stream if it has one, within 20 s;
+	// on demand, idle.
 	deadline := time.Now().Add(20 * time.Second)
 	for _, name := range d.cameras {
 		for {
@@ -220,7 +224,8 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 				Sub   *struct{ State string }
 			}
 			err := b.getJSON(d.base+"/api/cameras/"+name, &cj)
-			if err == nil && cj.State == "streaming" && (len(subs) == 0 || cj.Sub != nil && cj.Sub.State == "streaming") {
+			up := func(state string) bool { return state == "streaming" || sc.OnDemand && state == "idle" }
+			if err == nil && up(cj.State) && (len(subs) == 0 || cj.Sub != nil && up(cj.Sub.State)) {
 				break
 			}
 			select {

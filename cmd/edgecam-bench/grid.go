@@ -35,6 +35,7 @@ const gridWidth, gridHeight = 1920, 1080
 var gridScenarios = []scenario{
 	{Name: "16x-grid-main", About: "16 cameras 1080p30 4 Mbit/s, headless Chromium's grid playing each over WebRTC", Cameras: 16, Clip: res1080, Grid: true},
 	{Name: "16x-grid-sub", About: "the same cameras, each with a 360p30 1 Mbit/s sub-stream, which the grid plays", Cameras: 16, Clip: res1080, Grid: true, Sub: res360},
+	{Name: "16x-grid-sub-od", About: "the same with on_demand: true, so the main streams nobody watches are not pulled", Cameras: 16, Clip: res1080, Grid: true, Sub: res360, OnDemand: true},
 }
 
 // gridRun is one run of a grid scenario.

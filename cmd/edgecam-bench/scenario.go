@@ -32,6 +32,8 @@ type scenario struct {
 	// Sub, when set, gives every camera a sub-stream of this clip, which
 	// the grid plays.
 	Sub clipSpec
+	// OnDemand pulls each stream only while it has viewers.
+	OnDemand bool
 }
 
 // vision tells the scenarios of models apart from those of viewers.
