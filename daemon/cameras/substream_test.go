@@ -128,3 +128,22 @@ func TestSubStreamHealthIsInTheAPIAndMetrics(t *testing.T) {
 		t.Error("a camera without sub_url has sub-stream series")
 	}
 }
+
+func TestOnDemandCameraPullsOnlyTheStreamWatched(t *testing.T) {
+	main := daemontest.StartCamera(t, testcamera.Options{})
+	sub := daemontest.StartCamera(t, testcamera.Options{Clip: lowres.Clip(), FPS: lowres.FPS})
+	cam := daemontest.Camera("yard", main.URL())
+	cam.SubURL, cam.OnDemand = sub.URL(), true
+	d := daemontest.Start(t, nil, cam) // linger 500 ms
+	v := d.DialStream(t, "yard", "sub")
+	if w := pictureWidth(t, v); w != lowres.Width {
+		t.Errorf("the sub-stream plays %d pixels wide, want %d", w, lowres.Width)
+	}
+	if c := d.Camera(t, "yard"); c.State != "idle" || c.Sub.State != "streaming" || main.SessionCount() != 0 {
+		t.Errorf("main %q with %d RTSP sessions, sub %q: want the main stream idle, not pulled", c.State, main.SessionCount(), c.Sub.State)
+	}
+	v.Close()
+	daemontest.WaitFor(t, 10*time.Second, "the sub-stream released after its last viewer left", func() bool {
+		return sub.SessionCount() == 0 && d.Camera(t, "yard").Sub.State == "idle"
+	})
+}
