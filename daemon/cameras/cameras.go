@@ -107,9 +107,6 @@ func (c *Camera) Name() string { return c.cfg.Name }
 // Disabled reports whether the camera is listed but not run.
 func (c *Camera) Disabled() bool { return c.main == nil }
 
-// HasSub reports whether the camera has a sub-stream.
-func (c *Camera) HasSub() bool { return c.sub != nil }
-
 // Feed returns the named stream of the camera; false when the camera is
 // disabled or has no such stream.
 func (c *Camera) Feed(name StreamName) (*Feed, bool) {
