@@ -109,8 +109,10 @@ func (d *Daemon) reloadCameras(ctx context.Context, cfg *config.Config) {
 			removed++
 		}
 		d.stopCamera(c)
-		if !c.Disabled() {
-			restarts += c.JPEG().Stats().Restarts
+		for _, n := range []cameras.StreamName{cameras.Main, cameras.Sub} {
+			if f, ok := c.Feed(n); ok {
+				restarts += f.JPEG().Stats().Restarts
+			}
 		}
 	}
 	d.retired.Lock()

@@ -212,16 +212,10 @@ func TestYAMLHoldsProbedStreamsAndNoPasswordUnlessInlined(t *testing.T) {
 }
 
 // checkConfigAccepts runs the entries through edgecam's own configuration
-// parser. sub_url is left out: the key belongs to the sub-stream feature.
+// parser.
 func checkConfigAccepts(t *testing.T, doc string) {
 	t.Helper()
-	var kept []string
-	for _, line := range strings.Split(doc, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "sub_url:") {
-			kept = append(kept, line)
-		}
-	}
-	if _, err := config.Parse("discovered.yaml", []byte(strings.Join(kept, "\n"))); err != nil {
+	if _, err := config.Parse("discovered.yaml", []byte(doc)); err != nil {
 		t.Errorf("edgecam's configuration refuses the output: %v", err)
 	}
 }

@@ -146,7 +146,9 @@ func freeUDPPort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera.Camera, profile bool) (*daemonProc, error) {
+// startDaemon starts the daemon on cams; subs, if given, are the cameras'
+// sub-streams, one each.
+func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera.Camera, profile bool, subs ...*testcamera.Camera) (*daemonProc, error) {
 	httpPort, err := freeTCPPort()
 	if err != nil {
 		return nil, err
@@ -171,6 +173,12 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 		name := fmt.Sprintf("cam-%d", i+1)
 		d.cameras = append(d.cameras, name)
 		fmt.Fprintf(&cfg, "  - name: %s\n    url: %s\n    transport: tcp\n    max_viewers: 64\n", name, c.URL())
+		if i < len(subs) {
+			fmt.Fprintf(&cfg, "    sub_url: %s\n", subs[i].URL())
+		}
+		if sc.OnDemand {
+			fmt.Fprintf(&cfg, "    on_demand: true\n")
+		}
 	}
 	dir, err := os.MkdirTemp(b.tmp, sc.Name+"-")
 	if err != nil {
@@ -206,13 +214,18 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 		logFile.Close()
 		close(d.exited)
 	}()
-	// Every camera streaming, within 20 s.
+	// Every camera streaming, and its sub-stream if it has one, within 20 s;
+	// on demand, idle.
 	deadline := time.Now().Add(20 * time.Second)
 	for _, name := range d.cameras {
 		for {
-			var cj struct{ State string }
+			var cj struct {
+				State string
+				Sub   *struct{ State string }
+			}
 			err := b.getJSON(d.base+"/api/cameras/"+name, &cj)
-			if err == nil && cj.State == "streaming" {
+			up := func(state string) bool { return state == "streaming" || sc.OnDemand && state == "idle" }
+			if err == nil && up(cj.State) && (len(subs) == 0 || cj.Sub != nil && up(cj.Sub.State)) {
 				break
 			}
 			select {

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -96,6 +97,11 @@ func main() {
 	}
 	ctx, stop := signalContext()
 	defer stop()
+	if slices.ContainsFunc(run, func(sc scenario) bool { return sc.Grid }) && os.Getenv(benchNetnsEnv) == "" {
+		code := runInBenchNetns(ctx)
+		stop()
+		os.Exit(code)
+	}
 
 	b, err := newBench(ctx, benchOptions{Window: *win, Warmup: *warmup, Profile: *profile, Keep: *keep, Edgecam: splitList(*edgecam), Stagger: *stagger, DaemonEnv: splitList(*denv)})
 	if err != nil {
@@ -139,6 +145,10 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, repeat int) []scen
 			profile := r == 0 && i == 0
 			var err error
 			switch {
+			case sc.Grid:
+				var gr gridRun
+				gr, err = b.runGrid(ctx, sc, profile)
+				res[i].GridRuns = append(res[i].GridRuns, gr)
 			case sc.vision():
 				var vr visionRun
 				vr, err = b.runVision(ctx, sc, profile)

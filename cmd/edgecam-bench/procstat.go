@@ -70,18 +70,47 @@ func pssMB(pid int) float64 {
 	return 0
 }
 
+// procTicks returns utime+stime and the parent of every process, by pid.
+func procTicks() (ticks map[int]int64, parent map[int]int) {
+	ticks, parent = map[int]int64{}, map[int]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		p, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if t, pp, ok := cpuTicks(p); ok {
+			ticks[p], parent[p] = t, pp
+		}
+	}
+	return ticks, parent
+}
+
 // childTicks returns utime+stime of every child process of pid (the
 // daemon's ffmpeg decoders), by pid.
 func childTicks(pid int) map[int]int64 {
 	out := map[int]int64{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		cp, err := strconv.Atoi(filepath.Base(d))
-		if err != nil {
-			continue
+	ticks, parent := procTicks()
+	for p, t := range ticks {
+		if parent[p] == pid {
+			out[p] = t
 		}
-		if t, pp, ok := cpuTicks(cp); ok && pp == pid {
-			out[cp] = t
+	}
+	return out
+}
+
+// treeTicks returns utime+stime of pid and of all its descendants (a
+// browser's renderer, GPU and utility processes), by pid.
+func treeTicks(pid int) map[int]int64 {
+	out := map[int]int64{}
+	ticks, parent := procTicks()
+	for p, t := range ticks {
+		// Walk up towards init; pid 1 (or 0, unknown) ends every chain.
+		for a := p; a > 1; a = parent[a] {
+			if a == pid {
+				out[p] = t
+				break
+			}
 		}
 	}
 	return out

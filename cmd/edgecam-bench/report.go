@@ -62,9 +62,11 @@ type scenarioResult struct {
 	Runs     []webrtcRun `json:"runs,omitempty"`
 	JPEGRuns []jpegRun   `json:"jpeg_runs,omitempty"`
 	// VisionRuns are those of the frames and detections scenarios.
-	VisionRuns []visionRun     `json:"vision_runs,omitempty"`
-	Summary    map[string]stat `json:"summary"`
-	Errors     []string        `json:"errors,omitempty"`
+	VisionRuns []visionRun `json:"vision_runs,omitempty"`
+	// GridRuns are those of the grid scenarios (grid.go).
+	GridRuns []gridRun       `json:"grid_runs,omitempty"`
+	Summary  map[string]stat `json:"summary"`
+	Errors   []string        `json:"errors,omitempty"`
 }
 
 func (r *scenarioResult) summarize() {
@@ -120,6 +122,7 @@ func (r *scenarioResult) summarize() {
 	j("jpeg_per_s_5", func(x jpegRun) float64 { return x.FPS5 })
 	j("rss_mb", func(x jpegRun) float64 { return x.RSSMB })
 	r.summarizeVision(col)
+	r.summarizeGrid(col)
 }
 
 // cell formats a figure: the median, and the range when there are repeats.
@@ -142,12 +145,23 @@ func (rep *report) print(w io.Writer) {
 	}
 	row := func(cells ...string) { fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |") }
 	rep.printRelay(row)
-	if slices.ContainsFunc(rep.Scenarios, func(r scenarioResult) bool { return len(r.VisionRuns) > 0 }) {
+	// The vision and grid tables, each only when one of its scenarios ran.
+	for _, t := range []struct {
+		header []string
+		ran    func(r scenarioResult) bool
+		rows   func(r *scenarioResult, row func(cells ...string))
+	}{
+		{visionHeader, func(r scenarioResult) bool { return len(r.VisionRuns) > 0 }, (*scenarioResult).printVision},
+		{gridHeader, func(r scenarioResult) bool { return len(r.GridRuns) > 0 }, (*scenarioResult).printGrid},
+	} {
+		if !slices.ContainsFunc(rep.Scenarios, t.ran) {
+			continue
+		}
 		fmt.Fprintln(w)
-		row(visionHeader...)
-		row(slices.Repeat([]string{"---"}, len(visionHeader))...)
+		row(t.header...)
+		row(slices.Repeat([]string{"---"}, len(t.header))...)
 		for i := range rep.Scenarios {
-			rep.Scenarios[i].printVision(row)
+			t.rows(&rep.Scenarios[i], row)
 		}
 	}
 	for _, r := range rep.Scenarios {

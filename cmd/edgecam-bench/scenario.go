@@ -26,6 +26,14 @@ type scenario struct {
 	// Detections measures a model per camera posting 10 messages of 20
 	// objects a second, and their way to a viewer.
 	Detections bool
+	// Grid opens the page's grid in headless Chromium over WebRTC and
+	// measures the browser beside the daemon (grid.go).
+	Grid bool
+	// Sub, when set, gives every camera a sub-stream of this clip, which
+	// the grid plays.
+	Sub clipSpec
+	// OnDemand pulls each stream only while it has viewers.
+	OnDemand bool
 }
 
 // vision tells the scenarios of models apart from those of viewers.
@@ -76,8 +84,10 @@ var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kK
 // findScenario returns the named scenario, or builds the setup a name such
 // as 4x1080p@6M-3v describes (see scenarioGrammar).
 func findScenario(name string) (scenario, error) {
-	if i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.Name == name }); i >= 0 {
-		return scenarios[i], nil
+	for _, list := range [][]scenario{scenarios, gridScenarios} {
+		if i := slices.IndexFunc(list, func(s scenario) bool { return s.Name == name }); i >= 0 {
+			return list[i], nil
+		}
 	}
 	m := scenarioName.FindStringSubmatch(name)
 	if m == nil {
@@ -156,6 +166,9 @@ func scenarioNames() string {
 	var n []string
 	for _, s := range scenarios {
 		n = append(n, s.Name)
+	}
+	for _, s := range gridScenarios {
+		n = append(n, s.Name+" (not in all: root, chromium)")
 	}
 	return strings.Join(n, ", ")
 }

@@ -23,7 +23,8 @@ import (
 	"github.com/edgecam/edgecam/capture/onvif/onviftest"
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/capture/testcamera/lowres"
-	"github.com/edgecam/edgecam/daemon/daemontest/netns"
+	"github.com/edgecam/edgecam/daemon/daemontest/netnstest"
+	"github.com/edgecam/edgecam/daemon/e2e/netns"
 )
 
 // The namespace's veth pair: the box's end and the cameras', where the
@@ -39,7 +40,7 @@ const (
 // namespace and returns false.
 func inDiscoverNetns(t *testing.T) bool {
 	t.Helper()
-	return netns.Enter(t, netns.Options{
+	return netnstest.Enter(t, netnstest.Options{
 		Env:  "EDGECAM_TEST_DISCOVER_NETNS",
 		Name: "edgecam-discover",
 		// The box's side and the cameras'.

@@ -328,6 +328,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 		}
 		transport := capture.Config{Transport: capture.Transport(c.Transport)}.WithDefaults().Transport
 		fmt.Fprintf(stdout, "camera %-16s %s (%s, %s)\n", c.Name, c.RedactedURL(), transport, mode)
+		if c.SubURL != "" {
+			sub := capture.Config{Transport: capture.Transport(c.SubStreamTransport())}.WithDefaults().Transport
+			fmt.Fprintf(stdout, "%-24s%s (%s)\n", "  sub-stream", c.RedactedSubURL(), sub)
+		}
 	}
 	return 0
 }

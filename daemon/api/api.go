@@ -157,3 +157,24 @@ func (s *Server) camera(w http.ResponseWriter, r *http.Request) *cameras.Camera 
 	}
 	return c
 }
+
+// feed finds the camera and the stream (?stream=main|sub, main by default)
+// a request names, and answers the error itself when there is none: 400
+// for a value that is not a stream, 404 for a camera without a sub-stream.
+func (s *Server) feed(w http.ResponseWriter, r *http.Request) (*cameras.Camera, *cameras.Feed) {
+	c := s.camera(w, r)
+	if c == nil {
+		return nil, nil
+	}
+	name, err := cameras.ParseStream(r.URL.Query().Get("stream"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return nil, nil
+	}
+	f, ok := c.Feed(name)
+	if !ok {
+		httpError(w, http.StatusNotFound, "camera "+quoteName(c.Name())+" has no "+string(name)+" stream")
+		return nil, nil
+	}
+	return c, f
+}

@@ -5,14 +5,27 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/daemon/cameras"
 )
 
 // Camera is one camera in the API: GET /api/cameras/{name}, and each entry
-// of GET /api/cameras and of the "cameras" event.
+// of GET /api/cameras and of the "cameras" event. Its stream fields are
+// the main stream's, except that the viewers count those of both streams.
 type Camera struct {
-	Name       string    `json:"name"`
-	URL        string    `json:"url"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	StreamStatus
+	OnDemand bool `json:"on_demand"`
+	// Detections says what models found lately; absent before the first
+	// message.
+	Detections *DetectionStats `json:"detections,omitempty"`
+	// Sub is the camera's sub-stream; absent when it has none.
+	Sub *SubStream `json:"sub,omitempty"`
+}
+
+// StreamStatus is the health and counters of one of a camera's streams.
+type StreamStatus struct {
 	State      string    `json:"state"`
 	Error      string    `json:"error"`
 	Codec      string    `json:"codec"`
@@ -22,7 +35,6 @@ type Camera struct {
 	Bitrate    int64     `json:"bitrate"`
 	Viewers    int       `json:"viewers"`
 	Reconnects uint64    `json:"reconnects"`
-	OnDemand   bool      `json:"on_demand"`
 	Since      time.Time `json:"since"`
 
 	ViewersByTransport Viewers `json:"viewers_by_transport"`
@@ -36,9 +48,12 @@ type Camera struct {
 	PacketsLost      uint64   `json:"packets_lost"`
 	DecodeErrors     uint64   `json:"decode_errors"`
 	Warnings         []string `json:"warnings"`
-	// Detections says what models found lately; absent before the first
-	// message.
-	Detections *DetectionStats `json:"detections,omitempty"`
+}
+
+// SubStream is a camera's sub-stream in the API.
+type SubStream struct {
+	URL string `json:"url"` // without the password
+	StreamStatus
 }
 
 // DetectionStats is a camera's recent detections in the API.
@@ -68,26 +83,40 @@ type CameraList struct {
 
 // cameraOf turns a snapshot into what the API shows.
 func cameraOf(c cameras.Snapshot) Camera {
-	j := Camera{
-		Name:         c.Name,
-		URL:          c.URL,
-		OnDemand:     c.OnDemand,
-		LastFrameAge: -1,
-		Warnings:     []string{},
-	}
+	j := Camera{Name: c.Name, URL: c.URL, OnDemand: c.OnDemand, StreamStatus: StreamStatus{LastFrameAge: -1, Warnings: []string{}}}
 	if c.Disabled {
 		j.State = "disabled"
 		return j
 	}
-	s := c.Status
+	j.StreamStatus = streamOf(c.Status, c.Viewers)
+	if c.Sub != nil {
+		j.Sub = &SubStream{URL: c.Sub.URL, StreamStatus: streamOf(c.Sub.Status, c.Sub.Viewers)}
+		all := c.Viewers.Plus(c.Sub.Viewers)
+		j.ViewersByTransport, j.Viewers = viewersOf(all), all.Total()
+	}
+	if d := c.Detections; d.Total > 0 {
+		j.Detections = &DetectionStats{Model: d.Model, Last: d.Last.UTC(), PerSecond: math.Round(d.PerSecond*10) / 10,
+			Latency: math.Round(d.LatencySum/float64(d.LatencyCount)*1000) / 1000}
+	}
+	return j
+}
+
+func viewersOf(v cameras.Viewers) Viewers {
+	return Viewers{WebRTC: v.WebRTC, MJPEG: v.MJPEG, WebSocket: v.WebSocket, Frames: v.Frames}
+}
+
+// streamOf turns one stream's capture status and viewers into what the API
+// shows.
+func streamOf(s capture.Status, v cameras.Viewers) StreamStatus {
+	j := StreamStatus{LastFrameAge: -1, Warnings: []string{}}
 	j.State = string(s.State)
 	j.Error = s.LastError
 	j.Codec = string(s.Codec)
 	j.Width, j.Height = s.Width, s.Height
 	j.FPS = math.Round(s.FPS*10) / 10
 	j.Bitrate = int64(s.Bitrate)
-	j.ViewersByTransport = Viewers{WebRTC: c.Viewers.WebRTC, MJPEG: c.Viewers.MJPEG, WebSocket: c.Viewers.WebSocket, Frames: c.Viewers.Frames}
-	j.Viewers = c.Viewers.Total()
+	j.ViewersByTransport = viewersOf(v)
+	j.Viewers = v.Total()
 	j.Reconnects = s.Reconnects
 	j.Since = s.Since.UTC().Truncate(time.Second)
 	if !s.LastFrame.IsZero() {
@@ -100,10 +129,6 @@ func cameraOf(c cameras.Snapshot) Camera {
 	j.PacketsLost, j.DecodeErrors = s.PacketsLost, s.DecodeErrors
 	if s.Warnings != nil {
 		j.Warnings = s.Warnings
-	}
-	if d := c.Detections; d.Total > 0 {
-		j.Detections = &DetectionStats{Model: d.Model, Last: d.Last.UTC(), PerSecond: math.Round(d.PerSecond*10) / 10,
-			Latency: math.Round(d.LatencySum/float64(d.LatencyCount)*1000) / 1000}
 	}
 	return j
 }

@@ -61,16 +61,16 @@ func readMessage(ctx context.Context, conn *websocket.Conn) (websocket.MessageTy
 	return typ, data, err
 }
 
-// acceptViewer accepts the WebSocket of a viewer of variant v of camera c.
+// acceptViewer accepts the WebSocket of a viewer of variant v of stream f.
 // Browsers hide the HTTP status of a failed handshake, so a refusal (no
 // ffmpeg, too many decoders) is sent over the socket: an error message,
 // then close 1011. ok is false when the request has been answered.
-func acceptViewer(w http.ResponseWriter, r *http.Request, c *cameras.Camera, v frames.Variant) (*websocket.Conn, *frames.Viewer, bool) {
+func acceptViewer(w http.ResponseWriter, r *http.Request, f *cameras.Feed, v frames.Variant) (*websocket.Conn, *frames.Viewer, bool) {
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return nil, nil, false // Accept has answered the client
 	}
-	fv, err := c.JPEG().Subscribe(v)
+	fv, err := f.JPEG().Subscribe(v)
 	if err != nil {
 		closeSoon(r)
 		wsFail(conn, err)

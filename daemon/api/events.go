@@ -23,7 +23,8 @@ const (
 // cameraEvent is a change in one camera's health.
 type cameraEvent struct {
 	Camera     string `json:"camera"`
-	Event      string `json:"event"` // online, offline, stale, unsupported, connecting, idle, reconnect
+	Stream     string `json:"stream"` // main or sub
+	Event      string `json:"event"`  // online, offline, stale, unsupported, connecting, idle, reconnect
 	State      string `json:"state"`
 	Error      string `json:"error,omitempty"`
 	Reconnects uint64 `json:"reconnects"`
@@ -42,6 +43,9 @@ type seen struct {
 	state      string
 	reconnects uint64
 	viewers    int
+	// sub is the sub-stream's state and reconnects; zero without one.
+	subState      string
+	subReconnects uint64
 }
 
 // Feed publishes the events of /api/events as cameras change: "camera" when
@@ -117,16 +121,17 @@ func (f *Feed) publishChanges(set *cameras.Set, last map[string]seen) map[string
 	for _, c := range set.List() {
 		j := cameraOf(c.Snapshot())
 		cur := seen{state: j.State, reconnects: j.Reconnects, viewers: j.Viewers}
+		if j.Sub != nil {
+			cur.subState, cur.subReconnects = j.Sub.State, j.Sub.Reconnects
+		}
 		now[j.Name] = cur
 		prev, known := last[j.Name]
 		if !known {
 			continue
 		}
-		if cur.reconnects > prev.reconnects {
-			f.bus.Publish("camera", cameraEvent{Camera: j.Name, Event: "reconnect", State: j.State, Error: j.Error, Reconnects: j.Reconnects})
-		}
-		if cur.state != prev.state {
-			f.bus.Publish("camera", cameraEvent{Camera: j.Name, Event: stateEvent(j.State), State: j.State, Error: j.Error, Reconnects: j.Reconnects})
+		f.publishStream(j.Name, "main", prev.state, prev.reconnects, &j.StreamStatus)
+		if j.Sub != nil {
+			f.publishStream(j.Name, "sub", prev.subState, prev.subReconnects, &j.Sub.StreamStatus)
 		}
 		if cur.viewers != prev.viewers {
 			ev := "joined"
@@ -137,6 +142,17 @@ func (f *Feed) publishChanges(set *cameras.Set, last map[string]seen) map[string
 		}
 	}
 	return now
+}
+
+// publishStream publishes the "camera" events of one stream of a camera
+// whose last events said state and reconnects.
+func (f *Feed) publishStream(camera, stream, state string, reconnects uint64, s *StreamStatus) {
+	if s.Reconnects > reconnects {
+		f.bus.Publish("camera", cameraEvent{Camera: camera, Stream: stream, Event: "reconnect", State: s.State, Error: s.Error, Reconnects: s.Reconnects})
+	}
+	if s.State != state {
+		f.bus.Publish("camera", cameraEvent{Camera: camera, Stream: stream, Event: stateEvent(s.State), State: s.State, Error: s.Error, Reconnects: s.Reconnects})
+	}
 }
 
 func changedAny(a, b map[string]seen) bool {

@@ -76,10 +76,10 @@ func TestStalledCameraShowsStaleInMetricsAPIAndEvents(t *testing.T) {
 	if got := d.Camera(t, "press-1").State; got != "stale" {
 		t.Errorf("API state %q, want stale", got)
 	}
-	if up, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_up{camera="press-1"}`); up != 0 {
+	if up, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_up{camera="press-1",stream="main"}`); up != 0 {
 		t.Errorf("edgecam_camera_up = %v for a stale camera", up)
 	}
-	if st, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_state{camera="press-1",state="stale"}`); st != 1 {
+	if st, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_state{camera="press-1",state="stale",stream="main"}`); st != 1 {
 		t.Errorf("stale state metric = %v", st)
 	}
 

@@ -26,6 +26,7 @@ type FramesInfo struct {
 	Type          string  `json:"type"` // "info"
 	Version       int     `json:"version"`
 	Camera        string  `json:"camera"`
+	Stream        string  `json:"stream"` // main or sub
 	Format        string  `json:"format"`
 	Width         int     `json:"width"`
 	Height        int     `json:"height"`
@@ -94,40 +95,41 @@ func parseFramesQuery(r *http.Request, s frames.Settings) (jpegRequest, error) {
 // handleFrames streams decoded pictures to a model over a WebSocket, and
 // takes its detections back on the same socket.
 func (s *Server) handleFrames(w http.ResponseWriter, r *http.Request) {
-	c := s.camera(w, r)
+	c, f := s.feed(w, r)
 	if c == nil {
 		return
 	}
-	req, err := parseFramesQuery(r, c.JPEG().Settings())
+	req, err := parseFramesQuery(r, f.JPEG().Settings())
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	conn, v, ok := acceptViewer(w, r, c, req.variant)
+	conn, v, ok := acceptViewer(w, r, f, req.variant)
 	if !ok {
 		return
 	}
 	defer conn.CloseNow()
 	defer v.Close()
-	defer c.Watch(cameras.Frames)()
+	defer c.WatchFeed(f, cameras.Frames)()
 	conn.SetReadLimit(detections.MaxBody + 1024)
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	// The reader's end ends the session, even while a write is stuck.
 	context.AfterFunc(ctx, func() { closeSoon(r) })
-	fs := &frameSocket{s: s, c: c, conn: conn, v: v, req: req, addr: ratelimit.ClientAddr(r), sent: map[uint64]uint32{}}
+	fs := &frameSocket{s: s, c: c, stream: f.Name(), conn: conn, v: v, req: req, addr: ratelimit.ClientAddr(r), sent: map[uint64]uint32{}}
 	go fs.readDetections(ctx, cancel)
 	endSession(ctx, r, conn, fs.send(ctx))
 }
 
 // frameSocket is one /frames connection.
 type frameSocket struct {
-	s    *Server
-	c    *cameras.Camera
-	conn *websocket.Conn
-	v    *frames.Viewer
-	req  jpegRequest
-	addr string // the client's, for the detections' rate limit
+	s      *Server
+	c      *cameras.Camera
+	stream cameras.StreamName
+	conn   *websocket.Conn
+	v      *frames.Viewer
+	req    jpegRequest
+	addr   string // the client's, for the detections' rate limit
 
 	mu   sync.Mutex
 	sent map[uint64]uint32 // seq → pts of the pictures sent lately, for detections by seq
@@ -163,7 +165,7 @@ func (fs *frameSocket) send(ctx context.Context) error {
 			continue
 		}
 		if !sentInfo {
-			if err := fs.writeJSON(ctx, FramesInfo{Type: "info", Version: FramesVersion, Camera: fs.c.Name(), Format: string(f.Format),
+			if err := fs.writeJSON(ctx, FramesInfo{Type: "info", Version: FramesVersion, Camera: fs.c.Name(), Stream: string(fs.stream), Format: string(f.Format),
 				Width: f.Width, Height: f.Height, Stride: f.Stride, FPS: fs.req.fps, KeyframesOnly: fs.req.variant.KeyframesOnly}); err != nil {
 				return err
 			}
@@ -250,6 +252,10 @@ func (fs *frameSocket) takeDetections(data []byte) error {
 	}
 	if err := json.Unmarshal(data, &head); err != nil || head.Type != "detections" {
 		return &detections.Error{Status: http.StatusBadRequest, Msg: `send detections as {"type": "detections", "pts": …, "model": …, "objects": […]}`}
+	}
+	if fs.stream != cameras.Main {
+		// The page draws detections on the main stream's frames, by pts.
+		return &detections.Error{Status: 422, Msg: "detections name frames of the main stream; send them on a /frames socket of the main stream"}
 	}
 	if !fs.s.detectionLimit.Allow(fs.c.Name() + " " + fs.addr) {
 		return &detections.Error{Status: http.StatusTooManyRequests, Msg: "too many detections a second for this camera"}

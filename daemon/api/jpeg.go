@@ -68,23 +68,23 @@ func truncate(s string) string {
 	return strconv.Quote(s)
 }
 
-// jpegCamera finds the camera of a JPEG request and checks the query; it
-// answers the error itself and returns nil then.
-func (s *Server) jpegCamera(w http.ResponseWriter, r *http.Request) (*cameras.Camera, jpegRequest) {
-	c := s.camera(w, r)
+// jpegCamera finds the camera and stream of a JPEG request and checks the
+// query; it answers the error itself and returns nil then.
+func (s *Server) jpegCamera(w http.ResponseWriter, r *http.Request) (*cameras.Camera, *cameras.Feed, jpegRequest) {
+	c, f := s.feed(w, r)
 	if c == nil {
-		return nil, jpegRequest{}
+		return nil, nil, jpegRequest{}
 	}
-	req, err := parseJPEGQuery(r, c.JPEG().Settings())
+	req, err := parseJPEGQuery(r, f.JPEG().Settings())
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
-		return nil, jpegRequest{}
+		return nil, nil, jpegRequest{}
 	}
-	return c, req
+	return c, f, req
 }
 
-// jpegUnavailable answers why a camera cannot give JPEG now.
-func (s *Server) jpegUnavailable(w http.ResponseWriter, c *cameras.Camera, err error) {
+// jpegUnavailable answers why a camera's stream cannot give JPEG now.
+func (s *Server) jpegUnavailable(w http.ResponseWriter, c *cameras.Camera, f *cameras.Feed, err error) {
 	switch {
 	case errors.Is(err, frames.ErrNoFFmpeg):
 		httpError(w, http.StatusServiceUnavailable, err.Error())
@@ -94,7 +94,7 @@ func (s *Server) jpegUnavailable(w http.ResponseWriter, c *cameras.Camera, err e
 	case errors.Is(err, frames.ErrClosed), errors.Is(err, stream.ErrClosed):
 		httpError(w, http.StatusServiceUnavailable, "camera is shutting down")
 	case errors.Is(err, context.DeadlineExceeded):
-		st := c.Status()
+		st := f.Status()
 		msg := "no picture from the camera yet"
 		if st.State != capture.StateStreaming && st.LastError != "" {
 			msg += " (" + string(st.State) + ": " + st.LastError + ")"
@@ -102,18 +102,22 @@ func (s *Server) jpegUnavailable(w http.ResponseWriter, c *cameras.Camera, err e
 		w.Header().Set("Retry-After", "2")
 		httpError(w, http.StatusServiceUnavailable, msg)
 	default:
-		s.Log.Warn("jpeg failed", "camera", c.Name(), "error", err)
+		s.Log.Warn("jpeg failed", "camera", c.Name(), "stream", f.Name(), "error", err)
 		httpError(w, http.StatusServiceUnavailable, "jpeg unavailable: "+err.Error())
 	}
 }
 
-// cameraDown says whether the camera cannot give a picture soon, so a
-// snapshot fails at once instead of waiting out its timeout.
-func cameraDown(c *cameras.Camera) (bool, string) {
-	st := c.Status()
+// cameraDown says whether the camera's stream cannot give a picture soon,
+// so a snapshot fails at once instead of waiting out its timeout.
+func cameraDown(f *cameras.Feed) (bool, string) {
+	st := f.Status()
 	switch st.State {
 	case capture.StateRetrying, capture.StateUnsupported:
-		return !c.Stream().HasPicture(), fmt.Sprintf("camera is %s: %s", st.State, st.LastError)
+		what := "camera"
+		if f.Name() == cameras.Sub {
+			what = "sub stream"
+		}
+		return !f.Stream().HasPicture(), fmt.Sprintf("%s is %s: %s", what, st.State, st.LastError)
 	}
 	return false, ""
 }

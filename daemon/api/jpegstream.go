@@ -15,17 +15,17 @@ import (
 )
 
 func (s *Server) handleMJPEG(w http.ResponseWriter, r *http.Request) {
-	c, req := s.jpegCamera(w, r)
+	c, f, req := s.jpegCamera(w, r)
 	if c == nil {
 		return
 	}
-	v, err := c.JPEG().Subscribe(req.variant)
+	v, err := f.JPEG().Subscribe(req.variant)
 	if err != nil {
-		s.jpegUnavailable(w, c, err)
+		s.jpegUnavailable(w, c, f, err)
 		return
 	}
 	defer v.Close()
-	defer c.Watch(cameras.MJPEG)()
+	defer c.WatchFeed(f, cameras.MJPEG)()
 
 	h := w.Header()
 	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+mjpegBoundary)
@@ -65,17 +65,18 @@ func (s *Server) handleMJPEG(w http.ResponseWriter, r *http.Request) {
 type WSInfo struct {
 	Type   string  `json:"type"`
 	Camera string  `json:"camera"`
+	Stream string  `json:"stream"` // main or sub
 	Width  int     `json:"width"`
 	Height int     `json:"height"`
 	FPS    float64 `json:"fps"`
 }
 
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
-	c, req := s.jpegCamera(w, r)
+	c, f, req := s.jpegCamera(w, r)
 	if c == nil {
 		return
 	}
-	conn, v, ok := acceptViewer(w, r, c, req.variant)
+	conn, v, ok := acceptViewer(w, r, f, req.variant)
 	if !ok {
 		return
 	}
@@ -87,37 +88,37 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(4096)
 	ctx := conn.CloseRead(r.Context())
 	context.AfterFunc(ctx, func() { closeSoon(r) })
-	defer c.Watch(cameras.WebSocket)()
+	defer c.WatchFeed(f, cameras.WebSocket)()
 
 	fps := req.fps
 	if fps == 0 {
-		fps = c.JPEG().Settings().FPS
+		fps = f.JPEG().Settings().FPS
 	}
-	if c.JPEG().Settings().KeyframesOnly {
+	if f.JPEG().Settings().KeyframesOnly {
 		fps = 0 // one picture per camera GOP: the rate depends on the camera
 	}
 	// With ?meta=1 each picture is preceded by its FrameMeta, so the page
 	// can draw detections on the frame they belong to.
 	meta := r.URL.Query().Get("meta") == "1"
 	sentInfo := false
-	err := sendFrames(ctx, v, req, func(f frames.Frame) error {
+	err := sendFrames(ctx, v, req, func(p frames.Frame) error {
 		wctx, cancel := context.WithTimeout(ctx, frameWriteTimeout)
 		defer cancel()
 		if !sentInfo {
 			// The size is known once the first picture is decoded.
-			info, _ := json.Marshal(WSInfo{Type: "info", Camera: c.Name(), Width: f.Width, Height: f.Height, FPS: fps})
+			info, _ := json.Marshal(WSInfo{Type: "info", Camera: c.Name(), Stream: string(f.Name()), Width: p.Width, Height: p.Height, FPS: fps})
 			if err := conn.Write(wctx, websocket.MessageText, info); err != nil {
 				return err
 			}
 			sentInfo = true
 		}
 		if meta {
-			m, _ := json.Marshal(metaOf(f, 0))
+			m, _ := json.Marshal(metaOf(p, 0))
 			if err := conn.Write(wctx, websocket.MessageText, m); err != nil {
 				return err
 			}
 		}
-		return conn.Write(wctx, websocket.MessageBinary, f.Data)
+		return conn.Write(wctx, websocket.MessageBinary, p.Data)
 	})
 	endSession(ctx, r, conn, err)
 }

@@ -22,7 +22,7 @@ import (
 const awaitDetections = 500 * time.Millisecond
 
 func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
-	c, req := s.jpegCamera(w, r)
+	c, fd, req := s.jpegCamera(w, r)
 	if c == nil {
 		return
 	}
@@ -33,24 +33,29 @@ func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
 	}
 	// A snapshot from a running decoder costs nothing; one that starts a
 	// decoder counts as a new session, as a viewer's would.
-	if !c.JPEG().Warm(req.variant) && !s.Sessions.Allow(ratelimit.ClientAddr(r)) {
+	if !fd.JPEG().Warm(req.variant) && !s.Sessions.Allow(ratelimit.ClientAddr(r)) {
 		w.Header().Set("Retry-After", "30")
 		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("more than %d new sessions a minute from this address (http.sessions_per_minute)", s.Sessions.Limit()))
 		return
 	}
-	if down, why := cameraDown(c); down {
+	if down, why := cameraDown(fd); down {
 		w.Header().Set("Retry-After", "5")
 		httpError(w, http.StatusServiceUnavailable, why)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), snapshotTimeout)
 	defer cancel()
-	f, err := c.JPEG().Snapshot(ctx, req.variant)
+	f, err := fd.JPEG().Snapshot(ctx, req.variant)
 	if err != nil {
-		s.jpegUnavailable(w, c, err)
+		s.jpegUnavailable(w, c, fd, err)
 		return
 	}
 	data := f.Data
+	if overlay == "detections" && fd.Name() != cameras.Main {
+		// Detections name the main stream's frames.
+		httpError(w, http.StatusBadRequest, "overlay=detections: detections are drawn on the main stream's pictures only")
+		return
+	}
 	if overlay == "detections" {
 		if data, err = burnDetections(ctx, c, f, req.variant.Quality); err != nil {
 			s.Log.Warn("snapshot overlay failed", "camera", c.Name(), "error", err)

@@ -39,7 +39,7 @@ func handleWHEPOptions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	allowCORS(w)
-	c := s.camera(w, r)
+	c, f := s.feed(w, r)
 	if c == nil {
 		return
 	}
@@ -47,7 +47,7 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	answer, id, err := s.WebRTC.Offer(r.Context(), c.Stream(), offer)
+	answer, id, err := s.WebRTC.Offer(r.Context(), f.Stream(), offer)
 	var codecErr *whep.CodecError
 	switch {
 	case err == nil:
@@ -67,7 +67,7 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "camera is shutting down")
 		return
 	default:
-		s.Log.Warn("webrtc offer failed", "camera", c.Name(), "error", err)
+		s.Log.Warn("webrtc offer failed", "camera", c.Name(), "stream", f.Name(), "error", err)
 		httpError(w, http.StatusInternalServerError, "could not start the session")
 		return
 	}

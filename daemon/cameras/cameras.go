@@ -9,7 +9,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/edgecam/edgecam/capture"
@@ -58,22 +57,24 @@ type Viewers struct {
 // Total is the number of viewers of every transport.
 func (v Viewers) Total() int { return v.WebRTC + v.MJPEG + v.WebSocket + v.Frames }
 
-// Camera is one configured camera. A disabled camera has no capture,
-// stream or decoders; it is listed and nothing else.
+// Plus adds two counts, e.g. a camera's two streams'.
+func (v Viewers) Plus(o Viewers) Viewers {
+	return Viewers{WebRTC: v.WebRTC + o.WebRTC, MJPEG: v.MJPEG + o.MJPEG, WebSocket: v.WebSocket + o.WebSocket, Frames: v.Frames + o.Frames}
+}
+
+// Camera is one configured camera: its main stream and, when configured,
+// its sub-stream, each a Feed. A disabled camera has no feeds; it is
+// listed and nothing else.
 type Camera struct {
 	cfg  config.Camera
 	jcfg config.JPEG // effective: the global section with this camera's overrides
 	// url is cfg.URL without its password, made once: the API shows it often.
 	url  string
 	opts Options
-	log  *slog.Logger
 
-	cam  *capture.Camera
-	st   *stream.Stream
-	jpeg *frames.Hub
+	main *Feed
+	sub  *Feed // nil without sub_url
 	det  *detections.Store
-
-	viewers [numKinds]atomic.Int64
 }
 
 // New prepares a camera; nothing runs until Run.
@@ -84,33 +85,19 @@ func New(c config.Camera, j config.JPEG, opts Options) *Camera {
 	if opts.OnDemandLinger <= 0 {
 		opts.OnDemandLinger = DefaultOnDemandLinger
 	}
-	cam := &Camera{cfg: c, jcfg: j, url: redact.URL(c.URL), opts: opts, log: opts.Log.With("camera", c.Name)}
+	cam := &Camera{cfg: c, jcfg: j, url: redact.URL(c.URL), opts: opts}
 	if c.Disabled {
 		return cam
 	}
-	codec := captureCodec(c.Codec)
-	cam.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers, Codec: codec})
+	log := opts.Log.With("camera", c.Name)
 	cam.det = detections.NewStore(c.Name)
-	cam.cam = capture.New(capture.Config{
-		Name:           c.Name,
-		URL:            c.URL,
-		Transport:      capture.Transport(c.Transport),
-		ConnectTimeout: c.ConnectTimeout.D(),
-		ReadTimeout:    c.ReadTimeout.D(),
-		StaleAfter:     c.StaleAfter.D(),
-		Codec:          codec,
-	}, cam.st, cam.log)
-	cam.jpeg = frames.NewHub(cam.st, frames.Settings{
-		FFmpeg:        j.FFmpeg,
-		FPS:           j.FPS,
-		Width:         j.MaxWidth,
-		Quality:       j.Quality,
-		KeyframesOnly: j.KeyframesOnly,
-		HWAccel:       frames.HWAccel(j.HWAccel),
-		IdleStop:      j.IdleStop.D(),
-		MaxDecoders:   j.MaxDecodersPerCamera,
-		Budget:        opts.Decoders,
-	}, cam.log)
+	if c.SubURL == "" {
+		cam.main = newFeed(Main, c, c.URL, c.Transport, j, opts, log)
+		return cam
+	}
+	// With two streams every line says which one it is about.
+	cam.main = newFeed(Main, c, c.URL, c.Transport, j, opts, log.With("stream", string(Main)))
+	cam.sub = newFeed(Sub, c, c.SubURL, c.SubStreamTransport(), j, opts, log.With("stream", string(Sub)))
 	return cam
 }
 
@@ -129,7 +116,19 @@ func captureCodec(c config.Codec) capture.Codec {
 func (c *Camera) Name() string { return c.cfg.Name }
 
 // Disabled reports whether the camera is listed but not run.
-func (c *Camera) Disabled() bool { return c.cam == nil }
+func (c *Camera) Disabled() bool { return c.main == nil }
+
+// Feed returns the named stream of the camera; false when the camera is
+// disabled or has no such stream.
+func (c *Camera) Feed(name StreamName) (*Feed, bool) {
+	switch {
+	case c.main == nil:
+		return nil, false
+	case name == Sub:
+		return c.sub, c.sub != nil
+	}
+	return c.main, true
+}
 
 // Same reports whether the camera was made from these settings, so a reload
 // can keep it running.
@@ -137,57 +136,57 @@ func (c *Camera) Same(cfg config.Camera, j config.JPEG) bool {
 	return c.cfg.Equal(cfg) && c.jcfg == j
 }
 
-// Stream is the camera's fan-out; nil when disabled.
-func (c *Camera) Stream() *stream.Stream { return c.st }
+// Stream is the main stream's fan-out; nil when disabled.
+func (c *Camera) Stream() *stream.Stream {
+	if c.main == nil {
+		return nil
+	}
+	return c.main.st
+}
 
-// JPEG is the camera's decoders of pictures, JPEG or raw; nil when
+// JPEG is the main stream's decoders of pictures, JPEG or raw; nil when
 // disabled.
-func (c *Camera) JPEG() *frames.Hub { return c.jpeg }
+func (c *Camera) JPEG() *frames.Hub {
+	if c.main == nil {
+		return nil
+	}
+	return c.main.jpeg
+}
 
 // Detections is what models found in the camera's frames; nil when
 // disabled.
 func (c *Camera) Detections() *detections.Store { return c.det }
 
-// Status is the capture's health; a disabled camera's is the zero Status.
+// Status is the main stream's health; a disabled camera's is the zero
+// Status.
 func (c *Camera) Status() capture.Status {
-	if c.cam == nil {
+	if c.main == nil {
 		return capture.Status{}
 	}
-	return c.cam.Status()
+	return c.main.Status()
 }
 
-// Viewers counts the camera's viewers by transport.
+// Viewers counts the viewers of all the camera's streams by transport.
 func (c *Camera) Viewers() Viewers {
-	if c.cam == nil {
+	if c.main == nil {
 		return Viewers{}
 	}
-	return Viewers{
-		WebRTC:    c.st.Viewers(),
-		MJPEG:     int(c.viewers[MJPEG].Load()),
-		WebSocket: int(c.viewers[WebSocket].Load()),
-		Frames:    int(c.viewers[Frames].Load()),
+	v := c.main.Viewers()
+	if c.sub != nil {
+		v = v.Plus(c.sub.Viewers())
 	}
+	return v
 }
 
-// Watch counts a viewer of kind until the returned function is called, and
-// logs its coming and going.
-func (c *Camera) Watch(kind Kind) (leave func()) {
-	name := [...]string{MJPEG: "mjpeg", WebSocket: "websocket", Frames: "frames"}[kind]
-	c.viewers[kind].Add(1)
-	c.changed()
-	c.log.Info("viewer joined", "transport", name)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			c.viewers[kind].Add(-1)
-			c.changed()
-			c.log.Info("viewer left", "transport", name)
-		})
-	}
-}
+// Watch counts a viewer of kind on the main stream until the returned
+// function is called, and logs its coming and going.
+func (c *Camera) Watch(kind Kind) (leave func()) { return c.main.watch(kind, c.changed) }
+
+// WatchFeed is Watch for a viewer of feed f of this camera.
+func (c *Camera) WatchFeed(f *Feed, kind Kind) (leave func()) { return f.watch(kind, c.changed) }
 
 // Snapshot is everything the API and the metrics show of a camera, read
-// at one moment.
+// at one moment. Status, Viewers and JPEG are the main stream's.
 type Snapshot struct {
 	Name       string
 	URL        string // without the password
@@ -197,16 +196,22 @@ type Snapshot struct {
 	Viewers    Viewers
 	JPEG       frames.HubStats
 	Detections detections.Stats
+	// Sub is the sub-stream's; nil when the camera has none.
+	Sub *StreamSnapshot
 }
 
 // Snapshot reads the camera's health and counters.
 func (c *Camera) Snapshot() Snapshot {
-	s := Snapshot{Name: c.cfg.Name, URL: c.url, OnDemand: c.cfg.OnDemand, Disabled: c.cam == nil}
-	if c.cam != nil {
-		s.Status = c.cam.Status()
-		s.Viewers = c.Viewers()
-		s.JPEG = c.jpeg.Stats()
-		s.Detections = c.det.Stats(time.Now())
+	s := Snapshot{Name: c.cfg.Name, URL: c.url, OnDemand: c.cfg.OnDemand, Disabled: c.main == nil}
+	if c.main == nil {
+		return s
+	}
+	m := c.main.snapshot()
+	s.Status, s.Viewers, s.JPEG = m.Status, m.Viewers, m.JPEG
+	s.Detections = c.det.Stats(time.Now())
+	if c.sub != nil {
+		sub := c.sub.snapshot()
+		s.Sub = &sub
 	}
 	return s
 }
@@ -217,49 +222,27 @@ func (c *Camera) changed() {
 	}
 }
 
-// Run runs the camera until ctx ends: its capture, always or while it has
-// readers, and its JPEG decoders. When ctx ends it closes the stream, which
-// ends every viewer, and returns once the capture and every ffmpeg have
-// stopped. A disabled camera returns at once.
+// Run runs the camera until ctx ends: each of its streams' capture, always
+// or while it has readers, and its JPEG decoders, side by side. When ctx
+// ends it closes the streams, which ends every viewer, and returns once
+// every capture and every ffmpeg have stopped. A disabled camera returns
+// at once.
 func (c *Camera) Run(ctx context.Context) error {
-	if c.cam == nil {
+	if c.main == nil {
 		return nil
 	}
+	p := pulling{changed: c.changed, linger: c.opts.OnDemandLinger}
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_ = c.jpeg.Run(ctx)
-	}()
-	if c.cfg.OnDemand {
-		c.pullOnDemand(ctx)
-	} else {
-		c.pullAlways(ctx)
+	for _, f := range []*Feed{c.main, c.sub} {
+		if f == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.run(ctx, c.cfg.OnDemand, p)
+		}()
 	}
 	wg.Wait()
 	return nil
-}
-
-// pullAlways runs the capture until ctx ends, telling it whether anyone
-// reads its frames.
-func (c *Camera) pullAlways(ctx context.Context) {
-	c.cam.SetUnwatched(c.st.Readers() == 0)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = c.cam.Run(ctx)
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			c.st.Close()
-			<-done
-			return
-		case <-c.cam.Changed():
-			c.changed()
-		case <-c.st.ReadersChanged():
-			c.cam.SetUnwatched(c.st.Readers() == 0)
-			c.changed()
-		}
-	}
 }

@@ -6,10 +6,12 @@ import (
 )
 
 // pullOnDemand runs the capture only while the stream has readers, and for
-// OnDemandLinger after the last one left, until ctx ends.
-func (c *Camera) pullOnDemand(ctx context.Context) {
-	c.cam.SetUnwatched(true)
-	p := puller{c: c}
+// OnDemandLinger after the last one left, until ctx ends. Each of a
+// camera's streams is pulled on its own: a grid watching the sub-stream
+// does not pull the main one.
+func (f *Feed) pullOnDemand(ctx context.Context, pl pulling) {
+	f.cam.SetUnwatched(true)
+	p := puller{f: f}
 	defer p.stop()
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
@@ -18,27 +20,27 @@ func (c *Camera) pullOnDemand(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			c.st.Close()
+			f.st.Close()
 			return
-		case <-c.cam.Changed():
-			c.changed()
+		case <-f.cam.Changed():
+			pl.changed()
 			continue
 		case <-linger.C:
 			lingering = false
-			if c.st.Readers() == 0 {
+			if f.st.Readers() == 0 {
 				p.stop()
 			}
 			continue
-		case <-c.st.ReadersChanged():
-			c.changed()
+		case <-f.st.ReadersChanged():
+			pl.changed()
 		}
-		n := c.st.Readers()
-		c.cam.SetUnwatched(n == 0)
+		n := f.st.Readers()
+		f.cam.SetUnwatched(n == 0)
 		switch {
 		case n > 0 && !p.running():
 			p.start(ctx)
 		case n == 0 && p.running() && !lingering:
-			linger.Reset(c.opts.OnDemandLinger)
+			linger.Reset(pl.linger)
 			lingering = true
 		}
 	}
@@ -46,7 +48,7 @@ func (c *Camera) pullOnDemand(ctx context.Context) {
 
 // puller is the capture of an on-demand camera while it is pulled.
 type puller struct {
-	c      *Camera
+	f      *Feed
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -58,9 +60,9 @@ func (p *puller) start(ctx context.Context) {
 	p.done = make(chan struct{})
 	go func(done chan struct{}) {
 		defer close(done)
-		_ = p.c.cam.Run(ctx)
+		_ = p.f.cam.Run(ctx)
 	}(p.done)
-	p.c.log.Info("on-demand camera pulled")
+	p.f.log.Info("on-demand camera pulled")
 }
 
 func (p *puller) stop() {
@@ -70,5 +72,5 @@ func (p *puller) stop() {
 	p.cancel()
 	<-p.done
 	p.cancel, p.done = nil, nil
-	p.c.log.Info("on-demand camera released")
+	p.f.log.Info("on-demand camera released")
 }

@@ -19,11 +19,7 @@
 package config
 
 import (
-	"fmt"
 	"reflect"
-	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/edgecam/edgecam/capture/redact"
 )
@@ -220,6 +216,13 @@ type Camera struct {
 	// Codec is auto (default: H.264 if the camera offers it, else H.265),
 	// h264 or h265.
 	Codec Codec `yaml:"codec"`
+	// SubURL is the rtsp:// or rtsps:// address of the camera's sub-stream,
+	// the small one most cameras also serve, which the page's grid plays.
+	// Empty means the camera has none. Print it only through
+	// RedactedSubURL.
+	SubURL string `yaml:"sub_url"`
+	// SubTransport is the sub-stream's transport; empty means Transport's.
+	SubTransport Transport `yaml:"sub_transport"`
 	// OnDemand pulls the stream only while someone watches, to spare
 	// cameras and links that are rarely viewed.
 	OnDemand bool `yaml:"on_demand"`
@@ -249,6 +252,18 @@ type Camera struct {
 // for logs and error messages.
 func (c Camera) RedactedURL() string { return redact.URL(c.URL) }
 
+// RedactedSubURL is RedactedURL for the sub-stream's URL; "" when the
+// camera has no sub-stream.
+func (c Camera) RedactedSubURL() string { return redact.URL(c.SubURL) }
+
+// SubStreamTransport is the transport the sub-stream is pulled over.
+func (c Camera) SubStreamTransport() Transport {
+	if c.SubTransport != "" {
+		return c.SubTransport
+	}
+	return c.Transport
+}
+
 // Equal reports whether two cameras have the same settings, ignoring Line,
 // so a reload can restart only the cameras that changed and not those that
 // merely moved in the file.
@@ -257,41 +272,4 @@ func (c Camera) Equal(o Camera) bool {
 	// DeepEqual because the JPEG overrides are pointers.
 	c.Line, o.Line = 0, 0
 	return reflect.DeepEqual(c, o)
-}
-
-// Duration is a time.Duration that reads from YAML strings such as "5s" or
-// "1m30s". A separate type is needed because yaml.v3 would otherwise read a
-// bare integer as nanoseconds and reject "5s".
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// String formats d like time.Duration, e.g. "5s".
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// UnmarshalYAML parses a duration string. It rejects unparsable and negative
-// values; its errors are yaml.TypeErrors so that decoding continues and every
-// problem in the file is reported at once.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return typeErrorf(n, "expected a duration such as \"5s\", got %s", describeNode(n))
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return typeErrorf(n, "%s is not a duration; write a number with a unit, e.g. \"5s\" or \"1m30s\"", quote(n.Value))
-	}
-	if v < 0 {
-		return typeErrorf(n, "%s is negative; durations must be greater than 0", quote(n.Value))
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalYAML writes d back as a string such as "5s", so a dumped config
-// reads the same way it is written.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-func typeErrorf(n *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: ", n.Line) + fmt.Sprintf(format, args...)}}
 }

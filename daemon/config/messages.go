@@ -125,6 +125,8 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 		checks = append(checks,
 			check{p + "transport", cam.Transport == "", `is empty; use auto, tcp or udp, or remove the key for "auto"`},
 			check{p + "codec", cam.Codec == "", `is empty; use auto, h264 or h265, or remove the key for "auto"`},
+			check{p + "sub_url", cam.SubURL == "", "is empty; give the sub-stream's rtsp:// URL, or remove the key if the camera has none"},
+			check{p + "sub_transport", cam.SubTransport == "", "is empty; use auto, tcp or udp, or remove the key for the camera's transport"},
 			check{p + "connect_timeout", cam.ConnectTimeout == 0, "0s must be greater than 0" + useDefault},
 			check{p + "read_timeout", cam.ReadTimeout == 0, "0s must be greater than 0" + useDefault},
 			check{p + "max_viewers", cam.MaxViewers == 0, fmt.Sprintf("0 must be at least 1%s %d", useDefault, defaultCameraMaxViewers)},

@@ -125,16 +125,13 @@ func (c *Config) validateCameras(ps *problems) {
 		if msg := checkCameraURL(cam.URL); msg != "" {
 			ps.add(p+".url", "%s", msg)
 		}
-		switch cam.Transport {
-		case "", TransportAuto, TransportTCP, TransportUDP:
-		default:
-			ps.add(p+".transport", "%s is not one of auto, tcp, udp", quote(string(cam.Transport)))
-		}
+		checkTransport(ps, p+".transport", cam.Transport)
 		switch cam.Codec {
 		case "", CodecAuto, CodecH264, CodecH265:
 		default:
 			ps.add(p+".codec", "%s is not one of auto, h264, h265", quote(string(cam.Codec)))
 		}
+		validateSub(ps, p, cam)
 		for _, d := range []struct {
 			key string
 			v   Duration
@@ -147,6 +144,32 @@ func (c *Config) validateCameras(ps *problems) {
 			ps.add(p+".max_viewers", "%d must be at least 1", cam.MaxViewers)
 		}
 		c.validateOverride(ps, p, cam)
+	}
+}
+
+func checkTransport(ps *problems, key string, t Transport) {
+	switch t {
+	case "", TransportAuto, TransportTCP, TransportUDP:
+	default:
+		ps.add(key, "%s is not one of auto, tcp, udp", quote(string(t)))
+	}
+}
+
+// validateSub checks a camera's sub-stream keys: its URL as strictly as the
+// main one, and no sub_transport without a sub_url.
+func validateSub(ps *problems, p string, cam Camera) {
+	checkTransport(ps, p+".sub_transport", cam.SubTransport)
+	switch {
+	case cam.SubURL == "":
+		if cam.SubTransport != "" {
+			ps.add(p+".sub_transport", "is set but the camera has no sub_url; remove it or add the sub-stream's URL")
+		}
+	case cam.SubURL == cam.URL:
+		ps.add(p+".sub_url", "%s is the same as url; give the camera's smaller stream, or remove the key", quote(cam.SubURL))
+	default:
+		if msg := checkCameraURL(cam.SubURL); msg != "" {
+			ps.add(p+".sub_url", "%s", msg)
+		}
 	}
 }
 

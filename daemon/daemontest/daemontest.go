@@ -20,6 +20,7 @@ import (
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/capture/testcamera/lowres"
 	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/api"
 	"github.com/edgecam/edgecam/daemon/cameras"
@@ -153,6 +154,16 @@ func StartCamera(t testing.TB, opts testcamera.Options) *testcamera.Camera {
 	return cam
 }
 
+// SubCamera is a camera entry with a sub-stream, pulled over TCP: its main
+// stream is a test camera serving the 640×360 clip, its sub-stream another
+// serving lowres's 320×240 clip; both run until the test ends.
+func SubCamera(t testing.TB, name string) config.Camera {
+	t.Helper()
+	c := Camera(name, StartCamera(t, testcamera.Options{}).URL())
+	c.SubURL = StartCamera(t, testcamera.Options{Clip: lowres.Clip(), FPS: lowres.FPS}).URL()
+	return c
+}
+
 // Camera reads one camera from the API.
 func (d *Daemon) Camera(t testing.TB, name string) api.Camera {
 	t.Helper()
@@ -210,9 +221,20 @@ func (d *Daemon) WaitState(t testing.TB, name, state string, timeout time.Durati
 // Dial plays a camera over WHEP with ICE on lo, until the test ends.
 func (d *Daemon) Dial(t testing.TB, name string) *whepclient.Client {
 	t.Helper()
+	return d.DialStream(t, name, "")
+}
+
+// DialStream is Dial for one of the camera's streams (?stream=main|sub;
+// "" asks for the default).
+func (d *Daemon) DialStream(t testing.TB, name, stream string) *whepclient.Client {
+	t.Helper()
+	url := d.URL + "/cameras/" + name + "/whep"
+	if stream != "" {
+		url += "?stream=" + stream
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := whepclient.Dial(ctx, d.URL+"/cameras/"+name+"/whep", whepclient.Options{Interfaces: []string{"lo"}})
+	c, err := whepclient.Dial(ctx, url, whepclient.Options{Interfaces: []string{"lo"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,6 +111,10 @@ func (m *Metrics) write(w *promtext.Writer) {
 		addCamera(&fs, c, now)
 		decoders += c.JPEG.Decoders
 		restarts += c.JPEG.Restarts
+		if c.Sub != nil {
+			decoders += c.Sub.JPEG.Decoders
+			restarts += c.Sub.JPEG.Restarts
+		}
 	}
 	fs.Add("edgecam_webrtc_sessions", gauge, "WebRTC sessions open now.", float64(snap.WebRTCSessions))
 	fs.Add("edgecam_jpeg_decoders", gauge, "ffmpeg JPEG decoders running now.", float64(decoders))
@@ -130,36 +134,45 @@ func (m *Metrics) write(w *promtext.Writer) {
 
 const gauge, counter = promtext.Gauge, promtext.Counter
 
-// addCamera adds one camera's series.
+// addCamera adds one camera's series: those of its main stream, of its
+// sub-stream if it has one, and its detections.
 func addCamera(fs *promtext.Families, c cameras.Snapshot, now time.Time) {
-	name, s := c.Name, c.Status
+	addStream(fs, c.Name, string(cameras.Main), c.Status, c.Viewers, now)
+	if c.Sub != nil {
+		addStream(fs, c.Name, string(cameras.Sub), c.Sub.Status, c.Sub.Viewers, now)
+	}
+	addDetections(fs, c.Name, c.Detections)
+}
+
+// addStream adds the series of one of a camera's streams, labelled
+// stream="main" or "sub".
+func addStream(fs *promtext.Families, name, stream string, s capture.Status, v cameras.Viewers, now time.Time) {
 	fs.Add("edgecam_camera_up", gauge, "1 while frames flow from the camera, 0 otherwise (connecting, retrying, stale, unsupported, idle).",
-		bool01(s.State == capture.StateStreaming), "camera", name)
+		bool01(s.State == capture.StateStreaming), "camera", name, "stream", stream)
 	for _, st := range capture.States() {
-		fs.Add("edgecam_camera_state", gauge, "1 for the camera's current state.", bool01(s.State == st), "camera", name, "state", string(st))
+		fs.Add("edgecam_camera_state", gauge, "1 for the camera's current state.", bool01(s.State == st), "camera", name, "state", string(st), "stream", stream)
 	}
 	if s.Codec != "" {
-		fs.Add("edgecam_camera_info", gauge, "1, with the codec the camera is pulled in (H264 or H265) as a label; absent before its first session.", 1, "camera", name, "codec", string(s.Codec))
+		fs.Add("edgecam_camera_info", gauge, "1, with the codec the stream is pulled in (H264 or H265) as a label; absent before its first session.", 1, "camera", name, "stream", stream, "codec", string(s.Codec))
 	}
-	fs.Add("edgecam_camera_frames_received_total", counter, "Access units (H.264 or H.265) received from the camera.", float64(s.Frames), "camera", name)
-	fs.Add("edgecam_camera_bytes_received_total", counter, "Bytes of video received from the camera.", float64(s.Bytes), "camera", name)
-	fs.Add("edgecam_camera_fps", gauge, "Frames per second received, measured over the last second.", s.FPS, "camera", name)
-	fs.Add("edgecam_camera_bitrate_bits_per_second", gauge, "Video bitrate received, measured over the last second.", s.Bitrate, "camera", name)
-	fs.Add("edgecam_camera_keyframe_interval_seconds", gauge, "Measured time between the last two keyframes (IDR).", s.KeyframeInterval.Seconds(), "camera", name)
+	fs.Add("edgecam_camera_frames_received_total", counter, "Access units (H.264 or H.265) received from the camera.", float64(s.Frames), "camera", name, "stream", stream)
+	fs.Add("edgecam_camera_bytes_received_total", counter, "Bytes of video received from the camera.", float64(s.Bytes), "camera", name, "stream", stream)
+	fs.Add("edgecam_camera_fps", gauge, "Frames per second received, measured over the last second.", s.FPS, "camera", name, "stream", stream)
+	fs.Add("edgecam_camera_bitrate_bits_per_second", gauge, "Video bitrate received, measured over the last second.", s.Bitrate, "camera", name, "stream", stream)
+	fs.Add("edgecam_camera_keyframe_interval_seconds", gauge, "Measured time between the last two keyframes (IDR).", s.KeyframeInterval.Seconds(), "camera", name, "stream", stream)
 	if !s.LastFrame.IsZero() {
-		fs.Add("edgecam_camera_last_frame_age_seconds", gauge, "Seconds since the last frame arrived (absent before the first).", now.Sub(s.LastFrame).Seconds(), "camera", name)
+		fs.Add("edgecam_camera_last_frame_age_seconds", gauge, "Seconds since the last frame arrived (absent before the first).", now.Sub(s.LastFrame).Seconds(), "camera", name, "stream", stream)
 	}
-	fs.Add("edgecam_camera_rtp_packets_lost_total", counter, "RTP packets the camera sent that never arrived.", float64(s.PacketsLost), "camera", name)
-	fs.Add("edgecam_camera_reconnects_total", counter, "RTSP sessions started after the first.", float64(s.Reconnects), "camera", name)
-	fs.Add("edgecam_camera_decode_errors_total", counter, "Frames dropped because their RTP packets were broken.", float64(s.DecodeErrors), "camera", name)
+	fs.Add("edgecam_camera_rtp_packets_lost_total", counter, "RTP packets the camera sent that never arrived.", float64(s.PacketsLost), "camera", name, "stream", stream)
+	fs.Add("edgecam_camera_reconnects_total", counter, "RTSP sessions started after the first.", float64(s.Reconnects), "camera", name, "stream", stream)
+	fs.Add("edgecam_camera_decode_errors_total", counter, "Frames dropped because their RTP packets were broken.", float64(s.DecodeErrors), "camera", name, "stream", stream)
 	for _, t := range []struct {
 		transport string
 		n         int
-	}{{"webrtc", c.Viewers.WebRTC}, {"mjpeg", c.Viewers.MJPEG}, {"websocket", c.Viewers.WebSocket}, {"frames", c.Viewers.Frames}} {
-		fs.Add("edgecam_camera_viewers", gauge, "Viewers connected now, by transport.", float64(t.n), "camera", name, "transport", t.transport)
+	}{{"webrtc", v.WebRTC}, {"mjpeg", v.MJPEG}, {"websocket", v.WebSocket}, {"frames", v.Frames}} {
+		fs.Add("edgecam_camera_viewers", gauge, "Viewers connected now, by transport.", float64(t.n), "camera", name, "stream", stream, "transport", t.transport)
 	}
-	addDetections(fs, name, c.Detections)
-	fs.Add("edgecam_camera_warnings", gauge, "Number of reasons the stream will play badly (B-frames, long GOP, bitrate).", float64(len(s.Warnings)), "camera", name)
+	fs.Add("edgecam_camera_warnings", gauge, "Number of reasons the stream will play badly (B-frames, long GOP, bitrate).", float64(len(s.Warnings)), "camera", name, "stream", stream)
 }
 
 // addDetections adds a camera's detection series.

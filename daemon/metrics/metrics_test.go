@@ -20,15 +20,15 @@ func TestMetricsReportCameraHealthAndMove(t *testing.T) {
 	time.Sleep(2200 * time.Millisecond) // two keyframes and a full fps window
 
 	want := map[string]func(float64) bool{
-		`edgecam_camera_up{camera="press-1"}`:                                       func(x float64) bool { return x == 1 },
-		`edgecam_camera_state{camera="press-1",state="streaming"}`:                  func(x float64) bool { return x == 1 },
-		`edgecam_camera_keyframe_interval_seconds{camera="press-1"}`:                func(x float64) bool { return x == 1 },
-		`edgecam_camera_fps{camera="press-1"}`:                                      func(x float64) bool { return x > 20 && x < 30 },
-		`edgecam_camera_viewers{camera="press-1",transport="webrtc"}`:               func(x float64) bool { return x == 1 },
-		`edgecam_camera_last_frame_age_seconds{camera="press-1"}`:                   func(x float64) bool { return x < 1 },
-		`edgecam_camera_reconnects_total{camera="press-1"}`:                         func(x float64) bool { return x == 0 },
-		`edgecam_webrtc_sessions`:                                                   func(x float64) bool { return x == 1 },
-		`edgecam_jpeg_decoders`:                                                     func(x float64) bool { return x == 0 },
+		`edgecam_camera_up{camera="press-1",stream="main"}`:                         func(x float64) bool { return x == 1 },
+		`edgecam_camera_state{camera="press-1",state="streaming",stream="main"}`:    func(x float64) bool { return x == 1 },
+		`edgecam_camera_keyframe_interval_seconds{camera="press-1",stream="main"}`:  func(x float64) bool { return x == 1 },
+		`edgecam_camera_fps{camera="press-1",stream="main"}`:                        func(x float64) bool { return x > 20 && x < 30 },
+		`edgecam_camera_viewers{camera="press-1",stream="main",transport="webrtc"}`: func(x float64) bool { return x == 1 },
+		`edgecam_camera_last_frame_age_seconds{camera="press-1",stream="main"}`:     func(x float64) bool { return x < 1 },
+		`edgecam_camera_reconnects_total{camera="press-1",stream="main"}`:           func(x float64) bool { return x == 0 },
+		`edgecam_webrtc_sessions`: func(x float64) bool { return x == 1 },
+		`edgecam_jpeg_decoders`:   func(x float64) bool { return x == 0 },
 		`edgecam_http_requests_total{code="201",route="POST /cameras/{name}/whep"}`: func(x float64) bool { return x == 1 },
 	}
 	for series, ok := range want {
@@ -37,11 +37,11 @@ func TestMetricsReportCameraHealthAndMove(t *testing.T) {
 			t.Errorf("%s = %v (found %v)", series, got, found)
 		}
 	}
-	b1, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_bytes_received_total{camera="press-1"}`)
-	f1, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_frames_received_total{camera="press-1"}`)
+	b1, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_bytes_received_total{camera="press-1",stream="main"}`)
+	f1, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_frames_received_total{camera="press-1",stream="main"}`)
 	time.Sleep(500 * time.Millisecond)
-	b2, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_bytes_received_total{camera="press-1"}`)
-	f2, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_frames_received_total{camera="press-1"}`)
+	b2, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_bytes_received_total{camera="press-1",stream="main"}`)
+	f2, _ := daemontest.Scrape(t, d.URL, `edgecam_camera_frames_received_total{camera="press-1",stream="main"}`)
 	if b2 <= b1 || f2 <= f1 {
 		t.Errorf("counters do not move: bytes %v→%v frames %v→%v", b1, b2, f1, f2)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"os/exec"
 	"slices"
 	"sync"
 	"testing"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/edgecam/edgecam/daemon/e2e/chromium"
 )
 
 // browser is one headless Chromium with one tab, which records every console
@@ -32,28 +33,9 @@ type browser struct {
 // ends.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
+	opts, err := chromium.Options(t.TempDir(), 1280, 800)
 	if err != nil {
 		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox, // as root, Chromium refuses to run sandboxed
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(1280, 800),
-		chromedp.UserDataDir(t.TempDir()),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
@@ -106,12 +88,12 @@ func (b *browser) do(t *testing.T, timeout time.Duration, actions ...chromedp.Ac
 }
 
 // evalIn evaluates a JavaScript expression in the page and decodes its JSON
-// result into a T.
-func evalIn[T any](t *testing.T, b *browser, expr string) T {
+// result into a T; opts such as chromedp.EvalAwaitPromise apply.
+func evalIn[T any](t *testing.T, b *browser, expr string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		t.Fatalf("evaluating %s: %v", expr, err)
 	}
@@ -158,6 +140,7 @@ type tileView struct {
 	Found        bool    `json:"found"`
 	State        string  `json:"state"`     // data-state
 	Transport    string  `json:"transport"` // data-transport
+	Stream       string  `json:"stream"`    // data-stream: main or sub
 	Stale        string  `json:"stale"`     // data-stale
 	VideoWidth   int     `json:"videoWidth"`
 	VideoHeight  int     `json:"videoHeight"`
@@ -173,8 +156,8 @@ type tileView struct {
 }
 
 func (v tileView) String() string {
-	return fmt.Sprintf("state=%q transport=%q stale=%q video %dx%d frames=%d jpeg %dx%d",
-		v.State, v.Transport, v.Stale, v.VideoWidth, v.VideoHeight, v.VideoFrames, v.JPEGWidth, v.JPEGHeight)
+	return fmt.Sprintf("state=%q transport=%q stream=%q stale=%q video %dx%d frames=%d jpeg %dx%d",
+		v.State, v.Transport, v.Stream, v.Stale, v.VideoWidth, v.VideoHeight, v.VideoFrames, v.JPEGWidth, v.JPEGHeight)
 }
 
 const tileViewJS = `((name) => {
@@ -189,6 +172,7 @@ const tileViewJS = `((name) => {
     found: true,
     state: el.dataset.state || '',
     transport: el.dataset.transport || '',
+    stream: el.dataset.stream || '',
     stale: el.dataset.stale || '',
     videoWidth: v ? v.videoWidth : 0,
     videoHeight: v ? v.videoHeight : 0,

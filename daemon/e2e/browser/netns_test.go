@@ -5,14 +5,15 @@ package browser
 // The browser tests drive Debian's headless Chromium against a daemon running
 // in the test process. WebRTC media between the two must never touch the
 // machine's real interfaces, so every browser test runs in a network
-// namespace of its own (package netns), with the daemon, the test camera
+// namespace of its own (package netnstest), with the daemon, the test camera
 // and Chromium inside.
 
 import (
 	"testing"
 	"time"
 
-	"github.com/edgecam/edgecam/daemon/daemontest/netns"
+	"github.com/edgecam/edgecam/daemon/daemontest/netnstest"
+	"github.com/edgecam/edgecam/daemon/e2e/netns"
 )
 
 // inTestNetns reports whether the calling browser test is running inside its
@@ -23,10 +24,10 @@ import (
 // run and its result is this test's result.
 func inTestNetns(t *testing.T, tools ...string) bool {
 	t.Helper()
-	return netns.Enter(t, netns.Options{
+	return netnstest.Enter(t, netnstest.Options{
 		Env:     "EDGECAM_TEST_NETNS",
 		Name:    "edgecam-test",
-		Veth:    [2]netns.Link{{Name: "edgecam0", Addr: "10.231.7.1/24"}, {Name: "edgecam1", Addr: "10.231.7.2/24"}},
+		Veth:    netns.BrowserVeth(),
 		Timeout: 90 * time.Second,
 		Needs:   append([]string{"chromium"}, tools...),
 		What:    "browser test",

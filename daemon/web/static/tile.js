@@ -6,6 +6,7 @@ import {
   JpegSocket, JpegView, MjpegStream, SnapshotLoop, downloadSnapshot, mjpegEndpoint, snapshotEndpoint, wsEndpoint,
 } from './jpeg.js';
 import { Overlay, PlayoutSync } from './overlay.js';
+import { chooseStream, streamStatus, warmPeerConnection, withStream } from './streams.js';
 
 /**
  * STALE_MS: a picture that has not changed for this long gets the "No new
@@ -71,7 +72,8 @@ const BADGE_TEXT = {
 /**
  * Tile shows one camera. Its element carries data-camera (the name),
  * data-state (connecting | live | offline | reconnecting), data-transport
- * (webrtc | ws | mjpeg | snapshot: what it plays over right now) and
+ * (webrtc | ws | mjpeg | snapshot: what it plays over right now),
+ * data-stream (main | sub: which of the camera's streams it plays) and
  * data-stale="true" while the picture on screen has not changed for STALE_MS
  * (absent otherwise).
  */
@@ -89,12 +91,14 @@ export class Tile {
     this.mode = TRANSPORTS.includes(opts.transport) ? opts.transport : 'auto';
     this.grid = GRID_MODES.includes(opts.grid) ? opts.grid : 'live';
     this.single = Boolean(opts.single); // shown full size: JPEG at full size
+    this.stream = chooseStream(cam, this.single); // 'main' | 'sub': what it plays (data-stream)
     this.fellBack = false; // auto gave up on WebRTC; stays until the mode changes
     this.webrtcWorked = false; // WebRTC was live here under the current mode
     this.fallbackReason = '';
-    // The fallback is for the camera's codec, which this browser cannot
-    // play over WebRTC: the tile says so while it plays JPEG.
-    this.codecFallback = false;
+    // The fallback is for the codec of the stream played ('main:H265'),
+    // which this browser cannot play over WebRTC: the tile says so while
+    // it plays JPEG. Empty for any other fallback.
+    this.codecFallback = '';
     this.jpegInfo = null; // the server's info message of the current socket
     this.lastFrameAt = 0; // JPEG socket: last frame received
     this.pictureAt = 0; // when the picture on screen last changed; 0: none shown
@@ -108,6 +112,9 @@ export class Tile {
     this.failures = 0;
     this.backoff = BACKOFF_MIN_MS;
     this.session = null;
+    // A tile that switches stream (sub in the grid, main full size) keeps a
+    // peer connection gathered ahead for its next WebRTC session.
+    this.warmPc = null;
     this.gen = 0; // bumps on every attempt so stale callbacks can tell
     this.streamGen = -1; // gen whose stream the <video> shows
     this.stopped = true;
@@ -253,21 +260,54 @@ export class Tile {
     return this.mode;
   }
 
+  /** status is the API's health of the stream the tile plays. */
+  get status() {
+    return streamStatus(this.api, this.stream);
+  }
+
   apiOffline() {
-    return OFFLINE_API_STATES.has(this.api.state);
+    return OFFLINE_API_STATES.has(this.status.state);
+  }
+
+  /**
+   * pickStream sets the stream the tile plays now (see streams.js) and
+   * reports whether it changed.
+   */
+  pickStream() {
+    const want = chooseStream(this.api, this.single, this.stream);
+    if (want === this.stream) return false;
+    this.stream = want;
+    return true;
+  }
+
+  /** codec is the codec of the stream the tile plays, as the API names it. */
+  codec() {
+    return this.status.codec || '';
+  }
+
+  /**
+   * codecFallbackOver ends a fallback to JPEG made for a codec once the
+   * tile plays another stream or the stream another codec (a camera whose
+   * main stream is H.265 and sub-stream H.264 is common), and reports
+   * whether it did.
+   */
+  codecFallbackOver() {
+    // An unknown codec (a stream not pulled yet) changes nothing.
+    if (!this.codecFallback || !this.codec() || this.codecFallback === `${this.stream}:${this.codec()}`) return false;
+    this.fellBack = false;
+    this.codecFallback = '';
+    this.fallbackReason = '';
+    return true;
   }
 
   /** update takes a fresh camera object from the API poll. */
   update(cam) {
     const wasOffline = this.apiOffline();
-    const codecChanged = this.codecFallback && cam.codec && cam.codec !== this.api.codec;
     this.api = cam;
-    if (codecChanged && !this.stopped) {
-      // The camera was switched to a codec this browser may play over
-      // WebRTC: auto tries WebRTC again.
-      this.fellBack = false;
-      this.codecFallback = false;
-      this.fallbackReason = '';
+    // A stream went down or came back: play the one to play now. A stream
+    // switched to a codec this browser may play over WebRTC: auto tries
+    // WebRTC again.
+    if (this.pickStream() || this.codecFallbackOver()) {
       this.restart();
       return;
     }
@@ -324,6 +364,8 @@ export class Tile {
     this.lastError = '';
     this.stale = false;
     this.conn = 'connecting';
+    this.warmPc?.close();
+    this.warmPc = null;
     this.render();
     this.hooks.onState();
   }
@@ -361,7 +403,7 @@ export class Tile {
     this.fellBack = false;
     this.webrtcWorked = false;
     this.fallbackReason = '';
-    this.codecFallback = false;
+    this.codecFallback = '';
     // A snapshot grid tile keeps its snapshots; the mode applies full size.
     if (before === 'snapshot') this.render();
     else this.restart();
@@ -387,7 +429,23 @@ export class Tile {
     if (single === this.single) return;
     const before = this.transport;
     this.single = single;
-    if (before !== 'webrtc' || this.transport !== 'webrtc') this.restart();
+    // A camera with a sub-stream changes stream too (grid: sub, full: main).
+    const switched = this.pickStream();
+    if (switched || before !== 'webrtc' || this.transport !== 'webrtc') this.restart();
+  }
+
+  /** jpegParams adds the stream the tile plays to a JPEG request's query. */
+  jpegParams(params) {
+    return this.stream === 'sub' ? { ...params, stream: 'sub' } : params;
+  }
+
+  /**
+   * framePts is the pts the overlay may match detections by: models name
+   * frames of the main stream, so a sub-stream's pictures get the newest
+   * detections instead (null).
+   */
+  framePts(pts) {
+    return this.stream === 'main' && typeof pts === 'number' ? pts : null;
   }
 
   restart() {
@@ -406,6 +464,7 @@ export class Tile {
     clearTimeout(this.timers.retry);
     this.teardown();
     if (this.stopped) return;
+    this.codecFallbackOver();
     const gen = ++this.gen;
     this.setConn(this.failures > 0 ? 'reconnecting' : 'connecting');
     const transport = this.transport;
@@ -447,7 +506,7 @@ export class Tile {
     const age = this.pictureAt ? performance.now() - this.pictureAt : 0;
     // The server says "stale" as soon as the camera stops sending
     // (stale_after, 2 s by default): trust it before our own 5 s clock.
-    const serverStale = this.api?.state === 'stale' && age >= 1000;
+    const serverStale = this.status?.state === 'stale' && age >= 1000;
     const stale = !this.stopped && this.pictureAt > 0 && (age >= STALE_MS || serverStale);
     if (stale !== this.stale) {
       this.stale = stale;
@@ -464,17 +523,18 @@ export class Tile {
       this.fallBack(gen, 'this browser has no WebRTC');
       return;
     }
-    if (auto && this.api.codec === 'H265' && browserDecodes('H265') === false) {
+    if (auto && this.codec() === 'H265' && browserDecodes('H265') === false) {
       this.fallBack(gen, H265_REASON, true);
       return;
     }
-    if (auto && this.api.codec !== 'H265' && browserDecodesH264() === false) {
+    if (auto && this.codec() !== 'H265' && browserDecodesH264() === false) {
       this.fallBack(gen, 'this browser cannot decode H.264 over WebRTC');
       return;
     }
     let session;
     try {
-      session = new WhepSession(whepEndpoint(this.name));
+      session = new WhepSession(withStream(whepEndpoint(this.name), this.stream), this.warmPc);
+      this.warmPc = null;
     } catch (err) {
       const reason = `WebRTC unavailable: ${err?.message ?? err}`;
       if (auto) this.fallBack(gen, reason);
@@ -490,7 +550,7 @@ export class Tile {
       this.timers.fallback = setTimeout(() => {
         // A camera that is not streaming delays WebRTC and JPEG alike;
         // only a camera that streams says WebRTC itself is the problem.
-        if (gen === this.gen && this.api.state === 'streaming') this.fallBack(gen, 'no video within 5 s');
+        if (gen === this.gen && this.status.state === 'streaming') this.fallBack(gen, 'no video within 5 s');
       }, FALLBACK_MS);
     }
 
@@ -498,7 +558,8 @@ export class Tile {
       () => {
         if (gen !== this.gen) return;
         this.timers.stats = setInterval(() => this.checkStats(gen, pc), STATS_EVERY_MS);
-        this.sync = new PlayoutSync(pc, this.overlay);
+        // Detections name main-stream frames; nothing to sync the sub-stream to.
+        if (this.stream === 'main') this.sync = new PlayoutSync(pc, this.overlay);
       },
       (err) => {
         const reason = err?.message ?? String(err);
@@ -518,7 +579,7 @@ export class Tile {
     this.lastFrameAt = performance.now();
     let sock;
     try {
-      sock = new JpegSocket(wsEndpoint(this.name, this.single ? SINGLE_JPEG : GRID_JPEG), this.view, {
+      sock = new JpegSocket(wsEndpoint(this.name, this.jpegParams(this.single ? SINGLE_JPEG : GRID_JPEG)), this.view, {
         onInfo: (info) => {
           if (gen !== this.gen) return;
           this.jpegInfo = info;
@@ -530,12 +591,12 @@ export class Tile {
         onFrame: (meta, heldMs) => {
           if (gen !== this.gen) return;
           this.overlay.held(heldMs);
-          this.overlay.show(meta?.pts ?? null, this.view.img);
+          this.overlay.show(this.framePts(meta?.pts), this.view.img);
           this.sawFrame(gen);
         },
         onEnd: (reason) => this.fail(gen, reason),
         // While a model answers, each frame waits for its boxes.
-        ready: (meta) => this.overlay.ready(meta?.pts),
+        ready: (meta) => this.stream !== 'main' || this.overlay.ready(meta?.pts),
       });
     } catch (err) {
       this.fail(gen, `WebSocket unavailable: ${err?.message ?? err}`);
@@ -551,7 +612,7 @@ export class Tile {
   checkSocket(gen) {
     if (gen !== this.gen) return;
     const now = performance.now();
-    if (this.api.state !== 'streaming') {
+    if (this.status.state !== 'streaming') {
       this.lastFrameAt = now;
       return;
     }
@@ -570,7 +631,7 @@ export class Tile {
       this.fail(gen, 'camera offline');
       return;
     }
-    this.session = new SnapshotLoop(snapshotEndpoint(this.name, GRID_SNAPSHOT), this.view, {
+    this.session = new SnapshotLoop(snapshotEndpoint(this.name, this.jpegParams(GRID_SNAPSHOT)), this.view, {
       everyMs: SNAPSHOT_EVERY_MS,
       lastKey: this.pictureOn === 'jpeg' ? this.snapKey : '',
       onFrame: (key) => {
@@ -584,7 +645,7 @@ export class Tile {
   }
 
   connectMjpeg(gen) {
-    this.session = new MjpegStream(mjpegEndpoint(this.name, this.single ? SINGLE_MJPEG : GRID_MJPEG), this.view, {
+    this.session = new MjpegStream(mjpegEndpoint(this.name, this.jpegParams(this.single ? SINGLE_MJPEG : GRID_MJPEG)), this.view, {
       onFrame: () => {
         if (gen !== this.gen) return;
         this.overlay.show(null, this.view.img);
@@ -593,7 +654,7 @@ export class Tile {
       onEnd: (reason) => this.fail(gen, reason),
     });
     this.timers.live = setTimeout(() => {
-      if (this.api.state === 'streaming') this.fail(gen, 'no video within 10 s');
+      if (this.status.state === 'streaming') this.fail(gen, 'no video within 10 s');
     }, LIVE_TIMEOUT_MS);
   }
 
@@ -614,7 +675,7 @@ export class Tile {
       const video = this.video;
       const onFrame = (now, meta) => {
         if (gen !== this.gen || this.stopped) return;
-        this.overlay.show(typeof meta?.rtpTimestamp === 'number' ? meta.rtpTimestamp : null, video);
+        this.overlay.show(this.framePts(meta?.rtpTimestamp), video);
         this.sawFrame(gen);
         video.requestVideoFrameCallback(onFrame);
       };
@@ -670,7 +731,7 @@ export class Tile {
       return;
     }
     const watched = document.visibilityState === 'visible';
-    if (this.conn === 'live' && this.api.state === 'streaming' && watched
+    if (this.conn === 'live' && this.status.state === 'streaming' && watched
         && now - this.frames.changedAt > STALL_MS) {
       this.fail(gen, 'video stalled');
     }
@@ -680,7 +741,11 @@ export class Tile {
     if (gen !== this.gen || this.stopped || this.conn === 'live') return;
     clearTimeout(this.timers.live);
     clearTimeout(this.timers.fallback);
-    if (this.transport === 'webrtc') this.webrtcWorked = true;
+    if (this.transport === 'webrtc') {
+      this.webrtcWorked = true;
+      // Ready for the switch to the other stream.
+      if (this.api.sub && !this.warmPc) this.warmPc = warmPeerConnection();
+    }
     this.failures = 0;
     this.backoff = BACKOFF_MIN_MS;
     this.lastError = '';
@@ -699,7 +764,7 @@ export class Tile {
     this.teardown();
     this.fellBack = true;
     this.fallbackReason = reason;
-    this.codecFallback = codec;
+    this.codecFallback = codec ? `${this.stream}:${this.codec()}` : '';
     this.backoff = BACKOFF_MIN_MS;
     this.connect();
   }
@@ -714,7 +779,7 @@ export class Tile {
     // blocked somewhere (network, browser); JPEG may still get through. Once
     // WebRTC has played, a failure is a hiccup and WebRTC is retried.
     if (this.mode === 'auto' && this.transport === 'webrtc' && !this.webrtcWorked
-        && this.api.state === 'streaming') {
+        && this.status.state === 'streaming') {
       this.fallBack(gen, reason);
       return;
     }
@@ -782,7 +847,7 @@ export class Tile {
   }
 
   render() {
-    const api = this.api;
+    const api = this.status;
     const state = this.state;
     if (this.el.dataset.state !== state) {
       this.el.dataset.state = state;
@@ -790,6 +855,7 @@ export class Tile {
     }
     const transport = this.transport;
     if (this.el.dataset.transport !== transport) this.el.dataset.transport = transport;
+    if (this.el.dataset.stream !== this.stream) this.el.dataset.stream = this.stream;
     this.transportLabel.textContent = TRANSPORT_TEXT[transport];
     this.transportLabel.title = describeTransport(transport, this.jpegInfo, this.fellBack ? this.fallbackReason : '');
     // A live tile whose picture froze must not look live.
@@ -799,7 +865,7 @@ export class Tile {
     else delete this.el.dataset.stale;
     this.staleBox.hidden = !this.stale;
     if (this.stale) this.renderStale();
-    setText(this.info, describeFormat(api));
+    setText(this.info, describeFormat(api, this.stream));
 
     let reason = '';
     if (state === 'offline') {
@@ -808,7 +874,7 @@ export class Tile {
       reason = this.lastError;
     } else if (state === 'connecting' && api.state === 'idle') {
       reason = 'starting camera';
-    } else if (this.codecFallback && this.transport === 'ws') {
+    } else if (this.codecFallback !== '' && this.transport === 'ws') {
       reason = this.fallbackReason;
     }
     setText(this.reason, reason);
@@ -825,7 +891,7 @@ export class Tile {
   }
 
   staleReason() {
-    const api = this.api;
+    const api = this.status;
     if (this.serverDown) return 'Server unreachable';
     if (api.state && api.state !== 'streaming') {
       return `Camera ${api.state}${api.error ? `: ${api.error}` : ''}`;
@@ -867,8 +933,9 @@ function describeTransport(transport, info, fallbackReason) {
   return text;
 }
 
-function describeFormat(api) {
+function describeFormat(api, stream) {
   const parts = [];
+  if (stream === 'sub') parts.push('sub-stream');
   if (api.width > 0 && api.height > 0) parts.push(`${api.width}×${api.height}`);
   if (api.fps > 0) parts.push(`${Math.round(api.fps * 10) / 10} fps`);
   if (api.codec) parts.push(String(api.codec));

@@ -59,12 +59,13 @@ export const CODEC_REFUSED = 406;
 /**
  * WhepSession owns one RTCPeerConnection and the server-side session behind
  * it. Attach listeners to `pc` before calling start(); call close() exactly
- * when done, it always ends the server-side session too.
+ * when done, it always ends the server-side session too. pc, if given, is
+ * a fresh peer connection to use (one that gathered its candidates ahead).
  */
 export class WhepSession {
-  constructor(endpoint) {
+  constructor(endpoint, pc = null) {
     this.endpoint = endpoint;
-    this.pc = new RTCPeerConnection();
+    this.pc = pc ?? new RTCPeerConnection();
     this.location = null;
     this.instance = null;
     this.closed = false;

@@ -1,14 +1,12 @@
-// Package netns runs a test inside a network namespace of its own, so that
-// what it sends (WebRTC media, WS-Discovery multicast) never reaches the
-// machine's real interfaces.
+// Package netnstest runs a test inside a network namespace of its own
+// (package netns), so that what it sends (WebRTC media, WS-Discovery
+// multicast) never reaches the machine's real interfaces.
 //
-// The test runs twice: the first run (the "parent") creates a namespace
-// with lo and a veth pair whose two ends both stay inside (with lo alone
-// Chromium considers itself offline), re-executes the test binary there for
-// just that test (the "child"), streams the child's output into its own
-// log, and deletes the namespace whatever the outcome. The child's result
-// is the test's result.
-package netns
+// The test runs twice: the first run (the "parent") creates the namespace,
+// re-executes the test binary there for just that test (the "child"),
+// streams the child's output into its own log, and deletes the namespace
+// whatever the outcome. The child's result is the test's result.
+package netnstest
 
 import (
 	"bytes"
@@ -22,10 +20,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// Link is one end of the veth pair: its name and its address with prefix.
-type Link struct{ Name, Addr string }
+	"github.com/edgecam/edgecam/daemon/e2e/netns"
+)
 
 // Options describe the namespace and what the test needs.
 type Options struct {
@@ -35,9 +32,8 @@ type Options struct {
 	// Name prefixes the namespace's name, which also gets the process id
 	// and a sequence number.
 	Name string
-	// Veth are the two ends of the veth pair. Names and addresses are
-	// private to the namespace, so parallel runs cannot clash over them.
-	Veth [2]Link
+	// Veth are the two ends of the veth pair.
+	Veth [2]netns.Link
 	// Setup are more ip commands run in the namespace once its links are
 	// up, such as a multicast route.
 	Setup [][]string
@@ -95,58 +91,24 @@ func need(t *testing.T, o Options) {
 	t.Skip(msg)
 }
 
-// ip runs ip with args, bounded in time.
-func ip(args ...string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
-// create makes namespace ns with lo and the veth pair up, and deletes it
-// when the test ends, whatever the outcome.
+// create makes namespace ns and deletes it when the test ends, whatever
+// the outcome.
 func create(t *testing.T, ns string, o Options) {
 	t.Helper()
-	if err := ip("netns", "add", ns); err != nil {
+	if err := netns.Create(ns, o.Veth, o.Setup...); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { remove(t, ns) })
-	a, b := o.Veth[0], o.Veth[1]
-	cmds := [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "add", a.Name, "type", "veth", "peer", "name", b.Name},
-		{"addr", "add", a.Addr, "dev", a.Name},
-		{"addr", "add", b.Addr, "dev", b.Name},
-		{"link", "set", a.Name, "up"},
-		{"link", "set", b.Name, "up"},
-	}
-	for _, args := range append(cmds, o.Setup...) {
-		if err := ip(append([]string{"-n", ns}, args...)...); err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		// Whatever still runs there was started by this test: the
+		// namespace was made for it.
+		killed, err := netns.Delete(ns)
+		for _, pid := range killed {
+			t.Errorf("process %d still ran in namespace %s after the test; killed it", pid, ns)
 		}
-	}
-}
-
-// remove ends whatever the child left running in ns (all of it started by
-// this test: the namespace was made for it) and deletes ns.
-func remove(t *testing.T, ns string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "pids", ns).Output(); err == nil {
-		for _, f := range strings.Fields(string(out)) {
-			var pid int
-			if _, err := fmt.Sscan(f, &pid); err == nil && pid > 0 {
-				t.Errorf("process %d still ran in namespace %s after the test; killing it", pid, ns)
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
+		if err != nil {
+			t.Errorf("deleting the test namespace: %v", err)
 		}
-	}
-	if err := ip("netns", "delete", ns); err != nil {
-		t.Errorf("deleting the test namespace: %v", err)
-	}
+	})
 }
 
 // run re-executes the test binary in ns for t's test alone and fails t
@@ -155,7 +117,7 @@ func run(t *testing.T, ns string, o Options) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0],
+	cmd := netns.Command(ctx, ns, os.Args[0],
 		"-test.run", "^"+regexp.QuoteMeta(t.Name())+"$", "-test.v", "-test.count=1",
 		// Shorter than ours, so a hang panics with every goroutine's stack.
 		"-test.timeout", (o.Timeout - 10*time.Second).String())
