@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/capture/testcamera/hevc"
+	"github.com/edgecam/edgecam/capture/testcamera/lowres"
 	"github.com/edgecam/edgecam/daemon/daemontest"
 )
 
@@ -54,4 +55,42 @@ func TestBrowserPlaysH265CameraOverJPEGAndSaysWhy(t *testing.T) {
 	if n := d.WebRTCSessions(); n != 1 {
 		t.Errorf("%d WebRTC sessions, want the H.264 tile's one", n)
 	}
+}
+
+// A camera whose main stream is H.265 and whose sub-stream is H.264, as
+// many are set up: the grid plays the sub-stream over WebRTC; full size,
+// a browser without H.265 over WebRTC plays the main stream over JPEG and
+// says why; back in the grid, WebRTC again.
+func TestBrowserPlaysH264SubStreamOverWebRTCBesideH265Main(t *testing.T) {
+	if !inTestNetns(t, "ffmpeg") {
+		return
+	}
+	main := daemontest.StartCamera(t, testcamera.Options{Codec: "h265", Clip: hevc.Clip()})
+	sub := daemontest.StartCamera(t, testcamera.Options{Clip: lowres.Clip()})
+	cam := daemontest.Camera("gate", main.URL())
+	cam.SubURL = sub.URL()
+	d := daemontest.Start(t, nil, cam)
+	daemontest.WaitFor(t, 10*time.Second, "both streams of gate streaming", func() bool {
+		c := d.Camera(t, "gate")
+		return c.State == "streaming" && c.Sub.State == "streaming"
+	})
+	b := startBrowser(t)
+	if evalIn[bool](t, b, `(RTCRtpReceiver.getCapabilities('video')?.codecs || []).some((c) => c.mimeType.toLowerCase() === 'video/h265')`) {
+		t.Skip("this Chromium decodes H.265 over WebRTC; the fallback cannot be seen")
+	}
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
+	grid := func(what string) {
+		b.waitTile(t, "gate", 15*time.Second, what, func(v tileView) bool {
+			return v.State == "live" && v.Stream == "sub" && v.Transport == "webrtc" && v.VideoWidth == lowres.Width && v.Reason == ""
+		})
+	}
+	grid("the H.264 sub-stream over WebRTC in the grid")
+	evalIn[string](t, b, `location.hash = '#/camera/gate'`)
+	tv := b.waitTile(t, "gate", 15*time.Second, "the H.265 main stream over JPEG full size, saying why", func(v tileView) bool {
+		return v.State == "live" && v.Stream == "main" && v.Transport == "ws" && v.JPEGWidth > 0 &&
+			strings.Contains(v.Reason, "H.265: this browser cannot play it over WebRTC")
+	})
+	t.Logf("full size: %dx%d over JPEG, saying %q", tv.JPEGWidth, tv.JPEGHeight, tv.Reason)
+	evalIn[string](t, b, `location.hash = '#/'`)
+	grid("back to the sub-stream over WebRTC in the grid")
 }
