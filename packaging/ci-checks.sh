@@ -94,6 +94,7 @@ drwxr-xr-x root/root ./usr/share/doc/edgecam/
 drwxr-xr-x root/root ./usr/share/doc/edgecam/docs/
 -rw-r--r-- root/root ./usr/share/doc/edgecam/docs/api.md
 -rw-r--r-- root/root ./usr/share/doc/edgecam/docs/configuration.md
+-rw-r--r-- root/root ./usr/share/doc/edgecam/docs/discover.md
 -rw-r--r-- root/root ./usr/share/doc/edgecam/docs/install.md
 -rw-r--r-- root/root ./usr/share/doc/edgecam/docs/page.md
 -rw-r--r-- root/root ./usr/share/doc/edgecam/docs/performance.md
