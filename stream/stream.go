@@ -58,6 +58,9 @@ type Options struct {
 	// Codec is the codec the camera is expected to send until its first
 	// unit says (Codec); empty means H.264.
 	Codec capture.Codec
+	// Label says which of the camera's streams this is ("sub"), for the
+	// logs of its viewers; empty for a camera with one stream.
+	Label string
 }
 
 // Unit is one access unit, packetized. Its fields and packets are shared by
@@ -136,6 +139,9 @@ func New(name string, opts Options) *Stream {
 
 // Name returns the camera name the stream belongs to.
 func (s *Stream) Name() string { return s.name }
+
+// Label returns Options.Label: which of the camera's streams this is.
+func (s *Stream) Label() string { return s.opts.Label }
 
 // WriteAccessUnit packetizes an access unit and queues it for every reader.
 // It is the camera's capture.Sink: the unit is copied and the caller keeps

@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/coder/websocket"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/capture/testcamera/lowres"
 	"github.com/edgecam/edgecam/daemon/api"
 	"github.com/edgecam/edgecam/daemon/daemontest"
+	"github.com/edgecam/edgecam/stream/whepclient"
 )
 
 // subDaemon runs a daemon with "press-1", whose main stream is the 640×360
@@ -152,4 +154,25 @@ func TestEventsSayWhichStreamWentOffline(t *testing.T) {
 	if c := d.Camera(t, "press-1"); c.State != "streaming" || c.Sub.State != "retrying" {
 		t.Errorf("main %q, sub %q after the sub-stream's camera went away; want streaming and retrying", c.State, c.Sub.State)
 	}
+}
+
+// A WebRTC viewer of the sub-stream gets its pictures, and its session's
+// log lines say which stream it plays.
+func TestWHEPViewerOfTheSubStream(t *testing.T) {
+	d := subDaemon(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := whepclient.Dial(ctx, d.URL+"/cameras/press-1/whep?stream=sub", whepclient.Options{Interfaces: []string{"lo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	au := daemontest.NextUnit(t, v, 10*time.Second)
+	var sps h264.SPS
+	if err := sps.Unmarshal(au.NALUs[0]); err != nil || sps.Width() != lowres.Width {
+		t.Fatalf("first unit's SPS: %v, %d wide; want the sub-stream's %d", err, sps.Width(), lowres.Width)
+	}
+	daemontest.WaitFor(t, 5*time.Second, "the session logged with stream=sub", func() bool {
+		return strings.Contains(d.Logs.String(), `msg="viewer joined" camera=press-1 stream=sub session=`)
+	})
 }

@@ -67,7 +67,11 @@ func newFeed(name StreamName, c config.Camera, url string, transport config.Tran
 	// The sub-stream's stream carries the camera's name too: WHEP sessions
 	// are found by the camera named in their URL.
 	codec := captureCodec(c.Codec)
-	f.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers, Codec: codec})
+	label := ""
+	if c.SubURL != "" {
+		label = string(name) // with two streams every line says which
+	}
+	f.st = stream.New(c.Name, stream.Options{MaxReaders: c.MaxViewers, Codec: codec, Label: label})
 	f.cam = capture.New(capture.Config{
 		Name:           c.Name,
 		URL:            url,

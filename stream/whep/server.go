@@ -475,6 +475,9 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 		failed:    make(chan struct{}),
 		log:       w.log.With("camera", st.Name()),
 	}
+	if l := st.Label(); l != "" {
+		s.log = s.log.With("stream", l)
+	}
 	s.log = s.log.With("session", s.id)
 
 	w.mu.Lock()
