@@ -104,33 +104,12 @@ func runInBenchNetns(ctx context.Context) int {
 // and the browser side by side over the window.
 func (b *bench) runGrid(ctx context.Context, sc scenario, first bool) (gridRun, error) {
 	var r gridRun
-	cams, err := b.startCameras(ctx, sc)
+	w, err := b.startWall(ctx, sc, first)
 	if err != nil {
 		return r, err
 	}
-	if sc.Sub != (clipSpec{}) {
-		subSc := sc
-		subSc.Clip = sc.Sub
-		subs, err := b.startCameras(ctx, subSc)
-		if err != nil {
-			closeCameras(cams)
-			return r, err
-		}
-		defer closeCameras(subs)
-		cams = append(cams, subs...)
-	}
-	defer closeCameras(cams)
-	d, err := b.startDaemon(ctx, sc, cams[:sc.Cameras], first && b.opts.Profile != "", cams[sc.Cameras:]...)
-	if err != nil {
-		return r, err
-	}
-	defer d.stop()
-
-	bctx, stop, pid, err := startChromium(ctx, b.tmp)
-	if err != nil {
-		return r, err
-	}
-	defer stop()
+	defer w.stop()
+	d, bctx, pid := w.d, w.bctx, w.pid
 	want := "main"
 	if sc.Sub != (clipSpec{}) {
 		want = "sub"
@@ -174,6 +153,49 @@ func (b *bench) runGrid(ctx context.Context, sc scenario, first bool) (gridRun, 
 		r.FPSMedian, r.FPSMin = fps[len(fps)/2], fps[0]
 	}
 	return r, nil
+}
+
+// wall is a scenario's cameras (and sub-streams), the daemon pulling them
+// and headless Chromium, ready to open the page.
+type wall struct {
+	d    *daemonProc
+	bctx context.Context
+	pid  int // Chromium's
+	stop func()
+}
+
+// startWall starts sc's cameras, the daemon and Chromium.
+func (b *bench) startWall(ctx context.Context, sc scenario, first bool) (*wall, error) {
+	cams, err := b.startCameras(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	if sc.Sub != (clipSpec{}) {
+		subSc := sc
+		subSc.Clip = sc.Sub
+		subs, err := b.startCameras(ctx, subSc)
+		if err != nil {
+			closeCameras(cams)
+			return nil, err
+		}
+		cams = append(cams, subs...)
+	}
+	d, err := b.startDaemon(ctx, sc, cams[:sc.Cameras], first && b.opts.Profile != "", cams[sc.Cameras:]...)
+	if err != nil {
+		closeCameras(cams)
+		return nil, err
+	}
+	bctx, stopBrowser, pid, err := startChromium(ctx, b.tmp)
+	if err != nil {
+		d.stop()
+		closeCameras(cams)
+		return nil, err
+	}
+	return &wall{d: d, bctx: bctx, pid: pid, stop: func() {
+		stopBrowser()
+		d.stop()
+		closeCameras(cams)
+	}}, nil
 }
 
 func closeCameras(cams []*testcamera.Camera) {

@@ -97,7 +97,7 @@ func main() {
 	}
 	ctx, stop := signalContext()
 	defer stop()
-	if slices.ContainsFunc(run, func(sc scenario) bool { return sc.Grid }) && os.Getenv(benchNetnsEnv) == "" {
+	if slices.ContainsFunc(run, func(sc scenario) bool { return sc.Grid || sc.Page }) && os.Getenv(benchNetnsEnv) == "" {
 		code := runInBenchNetns(ctx)
 		stop()
 		os.Exit(code)
@@ -145,6 +145,10 @@ func (b *bench) runScenario(ctx context.Context, sc scenario, repeat int) []scen
 			profile := r == 0 && i == 0
 			var err error
 			switch {
+			case sc.Page:
+				var pr pageRun
+				pr, err = b.runPage(ctx, sc, profile)
+				res[i].PageRuns = append(res[i].PageRuns, pr)
 			case sc.Grid:
 				var gr gridRun
 				gr, err = b.runGrid(ctx, sc, profile)

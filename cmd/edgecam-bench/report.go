@@ -64,7 +64,9 @@ type scenarioResult struct {
 	// VisionRuns are those of the frames and detections scenarios.
 	VisionRuns []visionRun `json:"vision_runs,omitempty"`
 	// GridRuns are those of the grid scenarios (grid.go).
-	GridRuns []gridRun       `json:"grid_runs,omitempty"`
+	GridRuns []gridRun `json:"grid_runs,omitempty"`
+	// PageRuns are those of the page scenarios (page.go).
+	PageRuns []pageRun       `json:"page_runs,omitempty"`
 	Summary  map[string]stat `json:"summary"`
 	Errors   []string        `json:"errors,omitempty"`
 }
@@ -153,6 +155,7 @@ func (rep *report) print(w io.Writer) {
 	}{
 		{visionHeader, func(r scenarioResult) bool { return len(r.VisionRuns) > 0 }, (*scenarioResult).printVision},
 		{gridHeader, func(r scenarioResult) bool { return len(r.GridRuns) > 0 }, (*scenarioResult).printGrid},
+		{pageHeader, func(r scenarioResult) bool { return len(r.PageRuns) > 0 }, (*scenarioResult).printPage},
 	} {
 		if !slices.ContainsFunc(rep.Scenarios, t.ran) {
 			continue

@@ -34,6 +34,9 @@ type scenario struct {
 	Sub clipSpec
 	// OnDemand pulls each stream only while it has viewers.
 	OnDemand bool
+	// Page loads the page in headless Chromium again and again and takes
+	// each load's start apart stage by stage (page.go).
+	Page bool
 }
 
 // vision tells the scenarios of models apart from those of viewers.
@@ -84,7 +87,7 @@ var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kK
 // findScenario returns the named scenario, or builds the setup a name such
 // as 4x1080p@6M-3v describes (see scenarioGrammar).
 func findScenario(name string) (scenario, error) {
-	for _, list := range [][]scenario{scenarios, gridScenarios} {
+	for _, list := range [][]scenario{scenarios, gridScenarios, pageScenarios} {
 		if i := slices.IndexFunc(list, func(s scenario) bool { return s.Name == name }); i >= 0 {
 			return list[i], nil
 		}
@@ -167,7 +170,7 @@ func scenarioNames() string {
 	for _, s := range scenarios {
 		n = append(n, s.Name)
 	}
-	for _, s := range gridScenarios {
+	for _, s := range slices.Concat(gridScenarios, pageScenarios) {
 		n = append(n, s.Name+" (not in all: root, chromium)")
 	}
 	return strings.Join(n, ", ")

@@ -193,20 +193,28 @@ func (b *browser) tile(t *testing.T, name string) tileView {
 	return evalIn[tileView](t, b, fmt.Sprintf(tileViewJS, arg))
 }
 
+// tryTile is tile for a page that may be navigating: a document that went
+// away while it was read (a login redirect, a reload) is an error to retry.
+func (b *browser) tryTile(name string) (tileView, error) {
+	arg, _ := json.Marshal(name)
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[tileView](fmt.Sprintf(tileViewJS, arg)))
+}
+
 // waitTile polls camera name's tile every 20 ms until cond holds, failing the
 // test after timeout. It returns the view that satisfied cond.
 func (b *browser) waitTile(t *testing.T, name string, timeout time.Duration, what string, cond func(tileView) bool) tileView {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	var v tileView
 	for {
-		v = b.tile(t, name)
-		if v.Found && cond(v) {
+		v, err := b.tryTile(name)
+		if err == nil && v.Found && cond(v) {
 			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("camera %s: tile not %s after %s: %s; console problems: %q",
-				name, what, timeout, v, b.consoleProblems())
+			t.Fatalf("camera %s: tile not %s after %s: %s (last read: %v); console problems: %q",
+				name, what, timeout, v, err, b.consoleProblems())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -262,6 +262,8 @@ function setApiStatus(err) {
 }
 
 function applyList(body) {
+  // The page's start, stage by stage (docs/performance.md).
+  if (!loaded) performance.mark('edgecam:cameras');
   setServerInstance(body?.instance);
   const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
   reconcile(cameras);
@@ -383,6 +385,7 @@ function onFreeze() {
 }
 
 function init() {
+  performance.mark('edgecam:init');
   ui.back.addEventListener('click', backToGrid);
   ui.fullscreen.addEventListener('click', toggleFullscreen);
   document.addEventListener('keydown', onKeydown);

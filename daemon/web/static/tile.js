@@ -543,8 +543,13 @@ export class Tile {
     }
     this.session = session;
     const pc = session.pc;
+    this.mark('webrtc', gen);
+    session.onStage = (stage) => this.mark(stage, gen);
     pc.addEventListener('track', (ev) => this.attach(gen, ev));
     pc.addEventListener('connectionstatechange', () => this.onConnectionState(gen, pc));
+    pc.addEventListener('iceconnectionstatechange', () => {
+      if (pc.iceConnectionState === 'connected') this.mark('ice-connected', gen);
+    });
     this.timers.live = setTimeout(() => this.fail(gen, 'no video within 10 s'), LIVE_TIMEOUT_MS);
     if (auto && !this.webrtcWorked) {
       this.timers.fallback = setTimeout(() => {
@@ -673,8 +678,12 @@ export class Tile {
     // detections the overlay draws on it.
     if (typeof this.video.requestVideoFrameCallback === 'function') {
       const video = this.video;
+      this.mark('track', gen);
+      let first = true;
       const onFrame = (now, meta) => {
         if (gen !== this.gen || this.stopped) return;
+        if (first) this.mark('first-frame', gen);
+        first = false;
         this.overlay.show(this.framePts(meta?.rtpTimestamp), video);
         this.sawFrame(gen);
         video.requestVideoFrameCallback(onFrame);
@@ -683,10 +692,21 @@ export class Tile {
     }
   }
 
+  /**
+   * mark records a stage of a WebRTC start as a performance mark
+   * ('edgecam:dtls-connected', …) whose detail names the camera, the
+   * stream and the attempt: docs/performance.md reads them to say where a
+   * page's start time goes.
+   */
+  mark(stage, gen) {
+    performance.mark(`edgecam:${stage}`, { detail: { camera: this.name, stream: this.stream, gen } });
+  }
+
   onConnectionState(gen, pc) {
     if (gen !== this.gen) return;
     switch (pc.connectionState) {
       case 'connected':
+        this.mark('dtls-connected', gen);
         clearTimeout(this.timers.grace);
         this.timers.grace = 0;
         break;

@@ -69,6 +69,9 @@ export class WhepSession {
     this.location = null;
     this.instance = null;
     this.closed = false;
+    // onStage(name), if set, is told when the offer is posted
+    // ('whep-post') and answered ('whep-answer'), for the page's marks.
+    this.onStage = null;
   }
 
   /** start negotiates the session; it rejects with WhepError on failure. */
@@ -82,6 +85,7 @@ export class WhepSession {
     if (this.closed) throw new WhepError('closed');
 
     let res;
+    this.onStage?.('whep-post');
     try {
       res = await fetch(this.endpoint, {
         method: 'POST',
@@ -95,6 +99,7 @@ export class WhepSession {
         ? 'server did not answer' : 'server unreachable');
     }
 
+    this.onStage?.('whep-answer');
     if (res.status !== 201 && res.status !== 200) {
       throw new WhepError(await describeFailure(res), res.status);
     }

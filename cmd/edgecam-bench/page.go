@@ -1,0 +1,205 @@
+package main
+
+// The page scenarios measure how long a person waits for pictures when
+// opening the wall: headless Chromium loads the page again and again, and
+// every load is taken apart stage by stage, from the page's own
+// performance marks (tile.js, whep.js, app.js) and RTCPeerConnection
+// getStats. Like the grid scenarios, they run in a network namespace of
+// their own (grid.go).
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// pageScenarios are named but not in "all": they need root and Chromium.
+var pageScenarios = []scenario{
+	{Name: "page-1x1080p", About: "1 camera 1080p30 4 Mbit/s GOP 2 s: the page loaded again and again", Cameras: 1, Clip: res1080, Page: true},
+	{Name: "page-4x1080p", About: "4 cameras 1080p30 4 Mbit/s GOP 2 s", Cameras: 4, Clip: res1080, Page: true},
+	{Name: "page-16x360p", About: "16 cameras 360p30 1 Mbit/s GOP 2 s", Cameras: 16, Clip: res360, Page: true},
+	{Name: "page-16x-sub", About: "16 cameras 1080p30 with 360p30 sub-streams, which the grid plays", Cameras: 16, Clip: res1080, Sub: res360, Page: true},
+}
+
+// pageLoads is how many loads one run of a page scenario measures.
+const pageLoads = 10
+
+// pageStages are the stages of a page's start, in order: a mark of the
+// page's (edgecam:NAME), or one the probe takes from getStats.
+var pageStages = []struct{ name, about string }{
+	{"init", "page scripts running"},
+	{"cameras", "camera list received"},
+	{"webrtc", "tile starts WebRTC"},
+	{"whep-post", "WHEP POST sent"},
+	{"whep-answer", "answer received"},
+	{"ice-connected", "ICE connected"},
+	{"dtls-connected", "DTLS connected"},
+	{"first-rtp", "first RTP packet (getStats, 5 ms polls)"},
+	{"first-decoded", "first frame decoded (getStats)"},
+	{"first-frame", "first frame rendered (requestVideoFrameCallback)"},
+}
+
+// pageProbeJS runs in every document before the page's scripts: it keeps
+// the page's peer connections and polls their statistics every 5 ms until
+// each has decoded a frame, noting when the first RTP packet and the first
+// decoded frame showed there.
+const pageProbeJS = `(() => {
+  const Orig = window.RTCPeerConnection;
+  if (!Orig) return;
+  const pcs = [];
+  window.__edgecamProbe = pcs;
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...a) { super(...a); pcs.push({ pc: this }); }
+  };
+  const poll = async () => {
+    for (const p of pcs) {
+      if (p.decoded || !p.pc.remoteDescription || p.pc.connectionState === 'closed') continue;
+      const rep = await p.pc.getStats();
+      rep.forEach((r) => {
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+        p.track = r.trackIdentifier;
+        if (!p.rtp && r.packetsReceived > 0) p.rtp = performance.now();
+        if (!p.decoded && r.framesDecoded > 0) p.decoded = performance.now();
+      });
+    }
+    setTimeout(poll, 5);
+  };
+  poll();
+})()`
+
+// pageResultJS reads one load: per camera, the first occurrence of each
+// stage, and the decoder's statistics of the stream its tile shows.
+const pageResultJS = `(async () => {
+  const out = {};
+  const cam = (name) => (out[name] ??= { stages: {} });
+  const page = {};
+  for (const m of performance.getEntriesByType('mark')) {
+    if (!m.name.startsWith('edgecam:')) continue;
+    const stage = m.name.slice(8);
+    if (!m.detail) { page[stage] ??= m.startTime; continue; }
+    cam(m.detail.camera).stages[stage] ??= m.startTime;
+  }
+  for (const el of document.querySelectorAll('[data-camera]')) {
+    const c = cam(el.dataset.camera);
+    Object.assign(c.stages, page);
+    const id = el.querySelector('video.cam-video')?.srcObject?.getVideoTracks()[0]?.id;
+    const p = (window.__edgecamProbe || []).find((p) => p.track && p.track === id);
+    if (!p) continue;
+    c.stages['first-rtp'] = p.rtp; c.stages['first-decoded'] = p.decoded;
+    const rep = await p.pc.getStats();
+    rep.forEach((r) => {
+      if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+      c.framesDecoded = r.framesDecoded; c.framesDropped = r.framesDropped || 0;
+      c.decodeMs = 1000 * (r.totalDecodeTime || 0);
+      c.jitterMs = r.jitterBufferEmittedCount ? 1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount : 0;
+    });
+  }
+  return out;
+})()`
+
+// pageCamera is one tile's start in one load.
+type pageCamera struct {
+	Stages        map[string]float64 `json:"stages"` // ms since navigation start
+	FramesDecoded int                `json:"framesDecoded"`
+	FramesDropped int                `json:"framesDropped"`
+	DecodeMs      float64            `json:"decodeMs"` // total decode time so far
+	JitterMs      float64            `json:"jitterMs"` // mean jitter buffer delay
+}
+
+// pageLoad is one load: each stage's time for the slowest tile (the wall
+// is playing when its last tile is), and that tile's decoder figures.
+type pageLoad struct {
+	Stages  map[string]float64 `json:"stages_ms"`
+	Cameras map[string]pageCamera
+}
+
+// pageRun is one run of a page scenario: pageLoads loads.
+type pageRun struct {
+	Loads []pageLoad `json:"loads"`
+}
+
+// runPage runs one page scenario: the cameras, the daemon and Chromium,
+// which loads the grid pageLoads times, each from a blank page.
+func (b *bench) runPage(ctx context.Context, sc scenario, first bool) (pageRun, error) {
+	var r pageRun
+	w, err := b.startWall(ctx, sc, first)
+	if err != nil {
+		return r, err
+	}
+	defer w.stop()
+	d, bctx := w.d, w.bctx
+	if _, err := chromedp.Call(bctx, page.AddScriptToEvaluateOnNewDocument,
+		page.AddScriptToEvaluateOnNewDocumentParams{Source: pageProbeJS}); err != nil {
+		return r, fmt.Errorf("chromium: install the probe: %w", err)
+	}
+	want := "main"
+	if sc.Sub != (clipSpec{}) {
+		want = "sub"
+	}
+	for range pageLoads {
+		if err := chromedp.Do(bctx, chromedp.Navigate(d.base+"/")); err != nil {
+			return r, fmt.Errorf("chromium: open the grid: %w", err)
+		}
+		if err := waitGridLive(ctx, bctx, sc.Cameras, want); err != nil {
+			return r, err
+		}
+		cams, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]pageCamera](pageResultJS, chromedp.EvalAwaitPromise))
+		if err != nil {
+			return r, fmt.Errorf("chromium: read the load's marks: %w", err)
+		}
+		r.Loads = append(r.Loads, slowest(cams))
+		// A blank page ends the sessions (the page DELETEs them), and the
+		// next load starts with the daemon as a new visitor finds it.
+		if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+			return r, err
+		}
+		if err := sleepCtx(ctx, time.Second); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// slowest takes, for each stage, the tile that reached it last.
+func slowest(cams map[string]pageCamera) pageLoad {
+	l := pageLoad{Stages: map[string]float64{}, Cameras: cams}
+	for _, c := range cams {
+		for s, ms := range c.Stages {
+			l.Stages[s] = max(l.Stages[s], ms)
+		}
+	}
+	return l
+}
+
+// pageHeader heads the table of a page scenario.
+var pageHeader = []string{"stage (slowest tile of each load)", "median ms", "worst ms"}
+
+// printPage prints a page scenario's stages over all its loads.
+func (r *scenarioResult) printPage(row func(cells ...string)) {
+	var loads []pageLoad
+	for _, run := range r.PageRuns {
+		loads = append(loads, run.Loads...)
+	}
+	if len(loads) == 0 {
+		return
+	}
+	row(fmt.Sprintf("**%s** (%d loads)", r.Name, len(loads)), "", "")
+	for _, st := range pageStages {
+		var xs []float64
+		for _, l := range loads {
+			if v, ok := l.Stages[st.name]; ok && v > 0 {
+				xs = append(xs, v)
+			}
+		}
+		if len(xs) == 0 {
+			row(st.about, "n/a", "n/a")
+			continue
+		}
+		slices.Sort(xs)
+		row(st.about, fmt.Sprintf("%.0f", statOf(xs).Median), fmt.Sprintf("%.0f", xs[len(xs)-1]))
+	}
+}
