@@ -3,8 +3,8 @@ package main
 // The page scenarios measure how long a person waits for pictures when
 // opening the wall: headless Chromium loads the page again and again, and
 // every load is taken apart stage by stage, from the page's own
-// performance marks (tile.js, whep.js, app.js) and RTCPeerConnection
-// getStats. Like the grid scenarios, they run in a network namespace of
+// performance marks (tile.js, whep.js, app.js), the first frame's video
+// frame metadata and RTCPeerConnection getStats. Like the grid scenarios, they run in a network namespace of
 // their own (grid.go).
 
 import (
@@ -31,6 +31,8 @@ const pageLoads = 10
 // pageStages are the stages of a page's start, in order: a mark of the
 // page's (edgecam:NAME), or one the probe takes from getStats.
 var pageStages = []struct{ name, about string }{
+	{"html", "page's HTML received (navigation timing)"},
+	{"dom", "HTML parsed (domInteractive)"},
 	{"init", "page scripts running"},
 	{"cameras", "camera list received"},
 	{"webrtc", "tile starts WebRTC"},
@@ -38,15 +40,16 @@ var pageStages = []struct{ name, about string }{
 	{"whep-answer", "answer received"},
 	{"ice-connected", "ICE connected"},
 	{"dtls-connected", "DTLS connected"},
-	{"first-rtp", "first RTP packet (getStats, 5 ms polls)"},
-	{"first-decoded", "first frame decoded (getStats)"},
+	{"first-rtp", "first RTP packet (getStats, 10 ms polls; late by their lag)"},
+	{"first-received", "first frame's last packet (video frame metadata)"},
+	{"first-decoded", "first frame decoded (its receive time + processing)"},
 	{"first-frame", "first frame rendered (requestVideoFrameCallback)"},
 }
 
 // pageProbeJS runs in every document before the page's scripts: it keeps
-// the page's peer connections and polls their statistics every 5 ms until
-// each has decoded a frame, noting when the first RTP packet and the first
-// decoded frame showed there.
+// the page's peer connections and polls their statistics every 10 ms until
+// each has received an RTP packet, noting when a poll first said so (an
+// upper bound: getStats answers a few milliseconds after it is asked).
 const pageProbeJS = `(() => {
   const Orig = window.RTCPeerConnection;
   if (!Orig) return;
@@ -57,16 +60,15 @@ const pageProbeJS = `(() => {
   };
   const poll = async () => {
     for (const p of pcs) {
-      if (p.decoded || !p.pc.remoteDescription || p.pc.connectionState === 'closed') continue;
+      if (p.rtp || !p.pc.remoteDescription || p.pc.connectionState === 'closed') continue;
       const rep = await p.pc.getStats();
       rep.forEach((r) => {
-        if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
+        if (r.type !== 'inbound-rtp' || r.kind !== 'video' || !(r.packetsReceived > 0)) return;
+        p.rtp = performance.now();
         p.track = r.trackIdentifier;
-        if (!p.rtp && r.packetsReceived > 0) p.rtp = performance.now();
-        if (!p.decoded && r.framesDecoded > 0) p.decoded = performance.now();
       });
     }
-    setTimeout(poll, 5);
+    setTimeout(poll, 10);
   };
   poll();
 })()`
@@ -76,12 +78,19 @@ const pageProbeJS = `(() => {
 const pageResultJS = `(async () => {
   const out = {};
   const cam = (name) => (out[name] ??= { stages: {} });
-  const page = {};
+  const nav = performance.getEntriesByType('navigation')[0];
+  const page = nav ? { html: nav.responseEnd, dom: nav.domInteractive } : {};
   for (const m of performance.getEntriesByType('mark')) {
     if (!m.name.startsWith('edgecam:')) continue;
     const stage = m.name.slice(8);
     if (!m.detail) { page[stage] ??= m.startTime; continue; }
-    cam(m.detail.camera).stages[stage] ??= m.startTime;
+    const st = cam(m.detail.camera).stages;
+    if (stage in st) continue;
+    st[stage] = m.startTime;
+    if (stage === 'first-frame' && m.detail.receiveTime > 0) {
+      st['first-received'] = m.detail.receiveTime;
+      st['first-decoded'] = m.detail.receiveTime + 1000 * (m.detail.processingDuration || 0);
+    }
   }
   for (const el of document.querySelectorAll('[data-camera]')) {
     const c = cam(el.dataset.camera);
@@ -89,7 +98,7 @@ const pageResultJS = `(async () => {
     const id = el.querySelector('video.cam-video')?.srcObject?.getVideoTracks()[0]?.id;
     const p = (window.__edgecamProbe || []).find((p) => p.track && p.track === id);
     if (!p) continue;
-    c.stages['first-rtp'] = p.rtp; c.stages['first-decoded'] = p.decoded;
+    c.stages['first-rtp'] = p.rtp;
     const rep = await p.pc.getStats();
     rep.forEach((r) => {
       if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;

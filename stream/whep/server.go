@@ -53,6 +53,10 @@ const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-i
 // (RFC 7798 7.2.2), as H.264 is sent under h264Fmtp.
 const h265Fmtp = "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST"
 
+// dtlsRetransmit is how long a DTLS handshake flight goes unanswered
+// before it is sent again.
+const dtlsRetransmit = 100 * time.Millisecond
+
 // rtcpReadSize holds the largest RTCP compound packet a viewer sends: pion
 // reads one SRTCP datagram per call, and its default receive MTU is 1460.
 const rtcpReadSize = 1500
@@ -202,6 +206,11 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	// need to resolve them, it answers the browser's checks (peer-reflexive).
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICETimeouts(cfg.Disconnected, cfg.Failed, time.Second)
+	// A lost handshake flight is sent again after this, not after DTLS's
+	// default second: on a LAN a flight takes a millisecond, and a wall of
+	// sixteen cameras starting at once loses some to the bursts of those
+	// already playing.
+	se.SetDTLSRetransmissionInterval(dtlsRetransmit)
 	if len(cfg.Hosts) > 0 {
 		ips, err := resolveHosts(cfg.Hosts)
 		if err != nil {

@@ -682,7 +682,9 @@ export class Tile {
       let first = true;
       const onFrame = (now, meta) => {
         if (gen !== this.gen || this.stopped) return;
-        if (first) this.mark('first-frame', gen);
+        // The first frame's metadata says when its last packet came and
+        // how long it took to decode (docs/performance.md).
+        if (first) this.mark('first-frame', gen, meta);
         first = false;
         this.overlay.show(this.framePts(meta?.rtpTimestamp), video);
         this.sawFrame(gen);
@@ -698,8 +700,13 @@ export class Tile {
    * stream and the attempt: docs/performance.md reads them to say where a
    * page's start time goes.
    */
-  mark(stage, gen) {
-    performance.mark(`edgecam:${stage}`, { detail: { camera: this.name, stream: this.stream, gen } });
+  mark(stage, gen, meta = undefined) {
+    const detail = { camera: this.name, stream: this.stream, gen };
+    if (meta) {
+      detail.receiveTime = meta.receiveTime;
+      detail.processingDuration = meta.processingDuration;
+    }
+    performance.mark(`edgecam:${stage}`, { detail });
   }
 
   onConnectionState(gen, pc) {
