@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/edgecam/edgecam/stream"
@@ -47,7 +49,13 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	answer, id, err := s.WebRTC.Offer(r.Context(), f.Stream(), offer)
+	var opts []whep.OfferOption
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+			opts = append(opts, whep.ReachedAt(ap.Addr()))
+		}
+	}
+	answer, id, err := s.WebRTC.Offer(r.Context(), f.Stream(), offer, opts...)
 	var codecErr *whep.CodecError
 	switch {
 	case err == nil:

@@ -135,8 +135,10 @@ type Config struct {
 // Server serves Streams to WebRTC peers. Create it with NewServer, call Run,
 // and hand it offers.
 type Server struct {
-	log     *slog.Logger
-	apis    map[capture.Codec]*webrtc.API
+	log  *slog.Logger
+	apis map[capture.Codec]*webrtc.API
+	// hosts are Config.Hosts' addresses, which every answer names.
+	hosts   []string
 	mux     *ice.MultiUDPMuxDefault
 	batches *batches
 	// cert is the DTLS certificate of new sessions (see certificate).
@@ -211,12 +213,14 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	// sixteen cameras starting at once loses some to the bursts of those
 	// already playing.
 	se.SetDTLSRetransmissionInterval(dtlsRetransmit)
+	var hosts []string
 	if len(cfg.Hosts) > 0 {
 		ips, err := resolveHosts(cfg.Hosts)
 		if err != nil {
 			_ = mux.Close()
 			return nil, err
 		}
+		hosts = ips
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{
 			External:        ips,
 			AsCandidateType: webrtc.ICECandidateTypeHost,
@@ -269,6 +273,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 	return &Server{
 		log:            log,
 		apis:           apis,
+		hosts:          hosts,
 		mux:            mux,
 		batches:        bt,
 		max:            cfg.MaxSessions,
@@ -393,7 +398,7 @@ func (w *Server) certificate() (webrtc.Certificate, error) {
 // Offer answers a WebRTC offer with a session playing st. It returns the SDP
 // answer and the session id. Errors wrap ErrBadOffer, ErrTooManySessions,
 // ErrStopped, stream.ErrTooManyReaders or stream.ErrClosed.
-func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (answer, id string, err error) {
+func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string, opts ...OfferOption) (answer, id string, err error) {
 	if w.ctx.Err() != nil {
 		return "", "", ErrStopped
 	}
@@ -514,7 +519,11 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string) (an
 	go s.write()
 	go s.watch()
 	s.log.Info("viewer joined", "transport", "webrtc")
-	return pc.LocalDescription().SDP, s.id, nil
+	var o offerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return keepCandidates(pc.LocalDescription().SDP, o.reachedAt, w.hosts), s.id, nil
 }
 
 // Close ends the session with the given id; camera must match its camera.
