@@ -52,8 +52,8 @@ type viewerResult struct {
 	// arrived, over the whole run: each was NACKed, and those resent in
 	// time are not in Unrepaired.
 	Missed int64
-	// ReplayMissed is the part of Missed lost before each player's first
-	// live frame: while its cached GOP was replayed.
+	// ReplayMissed is the part of Missed lost up to each player's last
+	// unit of the cached GOP: while it was replayed.
 	ReplayMissed int64
 	Failed       int // viewers that could not connect
 }
@@ -73,10 +73,10 @@ type viewer struct {
 	gotIDR    bool
 	last      uint64
 	started   bool
-	// replayMissed is the player's Missed count when the first live frame
-	// arrived: the packets lost while the cached GOP was replayed; -1
-	// before.
+	// replayMissed is the player's Missed count when the last unit of the
+	// cached GOP arrived: the packets lost while it was replayed.
 	replayMissed int
+	live         bool // a live unit has arrived
 }
 
 // postClock records when a viewer's WHEP offer is posted, after holding
@@ -154,7 +154,7 @@ type window struct {
 // dialViewer connects a viewer; with a barrier its POST waits there for
 // the others', and the dial's time limit starts once it opens.
 func dialViewer(ctx context.Context, endpoint string, tr http.RoundTripper, w *window, barrier *joinBarrier, kernelBuffer bool) (*viewer, error) {
-	v := &viewer{done: make(chan struct{}), replayMissed: -1}
+	v := &viewer{done: make(chan struct{})}
 	limit := 10 * time.Second
 	if barrier != nil {
 		limit += joinBarrierWait
@@ -229,8 +229,13 @@ func (v *viewer) consume(w *window) {
 				w.mu.Unlock()
 			}
 		}
-		if stamped && v.replayMissed < 0 && sent.After(post) {
-			v.replayMissed = v.c.Missed()
+		if stamped && !v.live {
+			// The count as the last cached unit is handed out, so that
+			// what the first live unit (maybe an unpaced IDR) loses is
+			// not counted as the replay's.
+			if v.live = sent.After(post); !v.live {
+				v.replayMissed = v.c.Missed()
+			}
 		}
 		if stamped && v.gotIDR {
 			var gap uint64
@@ -389,11 +394,7 @@ func runViewers(specJSON string) error {
 		res.Unrepaired += int64(v.c.Lost())
 		res.Missed += int64(v.c.Missed())
 		v.mu.Lock()
-		if v.replayMissed >= 0 {
-			res.ReplayMissed += int64(v.replayMissed)
-		} else {
-			res.ReplayMissed += int64(v.c.Missed())
-		}
+		res.ReplayMissed += int64(v.replayMissed)
 		v.mu.Unlock()
 	}
 	mu.Unlock()
