@@ -158,7 +158,8 @@ func (b *bench) startDaemon(ctx context.Context, sc scenario, cams []*testcamera
 		return nil, err
 	}
 	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "http:\n  listen: \"127.0.0.1:%d\"\nauth:\n  mode: none\n", httpPort)
+	// All viewers come from one address, as many at once as a scenario has.
+	fmt.Fprintf(&cfg, "http:\n  listen: \"127.0.0.1:%d\"\n  sessions_per_minute: 100000\n  connections_per_address: 4096\nauth:\n  mode: none\n", httpPort)
 	// Room for every viewer, and in churn for a joining one before the
 	// one it replaces has gone.
 	maxViewers := max(256, 2*sc.Cameras*sc.PerCamera)
@@ -386,7 +387,7 @@ type viewerProc struct {
 }
 
 func (b *bench) startViewers(sc scenario, d *daemonProc) (*viewerProc, error) {
-	spec := viewerSpec{PerCamera: sc.PerCamera, Churn: sc.Churn, Stagger: b.opts.Stagger}
+	spec := viewerSpec{PerCamera: sc.PerCamera, Churn: sc.Churn, Stagger: b.opts.Stagger, KernelBuffer: sc.KernelBuffer}
 	for _, n := range d.cameras {
 		spec.Endpoints = append(spec.Endpoints, d.base+"/cameras/"+n+"/whep")
 	}
@@ -484,12 +485,18 @@ type webrtcRun struct {
 	TTFFMax     float64   `json:"ttff_ms_max"`
 	FirstMedian float64   `json:"first_unit_ms_median"`
 	FirstMax    float64   `json:"first_unit_ms_max"`
+	AnswerMed   float64   `json:"answer_ms_median"`
+	AnswerMax   float64   `json:"answer_ms_max"`
+	ConnMed     float64   `json:"connected_ms_median"`
+	ConnMax     float64   `json:"connected_ms_max"`
 	LatP50      float64   `json:"latency_ms_p50"`
 	LatP95      float64   `json:"latency_ms_p95"`
 	LatP99      float64   `json:"latency_ms_p99"`
 	Frames      int64     `json:"frames_received"`
 	Lost        int64     `json:"frames_lost"`
 	Unrepaired  int64     `json:"packets_unrepaired"`
+	Missed      int64     `json:"packets_missed"`
+	ReplayMiss  int64     `json:"packets_missed_in_replay"`
 	Profiled    bool      `json:"profiled,omitempty"`
 }
 
@@ -554,10 +561,16 @@ func (b *bench) runWebRTC(ctx context.Context, sc scenario, first bool) (webrtcR
 	if len(s.rssMinutes) > 0 {
 		logf("%s: RSS MB at the start and after each minute: %.1f %s", sc.Name, s.rssStart, fmtList(s.rssMinutes))
 	}
-	r.Viewers, r.Failed, r.TTFFms, r.Frames, r.Lost, r.Unrepaired = vr.Sessions, vr.Failed, vr.TTFFms, vr.Frames, vr.Lost, vr.Unrepaired
+	r.Viewers, r.Failed, r.TTFFms, r.Frames, r.Lost, r.Unrepaired, r.Missed = vr.Sessions, vr.Failed, vr.TTFFms, vr.Frames, vr.Lost, vr.Unrepaired, vr.Missed
+	r.ReplayMiss = vr.ReplayMissed
 	r.TTFFMedian = percentile(vr.TTFFms, 50)
 	r.TTFFMax = percentile(vr.TTFFms, 100)
 	r.FirstMedian, r.FirstMax = percentile(vr.FirstMs, 50), percentile(vr.FirstMs, 100)
+	r.AnswerMed, r.AnswerMax = percentile(vr.AnswerMs, 50), percentile(vr.AnswerMs, 100)
+	r.ConnMed, r.ConnMax = percentile(vr.ConnMs, 50), percentile(vr.ConnMs, 100)
+	if sc.PerCamera*sc.Cameras >= 20 {
+		logf("%s: POST→answer ms %.0f / %.0f, POST→connected %.0f / %.0f (median / worst)", sc.Name, r.AnswerMed, r.AnswerMax, r.ConnMed, r.ConnMax)
+	}
 	r.LatP50, r.LatP95, r.LatP99 = percentile(vr.LatencyMs, 50), percentile(vr.LatencyMs, 95), percentile(vr.LatencyMs, 99)
 	return r, nil
 }

@@ -103,6 +103,9 @@ func (r *scenarioResult) summarize() {
 	w("frames_lost", func(x webrtcRun) float64 { return float64(x.Lost) }, hasViewers)
 	w("frames_received", func(x webrtcRun) float64 { return float64(x.Frames) }, hasViewers)
 	w("packets_unrepaired", func(x webrtcRun) float64 { return float64(x.Unrepaired) }, hasViewers)
+	w("packets_missed", func(x webrtcRun) float64 { return float64(x.Missed) }, hasViewers)
+	w("packets_missed_in_replay", func(x webrtcRun) float64 { return float64(x.ReplayMiss) }, hasViewers)
+	w("viewers_failed", func(x webrtcRun) float64 { return float64(x.Failed) }, hasViewers)
 
 	n = len(r.JPEGRuns)
 	j := func(name string, f func(x jpegRun) float64) {
@@ -180,7 +183,7 @@ func (rep *report) printRelay(row func(cells ...string)) {
 	if !slices.ContainsFunc(rep.Scenarios, func(r scenarioResult) bool { return len(r.Runs)+len(r.JPEGRuns) > 0 }) {
 		return
 	}
-	row("scenario", "daemon CPU % of a core", "RSS MB", "goroutines", "POST→IDR arrives ms (median / worst)", "POST→IDR complete ms (median / worst)", "relay latency ms p50 / p95 / p99", "frames lost / received; RTP packets unrepaired")
+	row("scenario", "daemon CPU % of a core", "RSS MB", "goroutines", "POST→IDR arrives ms (median / worst)", "POST→IDR complete ms (median / worst)", "relay latency ms p50 / p95 / p99", "frames lost / received; RTP packets missed (NACKed): in the cached GOP, in all / unrepaired")
 	row("---", "---", "---", "---", "---", "---", "---", "---")
 	for i := range rep.Scenarios {
 		r := &rep.Scenarios[i]
@@ -192,7 +195,10 @@ func (rep *report) printRelay(row func(cells ...string)) {
 			first = r.cell("first_unit_ms", "%.0f") + " / " + r.cell("first_unit_ms_max", "%.0f")
 			ttff = r.cell("ttff_ms", "%.0f") + " / " + r.cell("ttff_ms_max", "%.0f")
 			lat = r.cell("latency_ms_p50", "%.2f") + " / " + r.cell("latency_ms_p95", "%.2f") + " / " + r.cell("latency_ms_p99", "%.2f")
-			lost = r.cell("frames_lost", "%.0f") + " / " + r.cell("frames_received", "%.0f") + "; " + r.cell("packets_unrepaired", "%.0f")
+			lost = r.cell("frames_lost", "%.0f") + " / " + r.cell("frames_received", "%.0f") + "; " + r.cell("packets_missed_in_replay", "%.0f") + ", " + r.cell("packets_missed", "%.0f") + " / " + r.cell("packets_unrepaired", "%.0f")
+			if f := r.Summary["viewers_failed"]; f.Max > 0 {
+				lost += "; viewers failed " + r.cell("viewers_failed", "%.0f")
+			}
 		}
 		row(r.Name, r.cell("daemon_cpu_pct", "%.2f"), r.cell("rss_mb", "%.1f"), r.cell("goroutines", "%.0f"), first, ttff, lat, lost)
 	}

@@ -16,6 +16,9 @@ type scenario struct {
 	Clip      clipSpec
 	PerCamera int  // WHEP viewers per camera
 	Churn     bool // replace one viewer per camera every second
+	// KernelBuffer keeps the viewers' UDP receive buffers at the kernel's
+	// default instead of the player's 1 MB.
+	KernelBuffer bool
 	// JPEG measures the fallbacks instead of WebRTC: snapshot latency,
 	// first JPEG, and CPU with 1 and 5 MJPEG readers.
 	JPEG          bool
@@ -48,6 +51,7 @@ var scenarios = []scenario{
 	{Name: "1080p-1v", About: "1 camera 1080p30 4 Mbit/s, 1 viewer", Cameras: 1, Clip: res1080, PerCamera: 1},
 	{Name: "1080p-10v", About: "1 camera 1080p30 4 Mbit/s, 10 viewers", Cameras: 1, Clip: res1080, PerCamera: 10},
 	{Name: "8x360p-1v", About: "8 cameras 360p30 1 Mbit/s, 1 viewer each", Cameras: 8, Clip: res360, PerCamera: 1},
+	{Name: "1080p-10v-defbuf", About: "1 camera 1080p30 4 Mbit/s, 10 viewers with the kernel's default UDP receive buffer", Cameras: 1, Clip: res1080, PerCamera: 10, KernelBuffer: true},
 	{Name: "16x720p-2v", About: "16 cameras 720p30 2.5 Mbit/s, 2 viewers each", Cameras: 16, Clip: res720, PerCamera: 2},
 	{Name: "8x360p-idle", About: "8 cameras 360p30 1 Mbit/s pulled, no viewer", Cameras: 8, Clip: res360},
 	{Name: "churn", About: "1 camera 720p30, 4 viewers, one leaves and one joins every second", Cameras: 1, Clip: res720, PerCamera: 4, Churn: true},
@@ -58,10 +62,16 @@ var scenarios = []scenario{
 	{Name: "detections", About: "8 cameras 360p30, a model on each posting 10 messages of 20 objects a second, 1 viewer following them", Cameras: 8, Clip: res360, Detections: true},
 }
 
+// stressScenarios are named but not in all: they take the machine's every
+// core for a minute, and on a small one measure mostly its limits.
+var stressScenarios = []scenario{
+	{Name: "6x1080p-50v", About: "6 cameras 1080p30 4 Mbit/s, 50 viewers each, 300 joining at once", Cameras: 6, Clip: res1080, PerCamera: 50},
+}
+
 // scenarioGrammar is how a setup that is not in scenarios is named.
 const scenarioGrammar = "[Nx]HEIGHTp[@RATE]-WHAT: N cameras (1-64) of HEIGHT 360, 480, 720 or 1080 " +
 	"at RATE (e.g. 1.5M or 800k; default 1M, 1.5M, 2.5M, 4M), WHAT being Mv (M viewers each, 1-50), " +
-	"Mv-churn, idle, jpeg or jpeg-kf (one camera), frames (a model reader each, then MJPEG) or " +
+	"Mv-churn, Mv-defbuf (viewers with the kernel's default UDP receive buffer), idle, jpeg or jpeg-kf (one camera), frames (a model reader each, then MJPEG) or " +
 	"detections (a model posting 10 messages of 20 objects a second each); e.g. 4x1080p@6M-3v"
 
 // Bounds that keep a mistyped name from starting thousands of processes'
@@ -82,12 +92,12 @@ var sizes = map[int]clipSpec{
 	1080: res1080,
 }
 
-var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kKmM]))?-(?:(\d+)v(-churn)?|(idle)|(jpeg)(-kf)?|(frames)|(detections))$`)
+var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kKmM]))?-(?:(\d+)v(-churn|-defbuf)?|(idle)|(jpeg)(-kf)?|(frames)|(detections))$`)
 
 // findScenario returns the named scenario, or builds the setup a name such
 // as 4x1080p@6M-3v describes (see scenarioGrammar).
 func findScenario(name string) (scenario, error) {
-	for _, list := range [][]scenario{scenarios, gridScenarios, pageScenarios} {
+	for _, list := range [][]scenario{scenarios, stressScenarios, gridScenarios, pageScenarios} {
 		if i := slices.IndexFunc(list, func(s scenario) bool { return s.Name == name }); i >= 0 {
 			return list[i], nil
 		}
@@ -127,13 +137,16 @@ func findScenario(name string) (scenario, error) {
 		if err != nil || v < 1 || v > maxBenchViewers {
 			return scenario{}, fmt.Errorf("scenario %q: %s viewers a camera: want 1 to %d (idle for none)", name, m[5], maxBenchViewers)
 		}
-		sc.PerCamera, sc.Churn = v, m[6] != ""
+		sc.PerCamera, sc.Churn, sc.KernelBuffer = v, m[6] == "-churn", m[6] == "-defbuf"
 		what = plural(v, "viewer") + " each"
 		if sc.Cameras == 1 {
 			what = plural(v, "viewer")
 		}
 		if sc.Churn {
 			what += ", one leaves and one joins every second"
+		}
+		if sc.KernelBuffer {
+			what += ", with the kernel's default UDP receive buffer"
 		}
 	case m[7] != "":
 		what = "pulled, no viewer"
@@ -169,6 +182,9 @@ func scenarioNames() string {
 	var n []string
 	for _, s := range scenarios {
 		n = append(n, s.Name)
+	}
+	for _, s := range stressScenarios {
+		n = append(n, s.Name+" (not in all: every core for a minute)")
 	}
 	for _, s := range slices.Concat(gridScenarios, pageScenarios) {
 		n = append(n, s.Name+" (not in all: root, chromium)")

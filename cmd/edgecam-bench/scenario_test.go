@@ -16,6 +16,9 @@ func TestFindScenario(t *testing.T) {
 		{"720p-2v", scenario{Cameras: 1, Clip: res720, PerCamera: 2}},
 		{"2x480p@800k-idle", scenario{Cameras: 2, Clip: clipSpec{Width: 854, Height: 480, KbitPerSec: 800, Seconds: 4}}},
 		{"720p@1.5M-4v-churn", scenario{Cameras: 1, Clip: clipSpec{Width: 1280, Height: 720, KbitPerSec: 1500, Seconds: 4}, PerCamera: 4, Churn: true}},
+		{"2x720p-10v-defbuf", scenario{Cameras: 2, Clip: res720, PerCamera: 10, KernelBuffer: true}},
+		{"1080p-10v-defbuf", scenario{Cameras: 1, Clip: res1080, PerCamera: 10, KernelBuffer: true}},
+		{"6x1080p-50v", scenario{Cameras: 6, Clip: res1080, PerCamera: 50}},
 		{"720p-jpeg", scenario{Cameras: 1, Clip: res720, JPEG: true}},
 		{"1x1080p-jpeg-kf", scenario{Cameras: 1, Clip: res1080, JPEG: true, KeyframesOnly: true}},
 		{"frames", scenario{Cameras: 1, Clip: res1080, Frames: true}},
@@ -59,6 +62,7 @@ func TestFindScenarioRejects(t *testing.T) {
 		{"720p@30M-1v", "want 100k to 20M"},
 		{"720p-0v", "idle for none"},
 		{"720p-51v", "1 to 50"},
+		{"720p-2v-churn-defbuf", "unknown scenario"},
 		{"2x720p-jpeg", "one camera"},
 		{"720p-1v; rm -rf /", "unknown scenario"},
 	}

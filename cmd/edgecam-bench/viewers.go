@@ -25,8 +25,12 @@ type viewerSpec struct {
 	// Churn replaces one viewer per camera every second: the oldest leaves
 	// (WHEP DELETE), a new one joins.
 	Churn bool
-	// Stagger spaces the first viewers' joins; 0 joins them all at once.
+	// Stagger spaces the first viewers' joins; 0 joins them all at once:
+	// each prepares its offer, and all post them at the same instant.
 	Stagger time.Duration
+	// KernelBuffer keeps the players' UDP receive buffers at the kernel's
+	// default (whepclient.Options.KernelReceiveBuffer).
+	KernelBuffer bool
 }
 
 // viewerResult is what the viewer process reports for the measurement
@@ -35,6 +39,8 @@ type viewerResult struct {
 	Sessions  int       // viewers that joined, churned ones included
 	TTFFms    []float64 // WHEP POST to first complete IDR, per viewer
 	FirstMs   []float64 // WHEP POST to the first unit (the IDR the daemon sends first), per viewer
+	AnswerMs  []float64 // WHEP POST to its answer, per viewer
+	ConnMs    []float64 // WHEP POST to connected (ICE and DTLS done), per viewer
 	LatencyMs []float64 // camera send to viewer receive, live frames in the window
 	Frames    int64     // frames received in the window
 	Lost      int64     // frames missing between received ones (gaps in the camera's frame numbers)
@@ -42,7 +48,14 @@ type viewerResult struct {
 	// run: lost and not resent within the jitter buffer's wait. A frame
 	// with such a hole still arrives, and is not counted in Lost.
 	Unrepaired int64
-	Failed     int // viewers that could not connect
+	// Missed counts RTP packets missing at the players when a later one
+	// arrived, over the whole run: each was NACKed, and those resent in
+	// time are not in Unrepaired.
+	Missed int64
+	// ReplayMissed is the part of Missed lost up to each player's last
+	// unit of the cached GOP: while it was replayed.
+	ReplayMissed int64
+	Failed       int // viewers that could not connect
 }
 
 // viewer is one WHEP session with its measurements.
@@ -56,22 +69,76 @@ type viewer struct {
 	units     int
 	firstUnit time.Duration
 	ttff      time.Duration
+	answered  time.Duration
 	gotIDR    bool
 	last      uint64
 	started   bool
+	// replayMissed is the player's Missed count when the last unit of the
+	// cached GOP arrived: the packets lost while it was replayed.
+	replayMissed int
+	live         bool // a live unit has arrived
 }
 
-// postClock records when a viewer's WHEP offer is posted.
+// postClock records when a viewer's WHEP offer is posted, after holding
+// it at the join barrier if there is one.
 type postClock struct {
-	base http.RoundTripper
-	at   *atomic.Int64
+	base    http.RoundTripper
+	at      *atomic.Int64
+	barrier *joinBarrier
 }
 
 func (p postClock) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodPost {
+		p.barrier.wait()
 		p.at.Store(time.Now().UnixNano())
 	}
 	return p.base.RoundTrip(r)
+}
+
+// joinBarrierWait bounds how long the first viewer's offer waits for the
+// others'.
+const joinBarrierWait = 30 * time.Second
+
+// joinBarrier holds the viewers' WHEP POSTs until every viewer has its
+// offer ready, so that they all join at the same instant: making an offer
+// (a PeerConnection, ICE gathering) takes each one a different time, which
+// would otherwise spread the joins over tens of milliseconds, or seconds
+// for hundreds.
+type joinBarrier struct {
+	mu      sync.Mutex
+	pending int // viewers that have neither posted nor failed
+	open    chan struct{}
+}
+
+func newJoinBarrier(n int) *joinBarrier {
+	b := &joinBarrier{pending: n, open: make(chan struct{})}
+	if n <= 0 {
+		close(b.open)
+	}
+	return b
+}
+
+// leave counts a viewer as arrived (or failed before posting) and opens
+// the barrier once none is pending.
+func (b *joinBarrier) leave() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending--; b.pending == 0 {
+		close(b.open)
+	}
+}
+
+// wait arrives at the barrier and returns when it opens, or after
+// joinBarrierWait. A nil barrier does not wait.
+func (b *joinBarrier) wait() {
+	if b == nil {
+		return
+	}
+	b.leave()
+	select {
+	case <-b.open:
+	case <-time.After(joinBarrierWait):
+	}
 }
 
 type window struct {
@@ -84,18 +151,29 @@ type window struct {
 	first   []float64
 }
 
-func dialViewer(ctx context.Context, endpoint string, tr http.RoundTripper, w *window) (*viewer, error) {
+// dialViewer connects a viewer; with a barrier its POST waits there for
+// the others', and the dial's time limit starts once it opens.
+func dialViewer(ctx context.Context, endpoint string, tr http.RoundTripper, w *window, barrier *joinBarrier, kernelBuffer bool) (*viewer, error) {
 	v := &viewer{done: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	limit := 10 * time.Second
+	if barrier != nil {
+		limit += joinBarrierWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	c, err := whepclient.Dial(ctx, endpoint, whepclient.Options{
-		Interfaces: []string{"lo"},
-		HTTPClient: &http.Client{Transport: postClock{base: tr, at: &v.post}, Timeout: 10 * time.Second},
+		Interfaces:          []string{"lo"},
+		KernelReceiveBuffer: kernelBuffer,
+		HTTPClient:          &http.Client{Transport: postClock{base: tr, at: &v.post, barrier: barrier}, Timeout: limit},
 	})
 	if err != nil {
+		if barrier != nil && v.post.Load() == 0 {
+			barrier.leave() // it never reached the barrier
+		}
 		return nil, err
 	}
 	v.c = c
+	v.answered = time.Since(time.Unix(0, v.post.Load()))
 	v.wg.Add(1)
 	go v.consume(w)
 	return v, nil
@@ -151,6 +229,14 @@ func (v *viewer) consume(w *window) {
 				w.mu.Unlock()
 			}
 		}
+		if stamped && !v.live {
+			// The count as the last cached unit is handed out, so that
+			// what the first live unit (maybe an unpaced IDR) loses is
+			// not counted as the replay's.
+			if v.live = sent.After(post); !v.live {
+				v.replayMissed = v.c.Missed()
+			}
+		}
 		if stamped && v.gotIDR {
 			var gap uint64
 			if v.started && frame > v.last+1 {
@@ -194,6 +280,10 @@ func runViewers(specJSON string) error {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	w := &window{}
 	var res viewerResult
+	var barrier *joinBarrier
+	if spec.Stagger == 0 {
+		barrier = newJoinBarrier(len(spec.Endpoints) * spec.PerCamera)
+	}
 
 	var mu sync.Mutex
 	groups := make([][]*viewer, len(spec.Endpoints))
@@ -205,7 +295,7 @@ func runViewers(specJSON string) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				v, err := dialViewer(ctx, ep, tr, w)
+				v, err := dialViewer(ctx, ep, tr, w, barrier, spec.KernelBuffer)
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -240,6 +330,10 @@ func runViewers(specJSON string) error {
 		}
 		if v.units > 0 {
 			res.FirstMs = append(res.FirstMs, float64(v.firstUnit)/1e6)
+		}
+		res.AnswerMs = append(res.AnswerMs, float64(v.answered)/1e6)
+		if at := v.c.ConnectedAt(); !at.IsZero() {
+			res.ConnMs = append(res.ConnMs, float64(at.Sub(time.Unix(0, v.post.Load())))/1e6)
 		}
 		v.mu.Unlock()
 	}
@@ -277,7 +371,7 @@ func runViewers(specJSON string) error {
 				if old != nil {
 					old.close()
 				}
-				v, err := dialViewer(ctx, ep, tr, w)
+				v, err := dialViewer(ctx, ep, tr, w, nil, spec.KernelBuffer)
 				mu.Lock()
 				if err != nil {
 					res.Failed++
@@ -298,6 +392,10 @@ func runViewers(specJSON string) error {
 	mu.Lock()
 	for _, v := range all {
 		res.Unrepaired += int64(v.c.Lost())
+		res.Missed += int64(v.c.Missed())
+		v.mu.Lock()
+		res.ReplayMissed += int64(v.replayMissed)
+		v.mu.Unlock()
 	}
 	mu.Unlock()
 	w.mu.Lock()

@@ -61,16 +61,6 @@ const dtlsRetransmit = 100 * time.Millisecond
 // reads one SRTCP datagram per call, and its default receive MTU is 1460.
 const rtcpReadSize = 1500
 
-// A new viewer's cached GOP is sent in slices of burstSlice bytes with
-// burstPause between them (about 130 Mbit/s, what a busy LAN or Wi-Fi link
-// takes): a megabyte of 1080p GOP takes 65 ms after its IDR's first 5 ms,
-// and the viewer's UDP receive buffer (200 KB by default on Linux) is not
-// flooded, which would lose packets of the IDR itself.
-const (
-	burstSlice = 16 << 10
-	burstPause = time.Millisecond
-)
-
 // Defaults of Config's zero values.
 const (
 	// DefaultMaxSessions caps a small box's sessions.
@@ -141,6 +131,8 @@ type Server struct {
 	hosts   []string
 	mux     *ice.MultiUDPMuxDefault
 	batches *batches
+	// pacer spreads the cached-GOP replays of joining sessions (pacer.go).
+	pacer *replayPacer
 	// cert is the DTLS certificate of new sessions (see certificate).
 	certMu sync.Mutex
 	cert   *webrtc.Certificate
@@ -276,6 +268,7 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 		hosts:          hosts,
 		mux:            mux,
 		batches:        bt,
+		pacer:          newReplayPacer(replayRate),
 		max:            cfg.MaxSessions,
 		connectTimeout: cfg.ConnectTimeout,
 		ctx:            ctx,
@@ -348,8 +341,14 @@ func resolveHosts(hosts []string) ([]string, error) {
 // LocalAddrs returns the UDP addresses media is received on.
 func (w *Server) LocalAddrs() []net.Addr { return w.mux.GetListenAddresses() }
 
-// Run waits for ctx to end, then closes every session and the UDP port.
+// Run paces the sessions' cached-GOP replays until ctx ends, then closes
+// every session and the UDP port.
 func (w *Server) Run(ctx context.Context) error {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		w.pacer.run(w.ctx)
+	}()
 	<-ctx.Done()
 	w.stop()
 	w.mu.Lock()
@@ -616,7 +615,7 @@ func (s *session) write() {
 	case <-s.done:
 		return
 	}
-	sw := sessionWriter{batches: s.w.batches, batch: s.batch()}
+	sw := sessionWriter{batches: s.w.batches, batch: s.batch(), turn: s.w.pacer.join(s.done)}
 	if sw.batch != nil {
 		defer s.w.batches.remove(sw.batch)
 	}
@@ -625,6 +624,7 @@ func (s *session) write() {
 		select {
 		case item, ok := <-ch:
 			if !ok {
+				sw.endReplay()
 				return
 			}
 			sw.write(s.track, item)
@@ -634,6 +634,7 @@ func (s *session) write() {
 		// Caught up with the cached GOP and what queued behind it: from
 		// here the camera's goroutine sends each unit itself, and this one
 		// only waits for the end. Sending UDP never waits on the viewer.
+		sw.endReplay()
 		if s.reader.Direct(func(item stream.Item) { sw.write(s.track, item) }) {
 			s.direct.Store(true)
 			for range ch {
@@ -664,14 +665,19 @@ func (s *session) batch() *udpBatch {
 // sessionWriter rewrites a viewer's packets: its own sequence numbers, and
 // the timestamp its Item carries. One packet header is reused for every
 // packet, so forwarding does not allocate. With a batch, each access unit's
-// packets leave together when it is written.
+// packets leave together when it is written. The cached units a viewer
+// starts with leave in slices the server's pacer grants (pacer.go).
 type sessionWriter struct {
-	burst   int                 // bytes sent since the last pause of a paced burst
-	sleep   func(time.Duration) // time.Sleep if nil; tests count the pauses
 	seq     uint16
 	pkt     rtp.Packet
 	batches *batches
 	batch   *udpBatch
+	// turn is the session's place in the pacer while it replays its
+	// cached GOP; nil once that is over (or for a writer never paced).
+	turn     *replayTurn
+	replayed int  // cached units written
+	slice    int  // bytes written of the current slice
+	granted  bool // a slice is granted and not yet full
 }
 
 func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item stream.Item) {
@@ -679,11 +685,16 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item stream.Ite
 		w.batches.begin(w.batch)
 		defer w.batches.send(w.batch)
 	}
-	// The cached GOP a viewer starts with (up to a megabyte at 1080p)
-	// would otherwise leave at once and overflow the viewer's socket
-	// buffer, IDR included; live units are small and go unpaced.
-	paced := w.batch != nil && item.Cached
+	paced := item.Cached && w.turn != nil
+	if !item.Cached {
+		w.endReplay()
+	}
 	for i := range item.Unit.Packets {
+		if paced && !w.granted {
+			if !w.nextSlice() {
+				return // the session is ending
+			}
+		}
 		p := &item.Unit.Packets[i]
 		w.pkt.Header = p.Header
 		w.pkt.Header.SequenceNumber = w.seq
@@ -692,24 +703,36 @@ func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item stream.Ite
 		w.seq++
 		// Errors only report a closed binding; the state callback ends the session.
 		_ = track.WriteRTP(&w.pkt)
-		if w.burst += len(p.Payload); paced && w.burst >= burstSlice {
-			w.batches.send(w.batch)
-			w.pause(burstPause)
-			w.batches.begin(w.batch)
-			w.burst = 0
+		if paced {
+			w.slice += len(p.Payload)
+			w.granted = w.slice < burstSlice
 		}
 	}
-	if !paced {
-		w.burst = 0
+	if paced {
+		w.replayed++
 	}
 }
 
-func (w *sessionWriter) pause(d time.Duration) {
-	if w.sleep != nil {
-		w.sleep(d)
+// nextSlice sends what the last slice queued and waits for the pacer to
+// grant the next; false if the session ended first.
+func (w *sessionWriter) nextSlice() bool {
+	if w.batch != nil {
+		w.batches.send(w.batch)
+		defer w.batches.begin(w.batch)
+	}
+	ok := w.turn.wait(w.replayed, w.slice)
+	w.slice, w.granted = 0, ok
+	return ok
+}
+
+// endReplay gives up the writer's turn in the pacer once its cached GOP is
+// written (or the session ends during it).
+func (w *sessionWriter) endReplay() {
+	if w.turn == nil {
 		return
 	}
-	time.Sleep(d)
+	w.turn.leave(w.slice)
+	w.turn, w.slice, w.granted = nil, 0, false
 }
 
 // watch ends the session when its connection fails or closes, or when it

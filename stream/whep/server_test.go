@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"math/big"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/stream"
 )
 
@@ -85,29 +83,6 @@ func TestSessionsShareACertificateThatIsRenewedBeforeItExpires(t *testing.T) {
 	defer w.certMu.Unlock()
 	if w.cert == soon || time.Until(w.cert.Expires()) < 7*24*time.Hour {
 		t.Fatalf("certificate expires %v", w.cert.Expires())
-	}
-}
-
-// A new viewer's cached GOP is paced, 16 KB at a time, so it does not flood
-// the viewer's socket buffer; live units go out without a pause.
-func TestCachedGOPIsPacedLiveUnitsAreNot(t *testing.T) {
-	track, err := webrtc.NewTrackLocalStaticRTP(capability(capture.CodecH264), "video", "cam")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs := newBatches()
-	pauses := 0
-	sw := sessionWriter{batches: bs, batch: bs.add(netip.MustParseAddrPort("127.0.0.1:9")), sleep: func(time.Duration) { pauses++ }}
-	big := benchUnit(au(true, 64<<10))
-
-	sw.write(track, stream.Item{Unit: big, TS: big.TS})
-	if pauses != 0 {
-		t.Fatalf("a live 64 KB unit was written with %d pauses, want none", pauses)
-	}
-	sw.write(track, stream.Item{Unit: big, TS: big.TS, Cached: true})
-	// One pause per full 16 KB slice; a slice ends on a packet boundary.
-	if pauses < 3 || pauses > 4 {
-		t.Fatalf("a cached 64 KB unit was written with %d pauses, want 3 or 4", pauses)
 	}
 }
 

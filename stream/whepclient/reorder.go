@@ -23,6 +23,8 @@ type reorder struct {
 	held    int
 	since   time.Time // when the oldest held packet arrived
 	lost    int       // packets given up on
+	missed  int       // packets missing when a later one arrived: lost on the way, resent or not
+	highest uint16    // the highest sequence number that arrived
 	gap     bool      // the next packet emitted follows packets given up on
 	slots   [reorderSlots]*rtp.Packet
 }
@@ -35,7 +37,14 @@ type emitFunc func(p *rtp.Packet, afterGap bool)
 // that is due.
 func (r *reorder) push(p *rtp.Packet, now time.Time, emit emitFunc) {
 	if !r.started {
-		r.started, r.next = true, p.SequenceNumber
+		r.started, r.next, r.highest = true, p.SequenceNumber, p.SequenceNumber-1
+	}
+	switch d := int16(p.SequenceNumber - r.highest); {
+	case d > 0 && d < reorderSlots:
+		r.missed += int(d) - 1
+		r.highest = p.SequenceNumber
+	case d >= reorderSlots || d <= -reorderSlots:
+		r.highest = p.SequenceNumber // the sender started over
 	}
 	switch d := int16(p.SequenceNumber - r.next); {
 	case d == 0:

@@ -73,6 +73,12 @@ type Options struct {
 	// webrtc.MimeTypeH265 (in the formats browsers offer them); empty
 	// offers every codec pion knows, both of those included.
 	Codecs []string
+	// KernelReceiveBuffer keeps the kernel's default UDP receive buffer
+	// (net.core.rmem_default, 208 KB on most systems) instead of raising
+	// it to 1 MB: a receiver that drains its socket no faster and holds
+	// no more than a plain socket does, to test what a sender's burst
+	// does to it.
+	KernelReceiveBuffer bool
 }
 
 // AccessUnit is one received access unit.
@@ -92,13 +98,15 @@ type Client struct {
 	http     *http.Client
 	units    chan AccessUnit
 
-	mu       sync.Mutex
-	state    webrtc.PeerConnectionState
-	dropped  int
-	lost     int
-	wg       sync.WaitGroup
-	closed   chan struct{}
-	closeErr sync.Once
+	mu        sync.Mutex
+	state     webrtc.PeerConnectionState
+	connected time.Time
+	dropped   int
+	lost      int
+	missed    int
+	wg        sync.WaitGroup
+	closed    chan struct{}
+	closeErr  sync.Once
 }
 
 // Dial posts an offer to endpoint (http://host:port/cameras/NAME/whep) and
@@ -127,7 +135,11 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	se.SetNet(roomyNet{std})
+	if opts.KernelReceiveBuffer {
+		se.SetNet(std)
+	} else {
+		se.SetNet(roomyNet{std})
+	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
@@ -148,6 +160,9 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		c.mu.Lock()
 		c.state = s
+		if s == webrtc.PeerConnectionStateConnected && c.connected.IsZero() {
+			c.connected = time.Now()
+		}
 		c.mu.Unlock()
 	})
 	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
@@ -319,7 +334,13 @@ func (c *Client) readTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		var ne net.Error
 		switch {
 		case err == nil:
+			missed := r.missed
 			r.push(pkt, time.Now(), emit)
+			if r.missed != missed {
+				c.mu.Lock()
+				c.missed = r.missed
+				c.mu.Unlock()
+			}
 		case errors.As(err, &ne) && ne.Timeout():
 			r.expire(time.Now(), emit)
 		default:
@@ -363,12 +384,29 @@ func (c *Client) State() webrtc.PeerConnectionState {
 	return c.state
 }
 
+// ConnectedAt returns when the PeerConnection first reached "connected"
+// (ICE and DTLS done); zero before.
+func (c *Client) ConnectedAt() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connected
+}
+
 // Lost returns how many RTP packets were missing so far: lost and not
 // resent in time.
 func (c *Client) Lost() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lost
+}
+
+// Missed returns how many RTP packets were missing when a later one
+// arrived: every packet lost on the way, whether a NACK got it resent in
+// time or not (Lost counts those it did not).
+func (c *Client) Missed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.missed
 }
 
 // Close sends DELETE to the session URL and closes the PeerConnection.
