@@ -276,7 +276,9 @@ expect "armhf (qemu cortex-a7) version" "$(qemu-arm-static -cpu cortex-a7 "$work
 # tests take a minute under qemu; the demo runs cover that wiring.
 arch_pkgs=(./capture/... ./stream/... ./daemon/config)
 step "unit tests of ${arch_pkgs[*]} on armhf, ARMv6 (qemu-user)"
-CGO_ENABLED=0 GOARCH=arm GOARM=6 "$GO" test -count=1 -timeout 5m \
+# EDGECAM_TEST_EMULATED skips the tests whose receivers, in the test
+# process, must keep up with a real sender: qemu cannot.
+EDGECAM_TEST_EMULATED=1 CGO_ENABLED=0 GOARCH=arm GOARM=6 "$GO" test -count=1 -timeout 5m \
 	-exec 'qemu-arm-static -cpu arm1176' "${arch_pkgs[@]}"
 
 # ---------------------------------------------------------------------------
