@@ -452,7 +452,9 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string, opt
 	if err := pc.SetLocalDescription(ans); err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
 	}
-	// pion accepts a partial codec match silently; a browser that only
+	// offers (above) finds an offer without the codec at all; this finds
+	// one whose formats of it do not fit. pion accepts a partial codec
+	// match silently; a browser that only
 	// offers packetization-mode=0 could not take our FU-A packets, one
 	// that offers H.265 only in another profile could not decode it.
 	codecs := sender.GetParameters().Codecs

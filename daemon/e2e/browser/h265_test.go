@@ -31,7 +31,7 @@ func TestBrowserPlaysH265CameraOverJPEGAndSaysWhy(t *testing.T) {
 	b := startBrowser(t)
 	loaded := time.Now()
 	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
-	decodes := evalIn[bool](t, b, `(RTCRtpReceiver.getCapabilities('video')?.codecs || []).some((c) => c.mimeType.toLowerCase() === 'video/h265')`)
+	decodes := decodesH265(t, b)
 	t.Logf("this Chromium decodes H.265 over WebRTC: %v", decodes)
 
 	b.waitTile(t, "press-1", 15*time.Second, "live over WebRTC", func(v tileView) bool {
@@ -75,7 +75,7 @@ func TestBrowserPlaysH264SubStreamOverWebRTCBesideH265Main(t *testing.T) {
 		return c.State == "streaming" && c.Sub.State == "streaming"
 	})
 	b := startBrowser(t)
-	if evalIn[bool](t, b, `(RTCRtpReceiver.getCapabilities('video')?.codecs || []).some((c) => c.mimeType.toLowerCase() === 'video/h265')`) {
+	if decodesH265(t, b) {
 		t.Skip("this Chromium decodes H.265 over WebRTC; the fallback cannot be seen")
 	}
 	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
@@ -93,4 +93,10 @@ func TestBrowserPlaysH264SubStreamOverWebRTCBesideH265Main(t *testing.T) {
 	t.Logf("full size: %dx%d over JPEG, saying %q", tv.JPEGWidth, tv.JPEGHeight, tv.Reason)
 	evalIn[string](t, b, `location.hash = '#/'`)
 	grid("back to the sub-stream over WebRTC in the grid")
+}
+
+// decodesH265 reports whether this Chromium can receive H.265 over WebRTC.
+func decodesH265(t *testing.T, b *browser) bool {
+	t.Helper()
+	return evalIn[bool](t, b, `(RTCRtpReceiver.getCapabilities('video')?.codecs || []).some((c) => c.mimeType.toLowerCase() === 'video/h265')`)
 }
