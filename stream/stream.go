@@ -287,6 +287,7 @@ func (s *Stream) subscribe(viewer bool) (*Reader, error) {
 	if n := len(s.gop); n > 0 {
 		s.mem.handedOut()
 		last := s.gop[n-1].TS
+		r.cached = n
 		for k, u := range s.gop {
 			r.ch <- Item{Unit: u, TS: last - uint32(n-1-k)*squeezeStep, Cached: true}
 		}
@@ -399,10 +400,15 @@ type Reader struct {
 	direct  func(Item)
 	waitIDR bool
 	dropped uint64
+	cached  int // units of the cached GOP queued at subscription
 }
 
 // C returns the reader's queue. It is closed when the reader or the stream is closed.
 func (r *Reader) C() <-chan Item { return r.ch }
+
+// Cached is how many units of the cached GOP the reader started with (0
+// if it waits for the camera's next IDR).
+func (r *Reader) Cached() int { return r.cached }
 
 // Direct asks that from now on each unit be handed to write as it arrives,
 // on the goroutine writing the stream, instead of being queued. It refuses

@@ -389,7 +389,11 @@ type viewerProc struct {
 func (b *bench) startViewers(sc scenario, d *daemonProc) (*viewerProc, error) {
 	spec := viewerSpec{PerCamera: sc.PerCamera, Churn: sc.Churn, Stagger: b.opts.Stagger, KernelBuffer: sc.KernelBuffer}
 	for _, n := range d.cameras {
-		spec.Endpoints = append(spec.Endpoints, d.base+"/cameras/"+n+"/whep")
+		u := d.base + "/cameras/" + n + "/whep"
+		if sc.KeyframeStart {
+			u += "?start=keyframe"
+		}
+		spec.Endpoints = append(spec.Endpoints, u)
 	}
 	js, _ := json.Marshal(spec)
 	v := &viewerProc{cmd: exec.Command(b.self, "-viewers", string(js))}

@@ -43,7 +43,9 @@ var pageStages = []struct{ name, about string }{
 	{"first-rtp", "first RTP packet (getStats, 10 ms polls; late by their lag)"},
 	{"first-received", "first frame's last packet (video frame metadata)"},
 	{"first-decoded", "first frame decoded (its receive time + processing)"},
+	{"first-presented", "first frame handed to the compositor (video frame metadata)"},
 	{"first-frame", "first frame rendered (requestVideoFrameCallback)"},
+	{"moving", "second frame rendered: the picture moves"},
 }
 
 // pageProbeJS runs in every document before the page's scripts: it keeps
@@ -91,6 +93,9 @@ const pageResultJS = `(async () => {
       st['first-received'] = m.detail.receiveTime;
       st['first-decoded'] = m.detail.receiveTime + 1000 * (m.detail.processingDuration || 0);
     }
+    if (stage === 'first-frame' && m.detail.presentationTime > 0) {
+      st['first-presented'] = m.detail.presentationTime;
+    }
   }
   for (const el of document.querySelectorAll('[data-camera]')) {
     const c = cam(el.dataset.camera);
@@ -103,6 +108,8 @@ const pageResultJS = `(async () => {
     rep.forEach((r) => {
       if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
       c.framesDecoded = r.framesDecoded; c.framesDropped = r.framesDropped || 0;
+      c.keyFramesDecoded = r.keyFramesDecoded || 0; c.pliCount = r.pliCount || 0;
+      c.nackCount = r.nackCount || 0; c.packetsLost = r.packetsLost || 0;
       c.decodeMs = 1000 * (r.totalDecodeTime || 0);
       c.jitterMs = r.jitterBufferEmittedCount ? 1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount : 0;
     });
@@ -115,6 +122,10 @@ type pageCamera struct {
 	Stages        map[string]float64 `json:"stages"` // ms since navigation start
 	FramesDecoded int                `json:"framesDecoded"`
 	FramesDropped int                `json:"framesDropped"`
+	KeyFrames     int                `json:"keyFramesDecoded"`
+	PLIs          int                `json:"pliCount"` // keyframes the browser asked for
+	NACKs         int                `json:"nackCount"`
+	PacketsLost   int                `json:"packetsLost"`
 	DecodeMs      float64            `json:"decodeMs"` // total decode time so far
 	JitterMs      float64            `json:"jitterMs"` // mean jitter buffer delay
 }

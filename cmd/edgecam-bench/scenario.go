@@ -19,6 +19,9 @@ type scenario struct {
 	// KernelBuffer keeps the viewers' UDP receive buffers at the kernel's
 	// default instead of the player's 1 MB.
 	KernelBuffer bool
+	// KeyframeStart has the viewers ask for a keyframe start
+	// (?start=keyframe): the cached IDR alone, not the whole GOP.
+	KeyframeStart bool
 	// JPEG measures the fallbacks instead of WebRTC: snapshot latency,
 	// first JPEG, and CPU with 1 and 5 MJPEG readers.
 	JPEG          bool
@@ -66,12 +69,13 @@ var scenarios = []scenario{
 // core for a minute, and on a small one measure mostly its limits.
 var stressScenarios = []scenario{
 	{Name: "6x1080p-50v", About: "6 cameras 1080p30 4 Mbit/s, 50 viewers each, 300 joining at once", Cameras: 6, Clip: res1080, PerCamera: 50},
+	{Name: "6x1080p-50v-kf", About: "6 cameras 1080p30 4 Mbit/s, 50 viewers each, 300 joining at once on the cached keyframe alone", Cameras: 6, Clip: res1080, PerCamera: 50, KeyframeStart: true},
 }
 
 // scenarioGrammar is how a setup that is not in scenarios is named.
 const scenarioGrammar = "[Nx]HEIGHTp[@RATE]-WHAT: N cameras (1-64) of HEIGHT 360, 480, 720 or 1080 " +
 	"at RATE (e.g. 1.5M or 800k; default 1M, 1.5M, 2.5M, 4M), WHAT being Mv (M viewers each, 1-50), " +
-	"Mv-churn, Mv-defbuf (viewers with the kernel's default UDP receive buffer), idle, jpeg or jpeg-kf (one camera), frames (a model reader each, then MJPEG) or " +
+	"Mv-churn, Mv-defbuf (viewers with the kernel's default UDP receive buffer), Mv-kf (viewers starting on the cached keyframe alone), idle, jpeg or jpeg-kf (one camera), frames (a model reader each, then MJPEG) or " +
 	"detections (a model posting 10 messages of 20 objects a second each); e.g. 4x1080p@6M-3v"
 
 // Bounds that keep a mistyped name from starting thousands of processes'
@@ -92,7 +96,7 @@ var sizes = map[int]clipSpec{
 	1080: res1080,
 }
 
-var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kKmM]))?-(?:(\d+)v(-churn|-defbuf)?|(idle)|(jpeg)(-kf)?|(frames)|(detections))$`)
+var scenarioName = regexp.MustCompile(`^(?:(\d+)x)?(\d+)p(?:@(\d+(?:\.\d+)?)([kKmM]))?-(?:(\d+)v(-churn|-defbuf|-kf)?|(idle)|(jpeg)(-kf)?|(frames)|(detections))$`)
 
 // findScenario returns the named scenario, or builds the setup a name such
 // as 4x1080p@6M-3v describes (see scenarioGrammar).
@@ -137,7 +141,7 @@ func findScenario(name string) (scenario, error) {
 		if err != nil || v < 1 || v > maxBenchViewers {
 			return scenario{}, fmt.Errorf("scenario %q: %s viewers a camera: want 1 to %d (idle for none)", name, m[5], maxBenchViewers)
 		}
-		sc.PerCamera, sc.Churn, sc.KernelBuffer = v, m[6] == "-churn", m[6] == "-defbuf"
+		sc.PerCamera, sc.Churn, sc.KernelBuffer, sc.KeyframeStart = v, m[6] == "-churn", m[6] == "-defbuf", m[6] == "-kf"
 		what = plural(v, "viewer") + " each"
 		if sc.Cameras == 1 {
 			what = plural(v, "viewer")
@@ -147,6 +151,9 @@ func findScenario(name string) (scenario, error) {
 		}
 		if sc.KernelBuffer {
 			what += ", with the kernel's default UDP receive buffer"
+		}
+		if sc.KeyframeStart {
+			what += ", starting on the cached keyframe alone"
 		}
 	case m[7] != "":
 		what = "pulled, no viewer"

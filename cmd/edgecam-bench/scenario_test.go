@@ -18,6 +18,7 @@ func TestFindScenario(t *testing.T) {
 		{"720p@1.5M-4v-churn", scenario{Cameras: 1, Clip: clipSpec{Width: 1280, Height: 720, KbitPerSec: 1500, Seconds: 4}, PerCamera: 4, Churn: true}},
 		{"2x720p-10v-defbuf", scenario{Cameras: 2, Clip: res720, PerCamera: 10, KernelBuffer: true}},
 		{"1080p-10v-defbuf", scenario{Cameras: 1, Clip: res1080, PerCamera: 10, KernelBuffer: true}},
+		{"6x1080p-50v-kf", scenario{Cameras: 6, Clip: res1080, PerCamera: 50, KeyframeStart: true}},
 		{"6x1080p-50v", scenario{Cameras: 6, Clip: res1080, PerCamera: 50}},
 		{"720p-jpeg", scenario{Cameras: 1, Clip: res720, JPEG: true}},
 		{"1x1080p-jpeg-kf", scenario{Cameras: 1, Clip: res1080, JPEG: true, KeyframesOnly: true}},

@@ -45,11 +45,16 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
+	start, err := whep.ParseStart(r.URL.Query().Get("start"))
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	offer, ok := readOffer(w, r)
 	if !ok {
 		return
 	}
-	var opts []whep.OfferOption
+	opts := []whep.OfferOption{whep.WithStart(start)}
 	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
 			opts = append(opts, whep.ReachedAt(ap.Addr()))

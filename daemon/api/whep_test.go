@@ -92,6 +92,7 @@ func TestMalformedWHEPRequestsGet4xx(t *testing.T) {
 		{"unknown camera", "POST", "/cameras/nope/whep", "application/sdp", "v=0", 404},
 		{"wrong content type", "POST", "/cameras/press-1/whep", "text/plain", "v=0", 415},
 		{"empty offer", "POST", "/cameras/press-1/whep", "application/sdp", "", 400},
+		{"unknown start", "POST", "/cameras/press-1/whep?start=now", "application/sdp", "v=0", 400},
 		{"garbage offer", "POST", "/cameras/press-1/whep", "application/sdp", "m=video \x00\xff garbage", 400},
 		{"offer without video", "POST", "/cameras/press-1/whep", "application/sdp", audioOnly, 400},
 		{"oversized offer", "POST", "/cameras/press-1/whep", "application/sdp", "m=video " + strings.Repeat("a", 200<<10), 413},

@@ -10,6 +10,7 @@ type OfferOption func(*offerOptions)
 
 type offerOptions struct {
 	reachedAt netip.Addr
+	start     Start
 }
 
 // ReachedAt says the viewer reached the server at ip (the local address of

@@ -10,6 +10,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/edgecam/edgecam/capture"
@@ -82,9 +83,9 @@ func offerOf(tb testing.TB, pc *webrtc.PeerConnection) string {
 
 // connectPeer posts pc's offer to w as a viewer of st and applies the
 // answer; it returns the session id.
-func connectPeer(tb testing.TB, ctx context.Context, w *Server, st *stream.Stream, pc *webrtc.PeerConnection) string {
+func connectPeer(tb testing.TB, ctx context.Context, w *Server, st *stream.Stream, pc *webrtc.PeerConnection, opts ...OfferOption) string {
 	tb.Helper()
-	answer, id, err := w.Offer(ctx, st, offerOf(tb, pc))
+	answer, id, err := w.Offer(ctx, st, offerOf(tb, pc), opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -111,4 +112,20 @@ func feed(st *stream.Stream, from, n, gop int, session uint64) {
 	for i := from; i < from+n; i++ {
 		st.WriteAccessUnit(&capture.AccessUnit{NALUs: au(i%gop == 0, 3000), PTS: int64(i) * 3600, IDR: i%gop == 0, Session: session, Received: time.Now()})
 	}
+}
+
+// trackPackets hands out the RTP packets pc receives on its tracks, in a
+// channel of the given capacity.
+func trackPackets(pc *webrtc.PeerConnection, capacity int) <-chan *rtp.Packet {
+	packets := make(chan *rtp.Packet, capacity)
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			packets <- p
+		}
+	})
+	return packets
 }

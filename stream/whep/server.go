@@ -477,8 +477,13 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string, opt
 		reader.Close()
 		return fail(&CodecError{Codec: reader.Codec()})
 	}
+	var o offerOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &session{
 		id:        newID(),
+		start:     o.start,
 		camera:    st.Name(),
 		w:         w,
 		pc:        pc,
@@ -519,10 +524,10 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string, opt
 	go s.readRTCP()
 	go s.write()
 	go s.watch()
-	s.log.Info("viewer joined", "transport", "webrtc")
-	var o offerOptions
-	for _, opt := range opts {
-		opt(&o)
+	if s.start == StartKeyframe {
+		s.log.Info("viewer joined", "transport", "webrtc", "start", "keyframe")
+	} else {
+		s.log.Info("viewer joined", "transport", "webrtc")
 	}
 	return keepCandidates(pc.LocalDescription().SDP, o.reachedAt, w.hosts), s.id, nil
 }
@@ -555,6 +560,7 @@ type session struct {
 	sender *webrtc.RTPSender
 	reader *stream.Reader
 	log    *slog.Logger
+	start  Start
 
 	connected     chan struct{}
 	connectedOnce sync.Once
@@ -618,6 +624,7 @@ func (s *session) write() {
 		return
 	}
 	sw := sessionWriter{batches: s.w.batches, batch: s.batch(), turn: s.w.pacer.join(s.done)}
+	sw.keyframe.on = s.start == StartKeyframe && s.reader.Cached() > keyframeStartKeep
 	if sw.batch != nil {
 		defer s.w.batches.remove(sw.batch)
 	}
@@ -680,9 +687,14 @@ type sessionWriter struct {
 	replayed int  // cached units written
 	slice    int  // bytes written of the current slice
 	granted  bool // a slice is granted and not yet full
+	// keyframe thins a keyframe start (start.go).
+	keyframe keyframeOnly
 }
 
 func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item stream.Item) {
+	if w.keyframe.skip(item) {
+		return
+	}
 	if w.batch != nil {
 		w.batches.begin(w.batch)
 		defer w.batches.send(w.batch)

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/edgecam/edgecam/stream"
@@ -110,16 +109,7 @@ func TestCaughtUpViewerIsSentToDirectlyWithoutAGap(t *testing.T) {
 	feed(st, 0, 10, 25, 1) // an IDR and 9 units, cached
 
 	pc := loopbackPeer(t, nil)
-	packets := make(chan *rtp.Packet, 1024)
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			packets <- p
-		}
-	})
+	packets := trackPackets(pc, 1024)
 	connectPeer(t, ctx, w, st, pc)
 
 	deadline := time.Now().Add(10 * time.Second)

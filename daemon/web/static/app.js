@@ -221,7 +221,7 @@ function reconcile(cameras) {
     if (tile) {
       tile.update(cam);
     } else {
-      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount },
+      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount, gridSize: () => tiles.size },
         { transport, grid: gridMode, single: cam.name === cameraRoute() });
       tile.setServerDown(serverDown);
       tiles.set(cam.name, tile);

@@ -80,7 +80,7 @@ const BADGE_TEXT = {
 export class Tile {
   /**
    * @param {object} cam camera object from GET /api/cameras
-   * @param {{onActivate: (name: string) => void, onState: () => void}} hooks
+   * @param {{onActivate: (name: string) => void, onState: () => void, gridSize?: () => number}} hooks
    * @param {{transport?: string, grid?: string, single?: boolean}} opts transport is one of
    *   TRANSPORTS, grid one of GRID_MODES
    */
@@ -517,6 +517,19 @@ export class Tile {
     }
   }
 
+  /**
+   * whepURL is where the tile posts its offer. A tile in a grid of several
+   * cameras starts on the camera's keyframe alone: the browser then decodes
+   * one frame per camera to show the wall, not up to a GOP each, which on a
+   * weak display is what keeps the last tiles waiting; the picture stands
+   * still until the camera's next keyframe (docs/performance.md).
+   */
+  whepURL() {
+    const url = withStream(whepEndpoint(this.name), this.stream);
+    if (this.single || !(this.hooks.gridSize?.() > 1)) return url;
+    return `${url}${url.includes('?') ? '&' : '?'}start=keyframe`;
+  }
+
   connectWebRTC(gen) {
     const auto = this.mode === 'auto';
     if (auto && typeof RTCPeerConnection !== 'function') {
@@ -533,7 +546,7 @@ export class Tile {
     }
     let session;
     try {
-      session = new WhepSession(withStream(whepEndpoint(this.name), this.stream), this.warmPc);
+      session = new WhepSession(this.whepURL(), this.warmPc);
       this.warmPc = null;
     } catch (err) {
       const reason = `WebRTC unavailable: ${err?.message ?? err}`;
@@ -559,7 +572,14 @@ export class Tile {
       }, FALLBACK_MS);
     }
 
-    session.start().then(
+    const started = session.start();
+    // The <video> gets the track at once, not at the answer's track event:
+    // its player is then ready for the first frame. Set up later, it can
+    // miss that frame, and after a keyframe start (whepURL) that leaves the
+    // tile blank until the camera's next keyframe.
+    const receiver = pc.getTransceivers()[0]?.receiver;
+    if (receiver?.track) this.attach(gen, { track: receiver.track, streams: [] });
+    started.then(
       () => {
         if (gen !== this.gen) return;
         this.timers.stats = setInterval(() => this.checkStats(gen, pc), STATS_EVERY_MS);
@@ -664,7 +684,7 @@ export class Tile {
   }
 
   attach(gen, ev) {
-    if (gen !== this.gen) return;
+    if (gen !== this.gen || this.streamGen === gen) return;
     const stream = ev.streams[0] ?? new MediaStream([ev.track]);
     this.streamGen = gen;
     this.video.srcObject = stream;
@@ -680,11 +700,14 @@ export class Tile {
       const video = this.video;
       this.mark('track', gen);
       let first = true;
+      let moved = false; // a second frame came: the picture moves
       const onFrame = (now, meta) => {
         if (gen !== this.gen || this.stopped) return;
         // The first frame's metadata says when its last packet came and
         // how long it took to decode (docs/performance.md).
         if (first) this.mark('first-frame', gen, meta);
+        else if (!moved) this.mark('moving', gen);
+        moved = !first;
         first = false;
         this.overlay.show(this.framePts(meta?.rtpTimestamp), video);
         this.sawFrame(gen);
@@ -705,6 +728,7 @@ export class Tile {
     if (meta) {
       detail.receiveTime = meta.receiveTime;
       detail.processingDuration = meta.processingDuration;
+      detail.presentationTime = meta.presentationTime;
     }
     performance.mark(`edgecam:${stage}`, { detail });
   }
