@@ -1,8 +1,7 @@
-// WHEP client for edgecam: one receive-only H.264 video session.
+// WHEP client for edgecam: one receive-only H.264 (or H.265) video session.
 //
-// The server does not take trickled ICE candidates, so the offer is sent once,
-// after ICE gathering has finished (or after a short cap, with whatever
-// candidates were found by then).
+// The server does not take trickled ICE candidates, and needs none: the
+// offer is sent at once, without waiting for the browser's candidates.
 
 const POST_TIMEOUT_MS = 10000;
 // close() waits this long at most for the server to answer its DELETE
@@ -46,10 +45,21 @@ export function browserDecodesH264() {
  * names it ('H264', 'H265'), or null if unknown.
  */
 export function browserDecodes(codec) {
-  const caps = globalThis.RTCRtpReceiver?.getCapabilities?.('video');
+  const caps = videoCapabilities();
   if (!caps) return null;
   const mime = `video/${codec}`.toLowerCase();
   return caps.codecs.some((c) => c.mimeType.toLowerCase() === mime);
+}
+
+let capabilities; // undefined until asked; null where the API is missing
+
+// videoCapabilities is what this browser's WebRTC receives, asked once: a
+// wall asks for every tile, and the answer does not change.
+function videoCapabilities() {
+  if (capabilities === undefined) {
+    capabilities = globalThis.RTCRtpReceiver?.getCapabilities?.('video') ?? null;
+  }
+  return capabilities;
 }
 
 /** CODEC_REFUSED is the status of a WHEP offer that cannot take the camera's codec. */
@@ -84,8 +94,11 @@ export class WhepSession {
     // here). The server needs none of them: the browser's connectivity
     // checks reach the one UDP port of the answer's candidates, and the
     // server answers where they came from (peer-reflexive), as it does for
-    // the mDNS names browsers put in their offers anyway.
-    await pc.setLocalDescription(await pc.createOffer());
+    // the mDNS names browsers put in their offers anyway. And it is posted
+    // while the browser applies it (setLocalDescription starts its ICE
+    // agent), so that the two overlap instead of adding up.
+    const offer = await pc.createOffer();
+    const applied = pc.setLocalDescription(offer).then(() => null, (err) => err);
     if (this.closed) throw new WhepError('closed');
 
     let res;
@@ -94,7 +107,7 @@ export class WhepSession {
       res = await fetch(this.endpoint, {
         method: 'POST',
         headers: { 'Content-Type': 'application/sdp', Accept: 'application/sdp' },
-        body: pc.localDescription.sdp,
+        body: offer.sdp,
         cache: 'no-store',
         signal: timeoutSignal(POST_TIMEOUT_MS),
       });
@@ -104,14 +117,16 @@ export class WhepSession {
     }
 
     this.onStage?.('whep-answer');
+    const err = await applied;
+    if (err) {
+      if (res.status === 201) this.locate(res);
+      this.deleteRemote();
+      throw new WhepError(`the browser refused its own offer: ${err?.message ?? err}`);
+    }
     if (res.status !== 201 && res.status !== 200) {
       throw new WhepError(await describeFailure(res), res.status);
     }
-    const loc = res.headers.get('Location');
-    if (loc) {
-      this.location = new URL(loc, new URL(this.endpoint, document.baseURI)).href;
-      this.instance = serverInstance;
-    }
+    this.locate(res);
     const answer = await res.text();
     if (this.closed) {
       // close() ran while the POST was in flight; the server session exists
@@ -124,6 +139,14 @@ export class WhepSession {
     } catch (err) {
       throw new WhepError(`bad answer from server: ${err?.message ?? err}`);
     }
+  }
+
+  // locate keeps the session's URL from a 201's Location, for the DELETE.
+  locate(res) {
+    const loc = res.headers.get('Location');
+    if (!loc) return;
+    this.location = new URL(loc, new URL(this.endpoint, document.baseURI)).href;
+    this.instance = serverInstance;
   }
 
   /** close DELETEs the server-side session and ends the peer connection. */
@@ -186,7 +209,7 @@ async function describeFailure(res) {
 // preferH264 puts H.264 first in the offer; the server only sends H.264 and
 // some browsers offer VP8 first.
 function preferH264(transceiver) {
-  const caps = globalThis.RTCRtpReceiver?.getCapabilities?.('video');
+  const caps = videoCapabilities();
   if (!caps || typeof transceiver.setCodecPreferences !== 'function') return;
   const isH264 = (c) => c.mimeType.toLowerCase() === 'video/h264';
   const h264 = caps.codecs.filter(isH264);
