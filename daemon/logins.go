@@ -27,7 +27,10 @@ func (d *Daemon) authConfig(cfg *config.Config) auth.Config {
 // of this run's own.
 func (d *Daemon) readLoginKey() ([]byte, error) {
 	if d.opts.StateDir == "" {
-		d.log.Warn("no state directory (--state-dir, or STATE_DIRECTORY from systemd): page logins end when edgecam stops")
+		// Worth a warning only where there are logins to lose.
+		if d.cfg.Auth.EffectiveMode(d.cfg.HTTP.Listen) == config.AuthUsers {
+			d.log.Warn("no state directory (--state-dir, or STATE_DIRECTORY from systemd): page logins end when edgecam stops")
+		}
 		return auth.NewKey(), nil
 	}
 	path := filepath.Join(d.opts.StateDir, auth.KeyFile)
