@@ -55,6 +55,10 @@ type Options struct {
 	// RequestReadTimeout overrides how long reading a request may take
 	// (requestReadTimeout), for tests.
 	RequestReadTimeout time.Duration
+	// StateDir is where the daemon keeps what must outlive it: the key
+	// page logins are signed with. Empty means nowhere: logins end when
+	// the daemon does.
+	StateDir string
 }
 
 // Daemon is a running edgecam. Create it with New, then call Run.
@@ -66,6 +70,7 @@ type Daemon struct {
 	set      atomic.Pointer[cameras.Set]
 	auth     atomic.Pointer[auth.Authenticator]
 	authConf config.Auth // what auth was made from, to notice changes on reload
+	loginKey []byte      // signs page logins (logins.go)
 	rtc      *whep.Server
 	bus      *events.Bus
 	feed     *api.Feed
@@ -99,7 +104,7 @@ type cameraRun struct {
 }
 
 // New checks cfg and prepares a daemon; nothing listens until Run.
-func New(cfg *config.Config, opts Options) (*Daemon, error) {
+func New(cfg *config.Config, opts Options) (d *Daemon, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -109,7 +114,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	d := &Daemon{
+	d = &Daemon{
 		cfg:   cfg,
 		opts:  opts,
 		log:   opts.Logger,
@@ -126,22 +131,13 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	d.feed = api.NewFeed(d.bus, d.cameras, d.instance)
 	d.metrics = metrics.New(opts.Version, d.metricsSnapshot)
-	d.auth.Store(auth.New(authConfig(cfg, d.log)))
+	if d.loginKey, err = d.readLoginKey(); err != nil {
+		return nil, err
+	}
+	d.auth.Store(auth.New(d.authConfig(cfg)))
 	d.authConf = cfg.Auth
 	d.set.Store(d.buildSet(cfg, nil))
 	return d, nil
-}
-
-// authConfig is the authenticator's configuration from the file's.
-func authConfig(cfg *config.Config, log *slog.Logger) auth.Config {
-	return auth.Config{
-		Mode:          cfg.Auth.EffectiveMode(cfg.HTTP.Listen),
-		Users:         cfg.Auth.Users,
-		Tokens:        cfg.Auth.Tokens,
-		SessionTTL:    cfg.Auth.SessionTTL.D(),
-		SecureCookies: cfg.HTTP.TLS.Cert != "",
-		Log:           log,
-	}
 }
 
 // cameras returns the current camera set.

@@ -2,12 +2,10 @@ package daemon
 
 import (
 	"context"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/edgecam/edgecam/daemon/auth"
 	"github.com/edgecam/edgecam/daemon/cameras"
 	"github.com/edgecam/edgecam/daemon/config"
 )
@@ -75,20 +73,6 @@ func (d *Daemon) reload(ctx context.Context) {
 func sameWebRTC(a, b config.WebRTC) bool {
 	return a.UDPPort == b.UDPPort && a.MaxViewers == b.MaxViewers &&
 		slices.Equal(a.Hosts, b.Hosts) && slices.Equal(a.Interfaces, b.Interfaces)
-}
-
-// reloadAuth replaces the authenticator when users or tokens changed,
-// keeping the page logins of users that still exist.
-func (d *Daemon) reloadAuth(cfg *config.Config) {
-	if reflect.DeepEqual(cfg.Auth, d.authConf) {
-		return
-	}
-	a := auth.New(authConfig(cfg, d.log))
-	a.AdoptSessions(d.auth.Load())
-	d.auth.Store(a)
-	d.authConf = cfg.Auth
-	users, tokens := a.Accounts()
-	d.log.Info("reload: users and tokens updated", "auth", a.Mode(), "users", users, "tokens", tokens)
 }
 
 // reloadCameras swaps in the camera set of cfg.

@@ -25,6 +25,13 @@ type reloadable struct {
 
 func startReloadable(t *testing.T, yaml string) *reloadable {
 	t.Helper()
+	return startReloadableWith(t, yaml, daemon.Options{})
+}
+
+// startReloadableWith is startReloadable with opts; Reload and Load are
+// set here.
+func startReloadableWith(t *testing.T, yaml string, opts daemon.Options) *reloadable {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "edgecam.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -34,10 +41,9 @@ func startReloadable(t *testing.T, yaml string) *reloadable {
 		t.Fatal(err)
 	}
 	reload := make(chan struct{})
-	d := daemontest.Run(t, cfg, daemon.Options{
-		Reload: reload,
-		Load:   func() (*config.Config, error) { return config.Load(path) },
-	})
+	opts.Reload = reload
+	opts.Load = func() (*config.Config, error) { return config.Load(path) }
+	d := daemontest.Run(t, cfg, opts)
 	return &reloadable{Daemon: d, path: path, reload: reload}
 }
 

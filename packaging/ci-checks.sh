@@ -162,10 +162,10 @@ fi
 ok "systemd-analyze verify: clean"
 for key in 'Type=notify' 'NotifyAccess=main' 'WatchdogSec=' 'Restart=on-failure' \
 	'ExecReload=/bin/sh -c '\''/usr/bin/edgecam check --quiet --no-bind --config /etc/edgecam/config.yaml && kill -HUP "$MAINPID"'\''' 'User=edgecam' 'PrivateDevices=yes' \
-	'ProtectSystem=strict' 'SystemCallFilter=@system-service' 'MemoryMax='; do
+	'ProtectSystem=strict' 'StateDirectory=edgecam' 'StateDirectoryMode=0700' 'SystemCallFilter=@system-service' 'MemoryMax='; do
 	grep -qF "$key" systemd/edgecam.service || fail "unit lacks $key"
 done
-ok "unit: notify, watchdog, restart, SIGHUP reload, user edgecam, sandbox"
+ok "unit: notify, watchdog, restart, SIGHUP reload, user edgecam, state directory, sandbox"
 systemd-analyze security --offline=true --no-pager "$unit_dir/edgecam.service" >"$work/security" 2>&1 || true
 score=$(sed -n 's/.*Overall exposure level for edgecam.service: \([0-9.]*\).*/\1/p' "$work/security")
 [ -n "$score" ] || {
@@ -314,6 +314,9 @@ expect "unit owner and mode" "$(stat -c '%U:%G %a' /lib/systemd/system/edgecam.s
 grep -q '/etc/edgecam/config.yaml [0-9a-f]*$' <<<"$(dpkg-query -W -f='${Conffiles}' edgecam)" ||
 	fail "dpkg does not list /etc/edgecam/config.yaml as a conffile"
 ok "dpkg lists /etc/edgecam/config.yaml as a conffile"
+expect "state directory owner and mode" "$(stat -c '%U:%G %a' /var/lib/edgecam)" "edgecam:edgecam 700"
+expect "login key owner, mode and size" "$(stat -c '%U:%G %a %s' /var/lib/edgecam/session.key)" "edgecam:edgecam 600 32"
+key_sum=$(sha256sum </var/lib/edgecam/session.key)
 if command -v systemctl >/dev/null; then
 	[ -L "$wants" ] || fail "postinst did not enable edgecam.service for boot"
 	ok "enabled for boot without a running systemd ($wants)"
@@ -341,7 +344,9 @@ expect "after upgrade: config owner and mode" "$(stat -c '%U:%G %a' /etc/edgecam
 ls /etc/edgecam/*.dpkg-* >/dev/null 2>&1 && fail "dpkg left $(ls /etc/edgecam/*.dpkg-*)"
 runuser -u edgecam -- /usr/bin/edgecam check --config /etc/edgecam/config.yaml >/dev/null ||
 	fail "after upgrade: user edgecam cannot read the config"
-ok "upgrade kept the edited config, its owner and mode, and no prompt"
+expect "after upgrade: login key (page logins stay valid)" "$(sha256sum </var/lib/edgecam/session.key)" "$key_sum"
+expect "after upgrade: login key owner and mode" "$(stat -c '%U:%G %a' /var/lib/edgecam/session.key)" "edgecam:edgecam 600"
+ok "upgrade kept the edited config, its owner and mode, the login key, and no prompt"
 
 step "remove (config and user stay), then purge (all gone)"
 dpkg -r edgecam </dev/null
@@ -350,14 +355,16 @@ expect "after remove: status" "$(status)" "rc $next"
 [ ! -e /lib/systemd/system/edgecam.service ] || fail "after remove: the unit is still there"
 grep -q '^  level: debug$' /etc/edgecam/config.yaml || fail "after remove: the config is gone or changed"
 getent passwd edgecam >/dev/null || fail "after remove: user edgecam is gone"
-ok "remove left /etc/edgecam/config.yaml and user edgecam"
+expect "after remove: login key" "$(sha256sum </var/lib/edgecam/session.key)" "$key_sum"
+ok "remove left /etc/edgecam/config.yaml, the login key and user edgecam"
 dpkg -P edgecam </dev/null
 expect "after purge: status" "$(dpkg-query -W -f='${db:Status-Status}' edgecam 2>/dev/null || echo not-installed)" not-installed
 [ ! -e /etc/edgecam ] || fail "after purge: /etc/edgecam still there"
+[ ! -e /var/lib/edgecam ] || fail "after purge: /var/lib/edgecam still there"
 [ ! -L "$wants" ] || fail "after purge: $wants still there"
 getent passwd edgecam >/dev/null && fail "after purge: user edgecam still there"
 getent group edgecam >/dev/null && fail "after purge: group edgecam still there"
-ok "purge removed /etc/edgecam, the boot symlink, user and group"
+ok "purge removed /etc/edgecam, /var/lib/edgecam, the boot symlink, user and group"
 
 step "maintainer scripts without adduser (useradd/userdel fallback)"
 # Run postinst and postrm by hand with a PATH that has everything but the

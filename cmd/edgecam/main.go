@@ -40,7 +40,7 @@ const defaultConfig = "/etc/edgecam/config.yaml"
 const usage = `edgecam — watch RTSP IP cameras live in any browser on the LAN
 
 SYNOPSIS
-  edgecam run [--config PATH] [--demo [--demo-rtsp ADDR]]
+  edgecam run [--config PATH] [--state-dir DIR] [--demo [--demo-rtsp ADDR]]
   edgecam demo-camera [--listen ADDR]
   edgecam check [--config PATH] [--quiet] [--no-bind]
   edgecam passwd [--token]
@@ -58,6 +58,10 @@ DESCRIPTION
 COMMANDS
   run       Run the daemon until SIGINT or SIGTERM.
             --config PATH  configuration file (default /etc/edgecam/config.yaml)
+            --state-dir DIR  where the key that signs page logins is kept,
+                           made there if missing (default $STATE_DIRECTORY,
+                           which systemd sets); without one, page logins
+                           end when edgecam stops
             --demo         replace the cameras with a built-in test camera; the
                            file's other settings are used if it exists, else
                            the defaults with auth none
@@ -186,6 +190,10 @@ func cmdRun(args []string, stderr io.Writer) int {
 	fs, path := flags("run", stderr)
 	demo := fs.Bool("demo", false, "run with the built-in test camera")
 	demoRTSP := fs.String("demo-rtsp", daemon.DemoRTSP, "where the demo camera serves RTSP")
+	// systemd sets STATE_DIRECTORY from the unit's StateDirectory=, a
+	// colon-separated list whose first entry is edgecam's.
+	stateDir, _, _ := strings.Cut(os.Getenv("STATE_DIRECTORY"), ":")
+	fs.StringVar(&stateDir, "state-dir", stateDir, "where page logins' key is kept (default $STATE_DIRECTORY)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -262,6 +270,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 		Version:  buildVersion(),
 		Reload:   reload,
 		Load:     load,
+		StateDir: stateDir,
 		// One core while the load allows: see package procs.
 		AdaptProcs: true,
 	})

@@ -20,19 +20,24 @@ import (
 )
 
 // DefaultSessionTTL is how long a page login lasts without activity when
-// Config.SessionTTL is zero.
-const DefaultSessionTTL = 12 * time.Hour
+// Config.SessionTTL is zero: long, since a wall screen in a control room
+// runs unattended for weeks.
+const DefaultSessionTTL = 30 * 24 * time.Hour
 
 const (
 	sessionCookie = "edgecam_session"
-	// maxSessions bounds the login table so a flood of logins cannot grow
-	// memory without end; the oldest session is dropped first.
-	maxSessions = 1024
+	// maxVerified bounds the cache of verified Basic credentials.
+	maxVerified = 1024
 	// basicCacheTTL spares a bcrypt per request for scripts that send Basic
 	// credentials on every call (bcrypt costs tens of ms on a board).
 	basicCacheTTL = 5 * time.Minute
-	// FailedLoginsPerMinute slows password guessing from one address.
-	FailedLoginsPerMinute = 10
+	// FailedLoginsPerUser slows guessing one user's password from one
+	// address; other users behind the same address can still log in.
+	FailedLoginsPerUser = 10
+	// FailedLoginsPerAddress slows guessing many user names from one
+	// address. It is higher than FailedLoginsPerUser so that a control
+	// room behind one NAT address is not locked out by a few typos.
+	FailedLoginsPerAddress = 60
 )
 
 // Config is who may log in and how.
@@ -46,6 +51,10 @@ type Config struct {
 	// SessionTTL is how long a page login lasts without activity; zero
 	// means DefaultSessionTTL.
 	SessionTTL time.Duration
+	// Key signs page logins (LoadKey, NewKey); logins signed with another
+	// key are refused. Fewer than 32 bytes means a random key of this
+	// Authenticator's own.
+	Key []byte
 	// SecureCookies marks the login cookie Secure: set it when serving TLS.
 	SecureCookies bool
 	// Log receives failed logins (the address and a count, never what
@@ -61,22 +70,21 @@ type Authenticator struct {
 	tokens map[[32]byte]string // SHA-256 of the token → name
 	ttl    time.Duration
 	secure bool // cookies only over TLS
+	key    []byte
+	// fingerprints are the users' password hashes as page logins carry
+	// them (cookie.go).
+	fingerprints map[string]string
 
 	log      *slog.Logger
 	bcrypt   chan struct{}               // slots for bcrypt checks (guard.go)
 	csrf     *http.CrossOriginProtection // refuses cross-site logins and cookie-authorized writes
 	failures *ratelimit.Limiter          // failed and in-flight checks per address
+	perUser  *ratelimit.Limiter          // the same per user name and address
 	logLimit *ratelimit.Limiter          // failed-login log lines per address
 
 	mu       sync.Mutex
-	sessions map[string]*loginSession
 	verified map[[32]byte]time.Time // SHA-256 of "user\x00password" → valid until
 	failed   map[string]int         // failures per address since its last log line
-}
-
-type loginSession struct {
-	user    string
-	expires time.Time
 }
 
 // New returns an Authenticator for c.
@@ -87,9 +95,10 @@ func New(c Config) *Authenticator {
 		tokens:   make(map[[32]byte]string),
 		ttl:      c.SessionTTL,
 		secure:   c.SecureCookies,
-		sessions: make(map[string]*loginSession),
+		key:      c.Key,
 		verified: make(map[[32]byte]time.Time),
-		failures: ratelimit.New(FailedLoginsPerMinute, time.Minute),
+		failures: ratelimit.New(FailedLoginsPerAddress, time.Minute),
+		perUser:  ratelimit.New(FailedLoginsPerUser, time.Minute),
 		logLimit: newLogLimit(),
 		log:      c.Log,
 		bcrypt:   make(chan struct{}, bcryptSlots()),
@@ -102,8 +111,13 @@ func New(c Config) *Authenticator {
 	if a.ttl <= 0 {
 		a.ttl = DefaultSessionTTL
 	}
+	if len(a.key) < keySize {
+		a.key = NewKey()
+	}
+	a.fingerprints = make(map[string]string, len(c.Users))
 	for _, u := range c.Users {
 		a.users[u.Name] = []byte(u.PasswordHash)
+		a.fingerprints[u.Name] = fingerprint(a.key, u.Name, u.PasswordHash)
 	}
 	for _, t := range c.Tokens {
 		var h [32]byte
@@ -144,18 +158,21 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		name, byCookie, err := a.identify(r)
+		id, err := a.identify(r)
 		if err != nil {
 			refuse(w, err)
 			return
 		}
-		if name != "" {
+		if id.name != "" {
 			// A cookie goes with any request the browser makes, also one
 			// a foreign page makes it send: writes it authorizes must come
 			// from the page itself.
-			if byCookie && a.csrf.Check(r) != nil {
+			if id.byCookie && a.csrf.Check(r) != nil {
 				reply(w, http.StatusForbidden, "cross-site request refused")
 				return
+			}
+			if id.renew != nil {
+				http.SetCookie(w, id.renew)
 			}
 			next.ServeHTTP(w, r)
 			return
@@ -172,55 +189,6 @@ func (a *Authenticator) Require(next http.Handler) http.Handler {
 		}
 		reply(w, http.StatusUnauthorized, "log in first: use the page's login, HTTP Basic, or a bearer token")
 	})
-}
-
-// identify returns the user or token name behind a request ("" for none)
-// and whether a page login's cookie carried it; err says why a credential
-// was not even checked (too many failures from the address, bcrypt busy).
-func (a *Authenticator) identify(r *http.Request) (name string, byCookie bool, err error) {
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		if u := a.session(c.Value); u != "" {
-			return u, true, nil
-		}
-	}
-	token := bearer(r)
-	user, pass, basic := r.BasicAuth()
-	if token == "" && !basic {
-		return "", false, nil
-	}
-	if token != "" {
-		if name := a.tokens[sha256.Sum256([]byte(token))]; name != "" {
-			return name, false, nil
-		}
-	} else if a.cached(user, pass) {
-		return user, false, nil
-	}
-	ip := ratelimit.ClientAddr(r)
-	settle, err := a.attempt(ip)
-	if err != nil {
-		return "", false, err
-	}
-	ok := false
-	if token == "" {
-		if ok, err = a.checkPassword(user, pass); err != nil {
-			a.failures.Undo(ip) // not checked: not a failure
-			return "", false, err
-		}
-	}
-	settle(ok)
-	if ok {
-		return user, false, nil
-	}
-	return "", false, nil
-}
-
-func bearer(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	// For clients that cannot set headers: a dashboard's <img src>, a
-	// WHEP player configured with a URL only.
-	return r.URL.Query().Get("access_token")
 }
 
 // cached reports whether user and pass were verified lately.
@@ -258,7 +226,7 @@ func (a *Authenticator) checkPassword(user, pass string) (bool, error) {
 	}
 	key := sha256.Sum256([]byte(user + "\x00" + pass))
 	a.mu.Lock()
-	if len(a.verified) > maxSessions {
+	if len(a.verified) > maxVerified {
 		clear(a.verified)
 	}
 	a.verified[key] = time.Now().Add(basicCacheTTL)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -152,7 +153,7 @@ func TestRepeatedFailedLoginsAreSlowedDown(t *testing.T) {
 		cfg.Auth.Users = []config.User{{Name: "op", PasswordHash: string(hash)}}
 	})
 	codes := map[int]int{}
-	for i := 0; i < auth.FailedLoginsPerMinute+3; i++ {
+	for i := 0; i < auth.FailedLoginsPerUser+3; i++ {
 		resp, err := http.Post(d.URL+"/api/login", "application/json", strings.NewReader(`{"user":"op","password":"guess"}`))
 		if err != nil {
 			t.Fatal(err)
@@ -160,7 +161,51 @@ func TestRepeatedFailedLoginsAreSlowedDown(t *testing.T) {
 		resp.Body.Close()
 		codes[resp.StatusCode]++
 	}
-	if codes[401] != auth.FailedLoginsPerMinute || codes[429] != 3 {
-		t.Fatalf("answers %v, want %d×401 then 429", codes, auth.FailedLoginsPerMinute)
+	if codes[401] != auth.FailedLoginsPerUser || codes[429] != 3 {
+		t.Fatalf("answers %v, want %d×401 then 429", codes, auth.FailedLoginsPerUser)
+	}
+}
+
+// One person's typos lock only their own name at that address: the rest
+// of a control room behind the same NAT address still logs in. One
+// address trying many names is still stopped, at a higher count.
+func TestFailedLoginsLockTheUserAtTheAddressNotTheRoom(t *testing.T) {
+	op, _ := bcrypt.GenerateFromPassword([]byte("op-pass-1"), bcrypt.MinCost)
+	vw, _ := bcrypt.GenerateFromPassword([]byte("vw-pass-1"), bcrypt.MinCost)
+	d := daemontest.Start(t, func(cfg *config.Config) {
+		cfg.Auth.Mode = config.AuthUsers
+		cfg.Auth.Users = []config.User{{Name: "operator", PasswordHash: string(op)}, {Name: "viewer", PasswordHash: string(vw)}}
+	})
+	login := func(user, pass string) int {
+		t.Helper()
+		body := fmt.Sprintf(`{"user":%q,"password":%q}`, user, pass)
+		resp, err := http.Post(d.URL+"/api/login", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for range auth.FailedLoginsPerUser {
+		login("operator", "typo")
+	}
+	if code := login("operator", "op-pass-1"); code != http.StatusTooManyRequests {
+		t.Errorf("operator after %d failures: %d, want 429", auth.FailedLoginsPerUser, code)
+	}
+	if code := login("viewer", "vw-pass-1"); code != http.StatusNoContent {
+		t.Errorf("viewer from the same address after the operator's failures: %d, want 204", code)
+	}
+
+	// Guessing across names: the address's own cap.
+	codes := map[int]int{}
+	for i := range auth.FailedLoginsPerAddress {
+		codes[login(fmt.Sprintf("name-%d", i), "guess")]++
+	}
+	want := auth.FailedLoginsPerAddress - auth.FailedLoginsPerUser // the operator's failures count too
+	if codes[http.StatusUnauthorized] != want || codes[http.StatusTooManyRequests] != auth.FailedLoginsPerUser {
+		t.Errorf("%d guesses at different names: %v, want %d × 401 then 429", auth.FailedLoginsPerAddress, codes, want)
+	}
+	if code := login("viewer", "vw-pass-1"); code != http.StatusTooManyRequests {
+		t.Errorf("viewer once the address has %d failures: %d, want 429", auth.FailedLoginsPerAddress, code)
 	}
 }

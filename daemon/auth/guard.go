@@ -11,9 +11,13 @@ import (
 )
 
 // Password guessing is limited however the password arrives (the login
-// form, HTTP Basic on any endpoint, a bearer token): each attempt from an
-// address is counted before it is checked, so that a hundred sent at once
-// are not a hundred bcrypt checks, and taken back when it succeeds. bcrypt
+// form, HTTP Basic on any endpoint, a bearer token): each attempt is
+// counted before it is checked, so that a hundred sent at once are not a
+// hundred bcrypt checks, and taken back when it succeeds. It is counted
+// twice: for the user name from that address, so that one person's typos
+// lock only that name there and not a whole control room behind one NAT
+// address, and for the address, with a higher cap, so that one address
+// cannot try many names either. bcrypt
 // itself is a budget: a few checks run at once, the rest wait briefly or
 // are refused, so that guessing cannot starve the box.
 
@@ -23,15 +27,18 @@ const (
 	// maxFailedAddrs bounds the addresses whose failures are counted
 	// between log lines.
 	maxFailedAddrs = 4096
-	// maxSessionsPerUser bounds one user's page logins: more drop that
-	// user's oldest, never another user's.
-	maxSessionsPerUser = 32
+	// tokenUser is the name bearer token guesses are counted under; no
+	// user's name contains a colon.
+	tokenUser = ":token"
 )
 
 var (
 	// errGuessing is a password check refused: too many failures lately
-	// from the client's address.
+	// from the client's address, whatever the user names.
 	errGuessing = errors.New("too many failed logins from this address; wait a minute")
+	// errGuessingUser is a password check refused: too many failures
+	// lately for this user name from the client's address.
+	errGuessingUser = errors.New("too many failed logins for this user from this address; wait a minute")
 	// errBusy is a password check refused: bcrypt is busy.
 	errBusy = errors.New("too many logins being checked at once; try again")
 )
@@ -40,15 +47,24 @@ var (
 // that guessing leaves the video the other half.
 func bcryptSlots() int { return max(1, runtime.NumCPU()/2) }
 
-// attempt counts a credential check from ip before it happens, and
-// returns the function that settles it: ok takes the count back.
-func (a *Authenticator) attempt(ip string) (settle func(ok bool), err error) {
+// attempt counts a credential check for user from ip before it happens,
+// against the address and against the user from that address, and
+// returns the function that settles it: a failure stays counted and is
+// logged, anything else (a success, a check that did not run) is taken
+// back.
+func (a *Authenticator) attempt(ip, user string) (settle func(failed bool), err error) {
 	if !a.failures.Allow(ip) {
 		return nil, errGuessing
 	}
-	return func(ok bool) {
-		if ok {
+	pair := ip + "\x00" + user
+	if !a.perUser.Allow(pair) {
+		a.failures.Undo(ip)
+		return nil, errGuessingUser
+	}
+	return func(failed bool) {
+		if !failed {
 			a.failures.Undo(ip)
+			a.perUser.Undo(pair)
 			return
 		}
 		a.logFailure(ip)
@@ -90,7 +106,7 @@ func (a *Authenticator) logFailure(ip string) {
 
 // refuse answers a credential check that was not made.
 func refuse(w http.ResponseWriter, err error) {
-	if errors.Is(err, errGuessing) {
+	if errors.Is(err, errGuessing) || errors.Is(err, errGuessingUser) {
 		w.Header().Set("Retry-After", "60")
 		reply(w, http.StatusTooManyRequests, err.Error())
 		return

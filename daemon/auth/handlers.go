@@ -12,15 +12,23 @@ import (
 	"github.com/edgecam/edgecam/daemon/ratelimit"
 )
 
-// HandleSession tells the page whether it must show the login form.
+// HandleSession tells the page whether it must show the login form, who
+// is logged in, and why a page login is missing or was refused.
 func (a *Authenticator) HandleSession(w http.ResponseWriter, r *http.Request) {
-	user := ""
+	var id identity
 	if a.mode != config.AuthNone {
-		user, _, _ = a.identify(r)
+		id, _ = a.identify(r)
+	}
+	if id.renew != nil {
+		http.SetCookie(w, id.renew)
+	}
+	answer := map[string]any{"auth": a.mode, "user": id.name, "logged_in": a.mode == config.AuthNone || id.name != ""}
+	if a.mode != config.AuthNone && id.name == "" {
+		answer["reason"] = id.why
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(map[string]any{"auth": a.mode, "user": user, "logged_in": a.mode == config.AuthNone || user != ""})
+	_ = json.NewEncoder(w).Encode(answer)
 }
 
 // HandleLogin checks a user name and password posted as JSON or as a form
@@ -59,8 +67,7 @@ func (a *Authenticator) HandleLogin(w http.ResponseWriter, r *http.Request) {
 		loginBodyError(w, err, "bad login body")
 		return
 	}
-	ip := ratelimit.ClientAddr(r)
-	settle, err := a.attempt(ip)
+	settle, err := a.attempt(ratelimit.ClientAddr(r), creds.User)
 	if err != nil {
 		refuse(w, err)
 		return
@@ -68,37 +75,28 @@ func (a *Authenticator) HandleLogin(w http.ResponseWriter, r *http.Request) {
 	ok := false
 	if creds.User != "" {
 		if ok, err = a.checkPassword(creds.User, creds.Password); err != nil {
-			a.failures.Undo(ip)
+			settle(false) // not checked: not a failure
 			refuse(w, err)
 			return
 		}
 	}
-	settle(ok)
+	settle(!ok)
 	if !ok {
 		reply(w, http.StatusUnauthorized, "wrong user name or password")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     sessionCookie,
-		Value:    a.newSession(creds.User),
-		Path:     "/",
-		HttpOnly: true,
-		Secure:   a.secure,
-		SameSite: http.SameSiteStrictMode,
-	})
+	http.SetCookie(w, a.newLogin(creds.User))
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// HandleLogout ends the request's page login.
+// HandleLogout ends the request's page login by removing its cookie from
+// the browser. The login is signed, not stored, so a copy of the cookie
+// taken earlier stays valid until it expires; changing the user's password
+// or the key ends every copy.
 func (a *Authenticator) HandleLogout(w http.ResponseWriter, r *http.Request) {
 	if a.csrf.Check(r) != nil {
 		reply(w, http.StatusForbidden, "cross-site logout refused")
 		return
-	}
-	if c, err := r.Cookie(sessionCookie); err == nil {
-		a.mu.Lock()
-		delete(a.sessions, c.Value)
-		a.mu.Unlock()
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteStrictMode})
 	w.WriteHeader(http.StatusNoContent)

@@ -1,0 +1,119 @@
+package daemon_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/edgecam/edgecam/daemon"
+	"github.com/edgecam/edgecam/daemon/config"
+	"github.com/edgecam/edgecam/daemon/daemontest"
+)
+
+// loginConfig is a configuration with the user operator, whose password is
+// pass.
+func loginConfig(t *testing.T, pass string) *config.Config {
+	t.Helper()
+	hash, _ := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	cfg := daemontest.Config()
+	cfg.Auth.Mode = config.AuthUsers
+	cfg.Auth.Users = []config.User{{Name: "operator", PasswordHash: string(hash)}}
+	cfg.ApplyDefaults()
+	return cfg
+}
+
+// session asks /api/session with the cookie c.
+func session(t *testing.T, d *daemontest.Daemon, c *http.Cookie) (user, reason string) {
+	t.Helper()
+	req := get(d.URL + "/api/session")
+	req.AddCookie(c)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s struct{ User, Reason string }
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatalf("GET /api/session: %v", err)
+	}
+	return s.User, s.Reason
+}
+
+// A wall screen's login outlives the daemon: stopped and started again
+// with the same state directory (a restart, an upgrade, a reboot), it
+// still lets the page in.
+func TestPageLoginSurvivesARestart(t *testing.T) {
+	state := t.TempDir()
+	cfg := loginConfig(t, "op-pass-1")
+	first := daemontest.Run(t, cfg, daemon.Options{StateDir: state})
+	code, cookie := login(t, first, "operator", "op-pass-1", "")
+	if code != http.StatusNoContent || cookie == nil {
+		t.Fatalf("login: %d, cookie %v", code, cookie)
+	}
+	if cookie.MaxAge <= 0 {
+		t.Errorf("login cookie without Max-Age: a browser restart (a reboot of the wall) would drop it")
+	}
+	fi, err := os.Stat(filepath.Join(state, "session.key"))
+	if err != nil {
+		t.Fatalf("no key in the state directory: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %04o, want 0600", fi.Mode().Perm())
+	}
+	first.Stop()
+
+	second := daemontest.Run(t, cfg, daemon.Options{StateDir: state})
+	if user, reason := session(t, second, cookie); user != "operator" {
+		t.Fatalf("after a restart: user %q, reason %q; want still operator", user, reason)
+	}
+	req := get(second.URL + "/api/cameras")
+	req.AddCookie(cookie)
+	if code := status(t, req); code != http.StatusOK {
+		t.Errorf("GET /api/cameras with the login after a restart: %d, want 200", code)
+	}
+
+	// Without a state directory there is nothing to keep the key in: the
+	// page is told why it must log in again.
+	third := daemontest.Run(t, cfg, daemon.Options{})
+	if user, reason := session(t, third, cookie); user != "" || reason != "key_changed" {
+		t.Errorf("daemon without the state directory: user %q, reason %q; want none, key_changed", user, reason)
+	}
+}
+
+// Changing a user's password in the configuration and reloading ends that
+// user's logins, and the login form can say so.
+func TestReloadWithANewPasswordEndsThatUsersLogins(t *testing.T) {
+	hash1, _ := bcrypt.GenerateFromPassword([]byte("op-pass-1"), bcrypt.MinCost)
+	hash2, _ := bcrypt.GenerateFromPassword([]byte("op-pass-2"), bcrypt.MinCost)
+	yaml := func(hash []byte) string {
+		return "http:\n  listen: 127.0.0.1:0\nwebrtc:\n  udp_port: 0\n  interfaces: [lo]\n" +
+			"auth:\n  mode: users\n  users:\n    - name: operator\n      password_hash: \"" + string(hash) + "\"\n"
+	}
+	r := startReloadableWith(t, yaml(hash1), daemon.Options{StateDir: t.TempDir()})
+	_, cookie := login(t, r.Daemon, "operator", "op-pass-1", "")
+	if cookie == nil {
+		t.Fatal("no login cookie")
+	}
+	r.apply(t, yaml(hash1)+"  session_ttl: 240h\n") // another setting, the same users
+	if user, reason := session(t, r.Daemon, cookie); user != "operator" {
+		t.Fatalf("after a reload that kept the password: user %q, reason %q", user, reason)
+	}
+	r.apply(t, yaml(hash2))
+	if user, reason := session(t, r.Daemon, cookie); user != "" || reason != "password_changed" {
+		t.Errorf("after a reload with a new password: user %q, reason %q; want none, password_changed", user, reason)
+	}
+}
+
+func status(t *testing.T, req *http.Request) int {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
