@@ -43,6 +43,9 @@ type Camera struct {
 	changed chan struct{}
 	// stale mirrors status.State == StateStale for the reader's hot path.
 	stale atomic.Bool
+	// retry wakes Run from its wait between attempts (RetryNow); one
+	// buffered signal, so a caller never blocks.
+	retry chan struct{}
 
 	mu         sync.Mutex
 	status     Status
@@ -63,9 +66,10 @@ func New(cfg Config, sink Sink, log *slog.Logger) *Camera {
 		cfg:     cfg,
 		sink:    sink,
 		log:     log,
-		status:  Status{State: StateIdle, Since: time.Now()},
+		status:  Status{State: StateIdle, Since: time.Now(), Address: address(cfg.URL)},
 		pacer:   newReadPacer(),
 		changed: make(chan struct{}, 1),
+		retry:   make(chan struct{}, 1),
 	}
 }
 
@@ -146,6 +150,12 @@ func (c *Camera) Run(ctx context.Context) error {
 	defer c.setState(StateIdle, "")
 	backoff := c.cfg.MinBackoff
 	for {
+		// A RetryNow that came while no wait was pending is answered by
+		// this attempt itself.
+		select {
+		case <-c.retry:
+		default:
+		}
 		c.setState(StateConnecting, "")
 		start := time.Now()
 		streamed, err := c.runSession(ctx)
@@ -168,8 +178,8 @@ func (c *Camera) Run(ctx context.Context) error {
 			wait = c.cfg.MaxBackoff
 		}
 		msg := c.redact(err.Error())
-		c.setState(state, msg)
 		wait = jitter(wait)
+		c.fail(state, msg, classify(err), time.Now().Add(wait))
 		c.log.Warn("camera unavailable", "state", state, "error", msg, "retry_in", wait.Round(time.Millisecond))
 
 		t := time.NewTimer(wait)
@@ -178,9 +188,32 @@ func (c *Camera) Run(ctx context.Context) error {
 			t.Stop()
 			return nil
 		case <-t.C:
+		case <-c.retry:
+			t.Stop()
+			c.log.Info("camera retried at once on request")
 		}
 		backoff = min(backoff*2, c.cfg.MaxBackoff)
 	}
+}
+
+// RetryNow ends the camera's wait before its next attempt, so that it tries
+// at once instead of when its backoff runs out, and reports whether the
+// camera was waiting or connecting (false: it streams, or is not pulled).
+// It never blocks.
+func (c *Camera) RetryNow() bool {
+	c.mu.Lock()
+	st := c.status.State
+	c.mu.Unlock()
+	switch st {
+	case StateRetrying, StateUnsupported, StateConnecting:
+	default:
+		return false
+	}
+	select {
+	case c.retry <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // UnsupportedCodecError says the camera offers no video edgecam can
@@ -356,7 +389,7 @@ func (c *Camera) watchSession(r *reader, client *gortsplib.Client, done <-chan s
 		idle := time.Since(time.Unix(0, r.lastUnit.Load()))
 		if idle > limit {
 			client.Close()
-			return fmt.Errorf("no decodable video for %s", idle.Round(time.Second))
+			return fmt.Errorf("%w for %s", errNoVideo, idle.Round(time.Second))
 		}
 		next := min(limit-idle, c.cfg.StaleAfter-idle)
 		if idle >= c.cfg.StaleAfter {
@@ -372,10 +405,10 @@ func (c *Camera) watchSession(r *reader, client *gortsplib.Client, done <-chan s
 func describeError(err error) error {
 	var bad liberrors.ErrClientBadStatusCode
 	if errors.As(err, &bad) && bad.Code == base.StatusUnauthorized {
-		return fmt.Errorf("describe: camera refused the credentials (401)")
+		return fmt.Errorf("describe: %w", errUnauthorized)
 	}
 	if errors.As(err, &bad) && bad.Code == base.StatusNotFound {
-		return fmt.Errorf("describe: no stream at this path (404)")
+		return fmt.Errorf("describe: %w", errNoPath)
 	}
 	return fmt.Errorf("describe: %w", err)
 }
@@ -424,6 +457,19 @@ func (c *Camera) setState(s State, lastErr string) {
 		c.status.State = s
 		c.status.Since = time.Now()
 		c.stale.Store(s == StateStale)
+		c.status.NextRetry = time.Time{}
+		switch s {
+		case StateStreaming, StateIdle:
+			// Only frames flowing end an outage; a new attempt
+			// (connecting) does not, so that whoever shows the camera
+			// holds one state through the attempts of an outage.
+			c.status.Down, c.status.Reason = time.Time{}, ReasonNone
+		case StateStale:
+			c.status.Reason = ReasonNoVideo
+			if c.status.Down.IsZero() {
+				c.status.Down = c.status.Since
+			}
+		}
 	}
 	if lastErr != "" {
 		c.status.LastError = lastErr
@@ -432,6 +478,20 @@ func (c *Camera) setState(s State, lastErr string) {
 	if changed {
 		c.signal()
 	}
+}
+
+// fail records a failed attempt: the state to wait in, the redacted error,
+// its kind and when the next attempt starts.
+func (c *Camera) fail(s State, msg string, reason Reason, next time.Time) {
+	c.setState(s, msg)
+	c.mu.Lock()
+	if c.status.Down.IsZero() {
+		c.status.Down = c.status.Since
+	}
+	c.status.Reason = reason
+	c.status.NextRetry = next
+	c.mu.Unlock()
+	c.signal()
 }
 
 // markStale turns a streaming camera stale: its session is up, but no frame

@@ -156,6 +156,19 @@ type Status struct {
 	Bitrate    float64 // bits per second, measured over the last second
 	Reconnects uint64  // sessions started after the first one
 	Since      time.Time
+	// Reason is the kind of the outage's latest failure, ReasonNoVideo
+	// while stale; ReasonNone while frames flow.
+	Reason Reason
+	// Down is when the camera stopped delivering video: its first failure
+	// or stale moment since it last streamed (zero while it streams or is
+	// idle). Attempts in between (connecting) do not reset it.
+	Down time.Time
+	// NextRetry is when the next attempt starts, while the camera waits
+	// for it (retrying, unsupported); zero otherwise.
+	NextRetry time.Time
+	// Address is the host:port the camera is dialled at, without the URL's
+	// user or password.
+	Address string
 
 	// Counters since the camera was created.
 	Frames       uint64 // access units delivered

@@ -49,6 +49,7 @@ type Config struct {
 type Server struct {
 	Config
 	detectionLimit *ratelimit.Limiter
+	csrf           *http.CrossOriginProtection // for writes that need it with any auth mode
 }
 
 // New returns the API for c.
@@ -56,7 +57,7 @@ func New(c Config) *Server {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{Config: c, detectionLimit: ratelimit.New(detectionsPerSecond, time.Second)}
+	return &Server{Config: c, detectionLimit: ratelimit.New(detectionsPerSecond, time.Second), csrf: http.NewCrossOriginProtection()}
 }
 
 // Handler routes every request, behind the login, with the security
@@ -72,6 +73,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("GET /api/cameras", s.handleCameras)
 	mux.HandleFunc("GET /api/cameras/{name}", s.handleCamera)
+	mux.HandleFunc("POST /api/cameras/{name}/retry", s.handleRetry)
 	mux.HandleFunc("GET /api/events", s.limited(held(s.handleEvents)))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	s.whepRoutes(mux)

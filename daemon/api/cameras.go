@@ -36,6 +36,13 @@ type StreamStatus struct {
 	Viewers    int       `json:"viewers"`
 	Reconnects uint64    `json:"reconnects"`
 	Since      time.Time `json:"since"`
+	// Reason, DownSince, NextRetry and Address say why a stream delivers
+	// no video, since when, when it tries again and where it is dialled
+	// (see capture.Status).
+	Reason    string     `json:"reason"`
+	DownSince *time.Time `json:"down_since,omitempty"`
+	NextRetry *time.Time `json:"next_retry,omitempty"`
+	Address   string     `json:"address"`
 
 	ViewersByTransport Viewers `json:"viewers_by_transport"`
 	// LastFrameAge is seconds since the last frame; -1 before the first.
@@ -79,6 +86,9 @@ type CameraList struct {
 	// so a page knows that sessions it opened before are gone.
 	Instance string   `json:"instance"`
 	Cameras  []Camera `json:"cameras"`
+	// Time is the box's clock when the list was read: a page whose clock
+	// differs counts "offline for" and "next try in" from it.
+	Time time.Time `json:"time"`
 }
 
 // cameraOf turns a snapshot into what the API shows.
@@ -119,6 +129,8 @@ func streamOf(s capture.Status, v cameras.Viewers) StreamStatus {
 	j.Viewers = v.Total()
 	j.Reconnects = s.Reconnects
 	j.Since = s.Since.UTC().Truncate(time.Second)
+	j.Reason, j.Address = string(s.Reason), s.Address
+	j.DownSince, j.NextRetry = timeOrNil(s.Down), timeOrNil(s.NextRetry)
 	if !s.LastFrame.IsZero() {
 		j.LastFrameAge = math.Round(time.Since(s.LastFrame).Seconds()*10) / 10
 	}
@@ -133,13 +145,22 @@ func streamOf(s capture.Status, v cameras.Viewers) StreamStatus {
 	return j
 }
 
+// timeOrNil is t in UTC to the millisecond, or nil for the zero time.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Millisecond)
+	return &u
+}
+
 // cameraList reads every camera of the current set.
 func (s *Server) cameraList() CameraList { return listOf(s.Cameras(), s.Instance) }
 
 // listOf reads every camera of set, for the daemon run instance.
 func listOf(set *cameras.Set, instance string) CameraList {
 	snaps := set.Snapshots()
-	out := CameraList{Instance: instance, Cameras: make([]Camera, len(snaps))}
+	out := CameraList{Instance: instance, Cameras: make([]Camera, len(snaps)), Time: time.Now().UTC().Truncate(time.Millisecond)}
 	for i, c := range snaps {
 		out.Cameras[i] = cameraOf(c)
 	}

@@ -130,6 +130,18 @@ func (c *Camera) Feed(name StreamName) (*Feed, bool) {
 	return c.main, true
 }
 
+// RetryNow makes each of the camera's streams that waits to try again try
+// at once, and reports whether any was waiting or connecting.
+func (c *Camera) RetryNow() bool {
+	woke := false
+	for _, f := range []*Feed{c.main, c.sub} {
+		if f != nil && f.cam.RetryNow() {
+			woke = true
+		}
+	}
+	return woke
+}
+
 // Same reports whether the camera was made from these settings, so a reload
 // can keep it running.
 func (c *Camera) Same(cfg config.Camera, j config.JPEG) bool {

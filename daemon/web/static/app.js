@@ -5,6 +5,7 @@
 
 import { GRID_MODES, TRANSPORTS, Tile } from './tile.js';
 import { browserDecodesH264, setServerInstance, timeoutSignal } from './whep.js';
+import { healthOf, renderCount, setChoiceHelp, setServerClock } from './status.js';
 
 const POLL_MS = 2000;
 const EVENTS_SILENCE_MS = 15000;
@@ -177,8 +178,9 @@ function showNotice(text) {
 
 // updateWarning says when the chosen transport cannot work well here.
 function updateWarning() {
+  setChoiceHelp($('pick-help'), transport, gridMode);
   let text = '';
-  const pick = 'choose Auto or JPEG (WebSocket) as transport to see video.';
+  const pick = 'choose Auto or Compatible as Video to see video.';
   if (transport === 'webrtc' && typeof RTCPeerConnection !== 'function') {
     text = `This browser has no WebRTC; ${pick}`;
   } else if (transport === 'webrtc' && browserDecodesH264() === false) {
@@ -187,7 +189,7 @@ function updateWarning() {
       && tiles.size > MJPEG_GRID_MAX) {
     text = `MJPEG takes one of the browser's six connections to this server per camera; `
       + `with ${tiles.size} cameras some stay blank and the camera list stalls. `
-      + 'Choose JPEG (WebSocket), or Snapshots for the grid.';
+      + 'Choose Compatible, or Still pictures for the grid.';
   }
   // Rewriting an alert's text makes screen readers announce it again.
   if (ui.browserWarning.textContent === text) return;
@@ -195,19 +197,12 @@ function updateWarning() {
   ui.browserWarning.hidden = text === '';
 }
 
+// updateCount counts the cameras by what the server says of them, not by
+// what the tiles play: tiles hidden by the full-size view are paused, not
+// down.
 function updateCount() {
   if (!loaded) return;
-  const n = tiles.size;
-  let live = 0;
-  let frozen = 0;
-  for (const t of tiles.values()) {
-    if (t.state !== 'live') continue;
-    if (t.stale) frozen++;
-    else live++;
-  }
-  let text = `${n} ${n === 1 ? 'camera' : 'cameras'} · ${live} live`;
-  if (frozen > 0) text += ` · ${frozen} frozen`;
-  if (ui.count.textContent !== text) ui.count.textContent = text;
+  renderCount(ui.count, ui.grid, [...tiles.values()].map((t) => healthOf(t.status)));
 }
 
 // reconcile brings the tiles in line with the API's list: new cameras get a
@@ -265,6 +260,7 @@ function applyList(body) {
   // The page's start, stage by stage (docs/performance.md).
   if (!loaded) performance.mark('edgecam:cameras');
   setServerInstance(body?.instance);
+  setServerClock(body?.time);
   const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
   reconcile(cameras);
   loaded = true;

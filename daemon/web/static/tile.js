@@ -7,6 +7,7 @@ import {
 } from './jpeg.js';
 import { Overlay, PlayoutSync } from './overlay.js';
 import { chooseStream, streamStatus, warmPeerConnection, withStream } from './streams.js';
+import { healthOf, problemWords, retryNow, stateWords, whenWords } from './status.js';
 
 /**
  * STALE_MS: a picture that has not changed for this long gets the "No new
@@ -51,16 +52,16 @@ export const TRANSPORTS = ['auto', 'webrtc', 'ws', 'mjpeg'];
  */
 export const GRID_MODES = ['live', 'snapshots'];
 
-const TRANSPORT_TEXT = { webrtc: 'WebRTC', ws: 'JPEG·WS', mjpeg: 'MJPEG', snapshot: 'Snapshots' };
-const TRANSPORT_TITLE = {
-  webrtc: 'H.264 video over WebRTC',
-  ws: 'JPEG frames over a WebSocket',
-  mjpeg: 'Motion JPEG',
-  snapshot: `A snapshot every ${SNAPSHOT_EVERY_MS / 1000} s; open the camera for live video`,
+// What the operator gets, not the protocol: the protocol is in the title.
+const TRANSPORT_TEXT = {
+  webrtc: 'Smooth', ws: 'Compatible', mjpeg: 'Basic', snapshot: `Still · every ${SNAPSHOT_EVERY_MS / 1000} s`,
 };
-
-// API states in which the camera itself is not delivering video.
-const OFFLINE_API_STATES = new Set(['retrying', 'unsupported', 'disabled']);
+const TRANSPORT_TITLE = {
+  webrtc: 'Smooth: full-rate video (WebRTC)',
+  ws: 'Compatible: pictures over a WebSocket (JPEG), for networks or browsers where Smooth does not play',
+  mjpeg: 'Basic: Motion JPEG, for old browsers',
+  snapshot: `A still picture every ${SNAPSHOT_EVERY_MS / 1000} s; open the camera for live video`,
+};
 
 const BADGE_TEXT = {
   connecting: 'connecting',
@@ -158,6 +159,25 @@ export class Tile {
     const staleDetail = document.createElement('p');
     staleDetail.className = 'stale-detail';
     stale.append(staleTitle, staleDetail);
+    // Over the picture: why the camera shows nothing, what to check, since
+    // when, and a way to make the server try again now.
+    const problem = document.createElement('div');
+    problem.className = 'problem';
+    problem.hidden = true;
+    const problemTitle = document.createElement('p');
+    problemTitle.className = 'problem-title';
+    const problemHint = document.createElement('p');
+    problemHint.className = 'problem-hint';
+    const problemWhen = document.createElement('p');
+    problemWhen.className = 'problem-when';
+    const retry = document.createElement('button');
+    retry.type = 'button';
+    retry.className = 'btn retry';
+    retry.textContent = 'Retry now';
+    retry.setAttribute('aria-label', `Ask the server to connect to ${this.name} again now`);
+    const problemRaw = document.createElement('p');
+    problemRaw.className = 'problem-raw';
+    problem.append(problemTitle, problemHint, problemWhen, retry, problemRaw);
     const badge = document.createElement('span');
     badge.className = 'badge';
     const transport = document.createElement('span');
@@ -167,7 +187,7 @@ export class Tile {
     models.className = 'models';
     models.hidden = true;
     const overlay = new Overlay(frame, models, this.name);
-    frame.append(video, jpeg, overlay.canvas, stale, badge, transport, models);
+    frame.append(video, jpeg, overlay.canvas, stale, problem, badge, transport, models);
 
     const meta = document.createElement('div');
     meta.className = 'meta';
@@ -183,8 +203,8 @@ export class Tile {
     const snap = document.createElement('button');
     snap.type = 'button';
     snap.className = 'btn snap';
-    snap.textContent = 'Snapshot';
-    snap.setAttribute('aria-label', `Download a snapshot of ${this.name}`);
+    snap.textContent = 'Save picture';
+    snap.setAttribute('aria-label', `Save the current picture of ${this.name}`);
     const boxes = document.createElement('button');
     boxes.type = 'button';
     boxes.className = 'btn boxes';
@@ -208,6 +228,7 @@ export class Tile {
     this.staleBox = stale;
     this.staleTitle = staleTitle;
     this.staleDetail = staleDetail;
+    this.problem = { box: problem, title: problemTitle, hint: problemHint, when: problemWhen, retry, raw: problemRaw };
     this.transportLabel = transport;
     this.info = info;
     this.reason = reason;
@@ -222,6 +243,13 @@ export class Tile {
     // The snapshot button lives inside the clickable tile: its clicks must
     // not open the camera. Its keys never reach the tile's handler below,
     // which only acts on keys aimed at the tile itself.
+    retry.addEventListener('click', async (ev) => {
+      ev.stopPropagation();
+      retry.disabled = true;
+      const err = await retryNow(this.name);
+      retry.disabled = false;
+      setText(problemWhen, err || 'trying again now');
+    });
     snap.addEventListener('click', (ev) => {
       ev.stopPropagation();
       this.snapshot();
@@ -266,7 +294,8 @@ export class Tile {
   }
 
   apiOffline() {
-    return OFFLINE_API_STATES.has(this.status.state);
+    const health = healthOf(this.status);
+    return health === 'offline' || health === 'disabled';
   }
 
   /**
@@ -515,6 +544,7 @@ export class Tile {
     } else if (stale) {
       this.renderStale();
     }
+    if (!this.problem.box.hidden) this.renderProblem(); // its clocks run
   }
 
   /**
@@ -907,20 +937,30 @@ export class Tile {
     const transport = this.transport;
     if (this.el.dataset.transport !== transport) this.el.dataset.transport = transport;
     if (this.el.dataset.stream !== this.stream) this.el.dataset.stream = this.stream;
+    const health = this.serverDown ? 'unknown' : healthOf(api);
+    if (this.el.dataset.health !== health) this.el.dataset.health = health;
     this.transportLabel.textContent = TRANSPORT_TEXT[transport];
+    // Nothing plays on a dead tile, and there is no picture to save.
+    this.transportLabel.hidden = state === 'offline';
+    this.snapButton.disabled = state === 'offline' || this.serverDown;
     this.transportLabel.title = describeTransport(transport, this.jpegInfo, this.fellBack ? this.fallbackReason : '');
     // A live tile whose picture froze must not look live.
     const frozen = this.stale && state === 'live';
-    setText(this.badge, frozen ? 'frozen' : BADGE_TEXT[state]);
+    const still = state === 'live' && transport === 'snapshot';
+    setText(this.badge, frozen ? 'frozen' : still ? 'still picture' : BADGE_TEXT[state]);
+    if (still) this.el.dataset.still = 'true';
+    else delete this.el.dataset.still;
     if (this.stale) this.el.dataset.stale = 'true';
     else delete this.el.dataset.stale;
-    this.staleBox.hidden = !this.stale;
+    this.problem.box.hidden = !(state === 'offline' || this.serverDown);
+    this.staleBox.hidden = !this.stale || !this.problem.box.hidden;
     if (this.stale) this.renderStale();
-    setText(this.info, describeFormat(api, this.stream));
+    if (!this.problem.box.hidden) this.renderProblem();
+    setText(this.info, describeFormat(api, this.stream, transport, !this.single));
 
     let reason = '';
     if (state === 'offline') {
-      reason = api.error || { unsupported: 'camera sends neither H.264 nor H.265', disabled: 'disabled' }[api.state] || '';
+      reason = problemWords(api).title;
     } else if (state === 'reconnecting') {
       reason = this.lastError;
     } else if (state === 'connecting' && api.state === 'idle') {
@@ -941,11 +981,33 @@ export class Tile {
     setText(this.staleDetail, this.staleReason());
   }
 
+  // renderProblem fills the box over the picture of a tile that cannot
+  // play: the server's reason in words, since when and the next try, and
+  // the raw error for whoever fixes it.
+  renderProblem() {
+    const p = this.problem;
+    if (this.serverDown) {
+      setText(p.title, 'Server unreachable');
+      setText(p.hint, 'this picture may be old; the page keeps trying to reach the server');
+      setText(p.when, '');
+      setText(p.raw, '');
+      p.retry.hidden = true;
+      return;
+    }
+    const api = this.status;
+    const words = problemWords(api);
+    setText(p.title, words.title || 'Camera offline');
+    setText(p.hint, words.hint);
+    if (!p.retry.disabled) setText(p.when, whenWords(api));
+    setText(p.raw, api.error ? `Details: ${api.error}` : '');
+    p.retry.hidden = api.state === 'disabled';
+  }
+
   staleReason() {
     const api = this.status;
     if (this.serverDown) return 'Server unreachable';
     if (api.state && api.state !== 'streaming') {
-      return `Camera ${api.state}${api.error ? `: ${api.error}` : ''}`;
+      return `Camera ${stateWords(api.state)}`;
     }
     if (this.conn === 'reconnecting') return `Reconnecting${this.lastError ? `: ${this.lastError}` : ''}`;
     if (this.conn === 'connecting') return 'Connecting';
@@ -984,11 +1046,16 @@ function describeTransport(transport, info, fallbackReason) {
   return text;
 }
 
-function describeFormat(api, stream) {
+function describeFormat(api, stream, transport, grid) {
   const parts = [];
   if (stream === 'sub') parts.push('sub-stream');
   if (api.width > 0 && api.height > 0) parts.push(`${api.width}×${api.height}`);
-  if (api.fps > 0) parts.push(`${Math.round(api.fps * 10) / 10} fps`);
+  // A still picture every 2 s is not the camera's frame rate.
+  if (transport === 'snapshot') parts.push(`a still picture every ${SNAPSHOT_EVERY_MS / 1000} s`);
+  else if (api.fps > 0 && grid && (transport === 'ws' || transport === 'mjpeg')) {
+    parts.push(`${Math.round(api.fps)} fps camera, shown at ${GRID_JPEG.fps} fps`);
+  } else if (api.fps > 0) parts.push(`${Math.round(api.fps * 10) / 10} fps`);
   if (api.codec) parts.push(String(api.codec));
+  if (!parts.length && api.address) parts.push(`camera at ${api.address}`);
   return parts.length ? parts.join(' · ') : '—';
 }
