@@ -14,7 +14,11 @@ import (
 // settings did not change.
 func (d *Daemon) buildSet(cfg *config.Config, old *cameras.Set) *cameras.Set {
 	list := make([]*cameras.Camera, 0, len(cfg.Cameras))
+	titles := map[string]string{}
 	for _, c := range cfg.Cameras {
+		if c.Title != "" {
+			titles[c.Name] = c.Title
+		}
 		j := cfg.JPEGFor(c)
 		j.MaxDecoders = 0 // the box's bound (d.decoders), not the camera's
 		if old != nil {
@@ -30,7 +34,7 @@ func (d *Daemon) buildSet(cfg *config.Config, old *cameras.Set) *cameras.Set {
 			Decoders:       d.decoders,
 		}))
 	}
-	return cameras.NewSet(list)
+	return cameras.NewSet(list, titles, cfg.Groups)
 }
 
 // reload applies a new configuration: unchanged cameras keep running and

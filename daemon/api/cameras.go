@@ -14,7 +14,10 @@ import (
 // the main stream's, except that the viewers count those of both streams.
 type Camera struct {
 	Name string `json:"name"`
-	URL  string `json:"url"`
+	// Title is what the page shows for the camera; absent when it has
+	// none, and the page shows Name.
+	Title string `json:"title,omitempty"`
+	URL   string `json:"url"`
 	StreamStatus
 	OnDemand bool `json:"on_demand"`
 	// Detections says what models found lately; absent before the first
@@ -89,6 +92,17 @@ type CameraList struct {
 	// Time is the box's clock when the list was read: a page whose clock
 	// differs counts "offline for" and "next try in" from it.
 	Time time.Time `json:"time"`
+	// Groups are the configured groups of cameras, in the file's order;
+	// empty when there are none.
+	Groups []Group `json:"groups"`
+}
+
+// Group is a named set of cameras the page can show on their own.
+type Group struct {
+	Name string `json:"name"`
+	// Title is what the page shows; the name when the file gives none.
+	Title   string   `json:"title"`
+	Cameras []string `json:"cameras"`
 }
 
 // cameraOf turns a snapshot into what the API shows.
@@ -160,9 +174,18 @@ func (s *Server) cameraList() CameraList { return listOf(s.Cameras(), s.Instance
 // listOf reads every camera of set, for the daemon run instance.
 func listOf(set *cameras.Set, instance string) CameraList {
 	snaps := set.Snapshots()
-	out := CameraList{Instance: instance, Cameras: make([]Camera, len(snaps)), Time: time.Now().UTC().Truncate(time.Millisecond)}
+	out := CameraList{Instance: instance, Cameras: make([]Camera, len(snaps)), Groups: []Group{},
+		Time: time.Now().UTC().Truncate(time.Millisecond)}
 	for i, c := range snaps {
 		out.Cameras[i] = cameraOf(c)
+		out.Cameras[i].Title = set.Title(c.Name)
+	}
+	for _, g := range set.Groups() {
+		title := g.Title
+		if title == "" {
+			title = g.Name
+		}
+		out.Groups = append(out.Groups, Group{Name: g.Name, Title: title, Cameras: g.Cameras})
 	}
 	return out
 }
@@ -178,5 +201,7 @@ func (s *Server) handleCamera(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "no camera named "+quoteName(name))
 		return
 	}
-	writeJSON(w, cameraOf(c.Snapshot()))
+	j := cameraOf(c.Snapshot())
+	j.Title = s.Cameras().Title(name)
+	writeJSON(w, j)
 }

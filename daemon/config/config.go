@@ -66,6 +66,8 @@ type Config struct {
 	Auth    Auth     `yaml:"auth"`
 	Debug   Debug    `yaml:"debug"`
 	Cameras []Camera `yaml:"cameras"`
+	// Groups name sets of cameras the page can show on their own.
+	Groups []Group `yaml:"groups"`
 }
 
 // Debug holds settings for troubleshooting; all are off by default.
@@ -208,6 +210,8 @@ type Camera struct {
 	// restricted to lowercase letters, digits and '-' (1..63 characters, not
 	// starting or ending with '-') and must be unique.
 	Name string `yaml:"name"`
+	// Title is what the page shows for the camera; empty means Name.
+	Title string `yaml:"title"`
 	// URL is the rtsp:// or rtsps:// address, usually with user:password.
 	// Print it only through RedactedURL.
 	URL string `yaml:"url"`
@@ -264,12 +268,13 @@ func (c Camera) SubStreamTransport() Transport {
 	return c.Transport
 }
 
-// Equal reports whether two cameras have the same settings, ignoring Line,
-// so a reload can restart only the cameras that changed and not those that
-// merely moved in the file.
+// Equal reports whether two cameras have the same settings, ignoring Line
+// and Title, so a reload can restart only the cameras whose stream changed
+// and not those that merely moved in the file or were renamed on the page.
 func (c Camera) Equal(o Camera) bool {
 	// Comparing whole structs keeps this correct when fields are added;
 	// DeepEqual because the JPEG overrides are pointers.
 	c.Line, o.Line = 0, 0
+	c.Title, o.Title = "", ""
 	return reflect.DeepEqual(c, o)
 }

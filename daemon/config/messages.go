@@ -131,6 +131,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 			check{p + "read_timeout", cam.ReadTimeout == 0, "0s must be greater than 0" + useDefault},
 			check{p + "max_viewers", cam.MaxViewers == 0, fmt.Sprintf("0 must be at least 1%s %d", useDefault, defaultCameraMaxViewers)},
 			check{p + "stale_after", cam.StaleAfter == 0, "0s must be greater than 0" + useDefault},
+			check{p + "title", cam.Title == "", "is empty; write the title to show, or remove the key to show the name"},
 		)
 		for _, k := range []struct {
 			key  string
@@ -138,6 +139,9 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 		}{{"fps", cam.JPEG.FPS != nil && *cam.JPEG.FPS == 0}, {"max_width", cam.JPEG.MaxWidth != nil && *cam.JPEG.MaxWidth == 0}, {"quality", cam.JPEG.Quality != nil && *cam.JPEG.Quality == 0}} {
 			checks = append(checks, check{p + "jpeg." + k.key, k.zero, "0 is not allowed; remove the key to use the jpeg section's value"})
 		}
+	}
+	for i, g := range cfg.Groups {
+		checks = append(checks, check{fmt.Sprintf("groups[%d].title", i), g.Title == "", "is empty; write the title to show, or remove the key to show the name"})
 	}
 	var out []Problem
 	for _, c := range checks {
@@ -152,7 +156,7 @@ func (idx *index) explicitZeros(cfg *Config) []Problem {
 // type in messages ("config.Camera").
 var sections = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
-	for _, v := range []any{Config{}, HTTP{}, TLS{}, WebRTC{}, Log{}, JPEG{}, JPEGOverride{}, Auth{}, User{}, Token{}, Debug{}, Camera{}} {
+	for _, v := range []any{Config{}, HTTP{}, TLS{}, WebRTC{}, Log{}, JPEG{}, JPEGOverride{}, Auth{}, User{}, Token{}, Debug{}, Camera{}, Group{}} {
 		t := reflect.TypeOf(v)
 		m[t.String()] = t
 	}
@@ -190,6 +194,10 @@ func describeGoType(t string) string {
 		return "a list of cameras"
 	case "config.Camera":
 		return "a camera (a mapping with name, url, ...)"
+	case "[]config.Group":
+		return "a list of groups"
+	case "config.Group":
+		return "a group (a mapping with name, title, cameras)"
 	}
 	if _, ok := sections[t]; ok {
 		return "a mapping of keys"

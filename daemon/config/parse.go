@@ -78,7 +78,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		problems = append(problems, syntaxProblem(err, data))
 	}
 
-	problems = append(problems, idx.decodeCameras(cfg, suppressed)...)
+	problems = append(problems, idx.decodeLists(cfg, suppressed)...)
 
 	semantic := idx.explicitZeros(cfg)
 	cfg.ApplyDefaults()
@@ -100,30 +100,42 @@ func Parse(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// decodeCameras decodes the camera entries one by one. yaml.v3 drops list
-// items that fail to decode (and empty ones, without an error), which would
-// shift cameras[i] in messages away from the i-th entry in the file. The
-// strict pass has already reported unknown keys and type errors, so errors
-// here are ignored; an empty entry is a problem, and what lies under it is
-// suppressed.
-func (idx *index) decodeCameras(cfg *Config, suppressed map[string]bool) []Problem {
-	cfg.Cameras = nil
-	seq := idx.values["cameras"]
+// decodeEntries decodes the entries of the list at key one by one. yaml.v3
+// drops list items that fail to decode (and empty ones, without an error),
+// which would shift cameras[i] in messages away from the i-th entry in the
+// file. The strict pass has already reported unknown keys and type errors,
+// so errors here are ignored; an empty entry is a problem (empty says what
+// to write instead), and what lies under it is suppressed. It also returns
+// each entry's line.
+func decodeEntries[T any](idx *index, key, empty string, suppressed map[string]bool) ([]T, []int, []Problem) {
+	seq := idx.values[key]
 	if seq == nil || seq.Kind != yaml.SequenceNode {
-		return nil
+		return nil, nil, nil
 	}
 	var problems []Problem
-	cfg.Cameras = make([]Camera, len(seq.Content))
+	out := make([]T, len(seq.Content))
+	lines := make([]int, len(seq.Content))
 	for i, item := range seq.Content {
-		_ = item.Decode(&cfg.Cameras[i])
-		cfg.Cameras[i].Line = item.Line
+		_ = item.Decode(&out[i])
+		lines[i] = item.Line
 		if item.Kind == yaml.ScalarNode && item.ShortTag() == "!!null" {
-			p := fmt.Sprintf("cameras[%d]", i)
-			problems = append(problems, Problem{Line: item.Line, Key: p, Msg: "empty camera entry; give at least name and url, or remove the '-'"})
+			p := fmt.Sprintf("%s[%d]", key, i)
+			problems = append(problems, Problem{Line: item.Line, Key: p, Msg: empty})
 			suppressed[p] = true
 		}
 	}
-	return problems
+	return out, lines, problems
+}
+
+// decodeLists decodes the camera and group lists with decodeEntries.
+func (idx *index) decodeLists(cfg *Config, suppressed map[string]bool) []Problem {
+	cams, lines, problems := decodeEntries[Camera](idx, "cameras", "empty camera entry; give at least name and url, or remove the '-'", suppressed)
+	for i := range cams {
+		cams[i].Line = lines[i]
+	}
+	groups, _, more := decodeEntries[Group](idx, "groups", "empty group entry; give name and cameras, or remove the '-'", suppressed)
+	cfg.Cameras, cfg.Groups = cams, groups
+	return append(problems, more...)
 }
 
 func docLine(doc *yaml.Node) int {

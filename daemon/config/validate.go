@@ -35,6 +35,7 @@ func (c *Config) Validate() error {
 	}
 	checkJPEG(&ps, "jpeg", c.JPEG)
 	c.validateCameras(&ps)
+	c.validateGroups(&ps)
 	if len(ps.Problems) == 0 {
 		return nil // untyped nil: a nil *Errors in an error would be non-nil
 	}
@@ -125,6 +126,7 @@ func (c *Config) validateCameras(ps *problems) {
 		if msg := checkCameraURL(cam.URL); msg != "" {
 			ps.add(p+".url", "%s", msg)
 		}
+		checkTitle(ps, p+".title", cam.Title)
 		checkTransport(ps, p+".transport", cam.Transport)
 		switch cam.Codec {
 		case "", CodecAuto, CodecH264, CodecH265:

@@ -6,6 +6,8 @@
 import { GRID_MODES, TRANSPORTS, Tile } from './tile.js';
 import { browserDecodesH264, setServerInstance, timeoutSignal } from './whep.js';
 import { healthOf, renderCount, setChoiceHelp, setServerClock } from './status.js';
+import { Layout } from './layout.js';
+import { initialChoice, remember } from './choices.js';
 
 const POLL_MS = 2000;
 const EVENTS_SILENCE_MS = 15000;
@@ -31,6 +33,8 @@ const ui = {
   singleName: $('single-name'),
   back: $('back'),
   fullscreen: $('fullscreen'),
+  prevCamera: $('prev-camera'),
+  nextCamera: $('next-camera'),
   transport: $('transport'),
   gridMode: $('grid-mode'),
 };
@@ -46,35 +50,11 @@ let openedFromGrid = false; // the single view was entered by a click, so Back r
 let lastSingle = null; // camera shown full size last, to refocus its tile
 let transport = initialChoice('transport', TRANSPORT_KEY, TRANSPORTS); // for every tile
 let gridMode = initialChoice('grid', GRID_KEY, GRID_MODES); // what the grid shows
-
-// initialChoice is ?{param}= if valid, else the choice remembered under key,
-// else the first of choices.
-function initialChoice(param, key, choices) {
-  const asked = new URLSearchParams(location.search).get(param);
-  if (choices.includes(asked)) return asked;
-  try {
-    const saved = localStorage.getItem(key);
-    if (choices.includes(saved)) return saved;
-  } catch {
-    // Storage can be disabled; the default it is.
-  }
-  return choices[0];
-}
-
-// remember stores the user's choice and drops ?{param}= from the address,
-// which would otherwise override it on reload.
-function remember(param, key, value) {
-  try {
-    localStorage.setItem(key, value);
-  } catch {
-    // Not remembered, but still applied.
-  }
-  const url = new URL(location.href);
-  if (url.searchParams.has(param)) {
-    url.searchParams.delete(param);
-    history.replaceState(history.state, '', url);
-  }
-}
+// The grid's size, group and order, and the cameras' titles (layout.js).
+const layout = new Layout(ui.grid, () => {
+  reconcile(layout.order());
+  applyRoute();
+});
 
 function chooseTransport(mode) {
   if (!TRANSPORTS.includes(mode) || mode === transport) return;
@@ -134,7 +114,8 @@ function applyRoute() {
   const single = cameraRoute();
   document.body.classList.toggle('single', single !== null);
   ui.singleBar.hidden = single === null;
-  ui.singleName.textContent = single ?? '';
+  ui.singleName.textContent = single === null ? '' : layout.title(single);
+  ui.prevCamera.hidden = ui.nextCamera.hidden = single === null || layout.neighbour([...tiles.keys()], single, 1) === null;
   ui.fullscreen.hidden = !document.fullscreenEnabled;
 
   if (single === null) {
@@ -144,7 +125,7 @@ function applyRoute() {
   const running = pageActive && !tabAway;
   for (const tile of tiles.values()) {
     const focused = tile.name === single;
-    const shown = single === null || focused;
+    const shown = single === null ? layout.inView(tile.name) : focused;
     tile.el.classList.toggle('focused', focused);
     tile.el.tabIndex = single === null ? 0 : -1;
     tile.setSingle(focused);
@@ -159,7 +140,8 @@ function applyRoute() {
   } else {
     showNotice('');
   }
-  document.title = single === null ? 'edgecam' : `${single} · edgecam`;
+  document.title = single === null ? 'edgecam' : `${layout.title(single)} · edgecam`;
+  layout.fit();
 
   if (single !== lastSingle) {
     if (single === null && lastSingle !== null) {
@@ -261,8 +243,9 @@ function applyList(body) {
   if (!loaded) performance.mark('edgecam:cameras');
   setServerInstance(body?.instance);
   setServerClock(body?.time);
-  const cameras = Array.isArray(body?.cameras) ? body.cameras : [];
-  reconcile(cameras);
+  layout.setList(body);
+  reconcile(layout.order());
+  layout.showTitles(tiles.values());
   loaded = true;
   setApiStatus(null);
   applyRoute();
@@ -342,10 +325,32 @@ function onKeydown(ev) {
   } else if (ev.key === 'f' || ev.key === 'F') {
     ev.preventDefault();
     toggleFullscreen();
+  } else if (STEP_KEYS[ev.key] && !ev.target.closest?.('select, input, textarea')) {
+    ev.preventDefault();
+    stepCamera(STEP_KEYS[ev.key]);
   }
 }
 
+// Keys that show the next or previous camera full size (aria-keyshortcuts
+// of #next-camera and #prev-camera).
+const STEP_KEYS = { ArrowRight: 1, PageDown: 1, ArrowLeft: -1, PageUp: -1 };
+
+// stepCamera shows the next (1) or previous (-1) camera in the grid's
+// order full size, in place of the one shown: Back still returns to the
+// grid, and a fullscreen view stays fullscreen on the new camera.
+function stepCamera(step) {
+  const next = layout.neighbour([...tiles.keys()], cameraRoute(), step);
+  if (next === null) return;
+  const full = Boolean(document.fullscreenElement);
+  history.replaceState(history.state, '', CAMERA_ROUTE + encodeURIComponent(next));
+  applyRoute();
+  if (full) tiles.get(next)?.el.requestFullscreen().catch(() => {});
+}
+
 function onFullscreenChange() {
+  // Leaving the fullscreen of a camera stepped to returns to the one it
+  // replaced, which is hidden: leave that too.
+  if (document.fullscreenElement?.hidden) document.exitFullscreen().catch(() => {});
   ui.fullscreen.textContent = document.fullscreenElement ? 'Exit fullscreen' : 'Fullscreen';
   ui.fullscreen.setAttribute('aria-pressed', String(Boolean(document.fullscreenElement)));
 }
@@ -399,6 +404,8 @@ function init() {
   performance.mark('edgecam:init');
   ui.back.addEventListener('click', backToGrid);
   ui.fullscreen.addEventListener('click', toggleFullscreen);
+  ui.prevCamera.addEventListener('click', () => stepCamera(-1));
+  ui.nextCamera.addEventListener('click', () => stepCamera(1));
   document.addEventListener('keydown', onKeydown);
   document.addEventListener('fullscreenchange', onFullscreenChange);
   window.addEventListener('hashchange', applyRoute);
