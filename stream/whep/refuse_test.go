@@ -80,3 +80,38 @@ func TestUnusableOfferIsRefusedWithNothingLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// webrtc.max_viewers caps the sessions of all cameras together: an offer
+// beyond it is refused (503 with Retry-After at the HTTP level) without
+// a reader on the stream, and a closed session frees its place.
+func TestSessionsBeyondTheServersCapAreRefused(t *testing.T) {
+	w, ctx := startWebRTC(t, Config{Interfaces: []string{"lo"}, MaxSessions: 2}, nil)
+	st := stream.New("cam", stream.Options{})
+	defer st.Close()
+	var ids []string
+	for range 2 {
+		_, id, err := w.Offer(ctx, st, staticOffer)
+		if err != nil {
+			t.Fatalf("an offer within the cap: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	if _, _, err := w.Offer(ctx, st, staticOffer); !errors.Is(err, ErrTooManySessions) {
+		t.Fatalf("a third offer with a cap of 2: %v, want ErrTooManySessions", err)
+	}
+	if n := st.Readers(); n != 2 {
+		t.Fatalf("%d stream readers after the refusal, want the 2 sessions'", n)
+	}
+	if err := w.Close("cam", ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, id, err := w.Offer(ctx, st, staticOffer)
+	if err != nil {
+		t.Fatalf("an offer after a session closed: %v", err)
+	}
+	for _, id := range []string{ids[1], id} {
+		if err := w.Close("cam", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
