@@ -65,7 +65,14 @@ func TestH265CameraStreamsWithParameterSetsBeforeEveryKeyframe(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { defer close(done); _ = c.Run(ctx) }()
-			defer func() { cancel(); <-done }()
+			defer func() {
+				cancel()
+				select {
+				case <-done:
+				case <-time.After(5 * time.Second):
+					t.Error("Run did not return within 5 s of its context ending")
+				}
+			}()
 
 			s := waitStatus(t, c, 10*time.Second, "two keyframes", func(Status) bool {
 				idrs := 0

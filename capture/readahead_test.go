@@ -43,6 +43,9 @@ func tcpPair(t *testing.T) (*readAheadConn, *net.TCPConn) {
 		t.Fatal("a TCP connection has no raw connection to read from")
 	}
 	t.Cleanup(func() { conn.Close(); peer.Close() })
+	// A read that should end at once (data, EOF, a reset) but blocks
+	// fails the test at this deadline instead of hanging it.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	return conn.(*readAheadConn), peer.(*net.TCPConn)
 }
 
@@ -104,7 +107,7 @@ func TestReadAheadConnReportsErrorsAsNetConnDoes(t *testing.T) {
 			t.Fatalf("read past the deadline: %v, want a timeout", err)
 		}
 		// The connection still works once the deadline is moved.
-		_ = c.SetReadDeadline(time.Time{})
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		_, _ = peer.Write([]byte("RTSP"))
 		if n, err := c.Read(buf); err != nil || string(buf[:n]) != "RTSP" {
 			t.Fatalf("read after the deadline: %q, %v", buf[:n], err)

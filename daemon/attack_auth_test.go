@@ -32,7 +32,7 @@ func usersDaemon(t *testing.T, cost int) *daemontest.Daemon {
 // the session cookie.
 func login(t *testing.T, d *daemontest.Daemon, user, pass, origin string) (int, *http.Cookie) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(loginRequest(d, user, pass, origin))
+	resp, err := daemontest.Client().Do(loginRequest(d, user, pass, origin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestAttackOneUserCannotLogEveryoneOut(t *testing.T) {
 	}
 	req := get(d.URL + "/api/cameras")
 	req.AddCookie(viewer)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := daemontest.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestAttackCookieWritesFromOtherSitesAreRefused(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Origin", origin)
 		req.AddCookie(cookie)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := daemontest.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -47,7 +47,7 @@ func TestAttackSnapshotSizesCannotStartAnFFmpegEach(t *testing.T) {
 	for i := range 40 {
 		wg.Go(func() {
 			url := fmt.Sprintf("%s/cameras/press-1/snapshot.jpg?width=%d&quality=%d", d.URL, 100+i*31, 40+i)
-			resp, err := http.Get(url)
+			resp, err := daemontest.Client().Get(url)
 			if err != nil {
 				t.Error(err)
 				return

@@ -192,7 +192,7 @@ func mustParse(t *testing.T, der []byte) *x509.Certificate {
 
 func TestPprofOnlyOnItsOwnLoopbackAddress(t *testing.T) {
 	d := daemontest.Start(t, func(cfg *config.Config) { cfg.Debug.PprofListen = "127.0.0.1:0" })
-	resp, err := http.Get(d.URL + "/debug/pprof/")
+	resp, err := daemontest.Client().Get(d.URL + "/debug/pprof/")
 	if err != nil {
 		t.Fatal(err)
 	}

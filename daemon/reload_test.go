@@ -132,7 +132,7 @@ func TestReloadRestartsChangedCamera(t *testing.T) {
 }
 
 func httpGet(url string) (int, error) {
-	resp, err := http.Get(url)
+	resp, err := daemontest.Client().Get(url)
 	if err != nil {
 		return 0, err
 	}

@@ -44,10 +44,7 @@ func TestCodecSwitchEndsViewersOfTheOldCodec(t *testing.T) {
 	if s.Codec() != capture.CodecH265 {
 		t.Fatalf("codec after H.265 units %q", s.Codec())
 	}
-	drained := 0
-	for range old.C() { // closed: the loop ends
-		drained++
-	}
+	drain(t, old) // the codec switch closed its queue
 	if old.Codec() != capture.CodecH264 {
 		t.Errorf("the old viewer was set up for %q", old.Codec())
 	}
@@ -68,7 +65,7 @@ func TestCodecSwitchEndsViewersOfTheOldCodec(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	it := <-fresh.C()
+	it := next(t, fresh, "the new viewer's cached IDR")
 	if fresh.Codec() != capture.CodecH265 || it.Unit.Codec != capture.CodecH265 || !it.Unit.IDR {
 		t.Fatalf("new viewer: reader %q, first unit %q IDR %v", fresh.Codec(), it.Unit.Codec, it.Unit.IDR)
 	}

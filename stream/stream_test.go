@@ -30,6 +30,46 @@ func feed(s *Stream, from, n, gop int, session uint64) {
 	}
 }
 
+// waitTimeout bounds every wait on a reader's queue. The stream queues a
+// unit before WriteAccessUnit returns, so one not there by now never comes;
+// the bound turns that into a failure instead of a hang.
+const waitTimeout = 5 * time.Second
+
+// next returns r's next item, failing the test with what it waited for
+// when the queue stays empty or is closed.
+func next(t testing.TB, r *Reader, what string) Item {
+	t.Helper()
+	select {
+	case it, ok := <-r.C():
+		if !ok {
+			t.Fatalf("waiting for %s: the reader's queue is closed", what)
+		}
+		return it
+	case <-time.After(waitTimeout):
+		t.Fatalf("waiting for %s: nothing in the reader's queue after %s", what, waitTimeout)
+	}
+	return Item{}
+}
+
+// drain reads r's queue to its end, failing the test when it is not
+// closed within waitTimeout.
+func drain(t testing.TB, r *Reader) []Item {
+	t.Helper()
+	var items []Item
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case it, ok := <-r.C():
+			if !ok {
+				return items
+			}
+			items = append(items, it)
+		case <-deadline:
+			t.Fatalf("the reader's queue is still open after %s (%d items read)", waitTimeout, len(items))
+		}
+	}
+}
+
 func TestNewReaderStartsAtCachedIDRWithSqueezedTimestamps(t *testing.T) {
 	s := New("cam", Options{})
 	feed(s, 0, 37, 25, 1) // GOP at unit 25, 12 units cached
@@ -59,9 +99,9 @@ func TestNewReaderStartsAtCachedIDRWithSqueezedTimestamps(t *testing.T) {
 	}
 	// The next live unit continues on the camera's clock.
 	feed(s, 37, 1, 25, 1)
-	next := <-r.C()
-	if next.TS-last.TS != 3600 {
-		t.Fatalf("live unit %d ticks after the burst, want 3600", next.TS-last.TS)
+	live := next(t, r, "the live unit after the cached GOP")
+	if live.TS-last.TS != 3600 {
+		t.Fatalf("live unit %d ticks after the burst, want 3600", live.TS-last.TS)
 	}
 }
 
@@ -73,7 +113,7 @@ func TestReaderWithoutCacheWaitsForIDR(t *testing.T) {
 		t.Fatalf("reader got %d units before any IDR", n)
 	}
 	feed(s, 25, 2, 25, 1)
-	if it := <-r.C(); !it.Unit.IDR {
+	if it := next(t, r, "the first IDR"); !it.Unit.IDR {
 		t.Fatal("first unit delivered is not an IDR")
 	}
 }
@@ -116,7 +156,7 @@ func TestSlowReaderDropsUntilIDRAndNeverBlocksOthers(t *testing.T) {
 		<-slow.C()
 	}
 	feed(s, 100, 30, 25, 1)
-	if it := <-slow.C(); !it.Unit.IDR {
+	if it := next(t, slow, "the slow reader's next unit"); !it.Unit.IDR {
 		t.Fatal("after dropping, the slow reader resumed on a non-IDR unit")
 	}
 	if s.Stats().Dropped == 0 {
@@ -134,7 +174,7 @@ func TestTimestampsContinueAcrossSourceReconnect(t *testing.T) {
 	}
 	var prev uint32
 	for i := 0; i < 20; i++ {
-		it := <-r.C()
+		it := next(t, r, "unit "+strconv.Itoa(i))
 		if i > 0 && it.TS-prev != 3600 {
 			t.Fatalf("unit %d is %d ticks after the previous, want 3600", i, int32(it.TS-prev))
 		}
@@ -147,7 +187,7 @@ func TestPacketsFitBrowserMTUAndRoundTrip(t *testing.T) {
 	r, _ := s.Subscribe()
 	in := au(true, 50000)
 	s.WriteAccessUnit(&capture.AccessUnit{NALUs: in, IDR: true, Session: 1, Received: time.Now()})
-	it := <-r.C()
+	it := next(t, r, "the 50 KB IDR")
 
 	dec := &rtph264.Decoder{}
 	if err := dec.Init(); err != nil {
@@ -246,7 +286,7 @@ func TestTimestampsAfterAnOutageAdvanceByTheOutage(t *testing.T) {
 	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(true, 100), IDR: true, Session: 1, Received: start})
 	// The camera comes back 3 s later with a new session.
 	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(true, 100), PTS: 777, IDR: true, Session: 2, Received: start.Add(3 * time.Second)})
-	a, b := <-r.C(), <-r.C()
+	a, b := next(t, r, "the unit before the outage"), next(t, r, "the unit after the outage")
 	if d := b.TS - a.TS; d != 3*90000 {
 		t.Fatalf("timestamps %d ticks apart after a 3 s outage, want %d", d, 3*90000)
 	}
@@ -326,7 +366,7 @@ func TestCachedUnitsAreMarkedLiveOnesAreNot(t *testing.T) {
 	}
 	s.WriteAccessUnit(&capture.AccessUnit{NALUs: au(false, 100), PTS: 6000, IDR: false, Session: 1, Received: time.Now()})
 	for i, want := range []bool{true, true, false} {
-		if it := <-r.C(); it.Cached != want {
+		if it := next(t, r, "item "+strconv.Itoa(i)); it.Cached != want {
 			t.Fatalf("item %d: Cached %v, want %v", i, it.Cached, want)
 		}
 	}
@@ -392,8 +432,8 @@ func TestDirectReaderTakesUnitsInOrderOnceCaughtUp(t *testing.T) {
 			if len(got) != 25 {
 				t.Fatalf("closed direct reader got %d more units", len(got)-25)
 			}
-			if _, ok := <-r.C(); ok {
-				t.Fatal("queue of a closed reader is still open")
+			if left := drain(t, r); len(left) != 0 {
+				t.Fatalf("queue of a closed reader held %d more units", len(left))
 			}
 			if r.Direct(write) {
 				t.Fatal("Direct accepted on a closed reader")

@@ -3,6 +3,7 @@ package stream
 import (
 	"bytes"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -95,7 +96,7 @@ func TestUnwatchedCameraReusesItsGOPMemory(t *testing.T) {
 	}
 	defer r.Close()
 	for k := range cam.gopLen {
-		it := <-r.C()
+		it := next(t, r, "cached unit "+strconv.Itoa(k)+" of the last GOP, for a viewer joining now")
 		if got, want := it.Unit.AppendAnnexB(nil), written[len(written)-cam.gopLen+k]; !bytes.Equal(got, want) {
 			t.Fatalf("cached unit %d reads back differently from what the camera sent", k)
 		}
@@ -127,16 +128,14 @@ func TestUnitsAViewerWasGivenAreNeverReused(t *testing.T) {
 			var got []Item
 			if tt.hold {
 				for range tt.join - first {
-					got = append(got, <-r.C())
+					got = append(got, next(t, r, "a cached unit"))
 				}
 				r.Close()
 			}
 			written = append(written, cam.send(s, 3*cam.gopLen)...)
 			if !tt.hold {
 				r.Close()
-				for it := range r.C() {
-					got = append(got, it)
-				}
+				got = drain(t, r)
 			}
 			if len(got) == 0 {
 				t.Fatal("the viewer got nothing")

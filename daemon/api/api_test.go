@@ -39,7 +39,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	var bodies []string
 	for _, path := range []string{"/api/cameras", "/api/cameras/ok", "/api/cameras/badpass", "/", "/metrics",
 		"/cameras/badpass/snapshot.jpg", "/cameras/nope/mjpeg"} {
-		resp, err := http.Get(d.URL + path)
+		resp, err := daemontest.Client().Get(d.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	t.Parallel()
 	d := daemontest.Start(t, nil)
 	for _, p := range []string{"/", "/app.js", "/api/cameras", "/healthz", "/nope", "/cameras/x/whep"} {
-		resp, err := http.Get(d.URL + p)
+		resp, err := daemontest.Client().Get(d.URL + p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +86,7 @@ func TestSessionsPerAddressAreLimited(t *testing.T) {
 	}, daemontest.Camera("press-1", "rtsp://127.0.0.1:1/none"))
 	var codes []int
 	for i := 0; i < 3; i++ {
-		resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg")
+		resp, err := daemontest.Client().Get(d.URL + "/cameras/press-1/mjpeg")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,6 @@ import (
 	"mime"
 	"mime/multipart"
 	"net"
-	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -56,7 +55,7 @@ func TestSnapshotIsAJPEGOfTheCamera(t *testing.T) {
 		{"?width=99999", 640, 360}, // clamped to max_width, never upscaled
 	} {
 		start := time.Now()
-		resp, err := http.Get(d.URL + "/cameras/press-1/snapshot.jpg" + tc.query)
+		resp, err := daemontest.Client().Get(d.URL + "/cameras/press-1/snapshot.jpg" + tc.query)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,26 +86,27 @@ func TestMJPEGReadableByFFprobeAndMultipart(t *testing.T) {
 		t.Fatalf("ffprobe says %q, want mjpeg,320,180", got)
 	}
 
-	// Read a few parts the way a browser's <img> or OpenCV does.
-	resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg?fps=5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	// Read a few parts the way a browser's <img> or OpenCV does. Three
+	// parts at 5 fps take a second; the deadline turns a part that never
+	// ends (no delimiter after it) into a failure.
+	resp := daemontest.Open(t, d.URL+"/cameras/press-1/mjpeg?fps=5", 10*time.Second)
 	mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/x-mixed-replace" {
-		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/x-mixed-replace" || params["boundary"] == "" {
+		t.Fatalf("content type %q, want multipart/x-mixed-replace with a boundary", resp.Header.Get("Content-Type"))
 	}
 	mr := multipart.NewReader(resp.Body, params["boundary"])
 	for i := 0; i < 3; i++ {
 		p, err := mr.NextPart()
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("part %d: %v", i, err)
 		}
 		if p.Header.Get("Content-Type") != "image/jpeg" || p.Header.Get("Content-Length") == "" {
 			t.Fatalf("part header %v", p.Header)
 		}
-		b, _ := io.ReadAll(p)
+		b, err := io.ReadAll(p)
+		if err != nil {
+			t.Fatalf("part %d does not end with the boundary %q: %v", i, params["boundary"], err)
+		}
 		if w, h := jpegSize(t, b); w != 640 || h != 360 {
 			t.Fatalf("part %d is %dx%d", i, w, h)
 		}
@@ -153,7 +153,7 @@ func TestDecoderRunsOnlyWhileJPEGViewersExist(t *testing.T) {
 	// Three viewers share one decoder.
 	var bodies []io.Closer
 	for i := 0; i < 3; i++ {
-		resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg")
+		resp, err := daemontest.Client().Get(d.URL + "/cameras/press-1/mjpeg")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,11 +189,9 @@ func TestStuckMJPEGViewerDoesNotStallAnother(t *testing.T) {
 		tc.SetReadBuffer(4096)
 	}
 
-	resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	// Reads past the 8 s of reading below fail: the deadline only turns a
+	// stalled stream into a failure.
+	resp := daemontest.Open(t, d.URL+"/cameras/press-1/mjpeg", 30*time.Second)
 	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	mr := multipart.NewReader(resp.Body, params["boundary"])
 	deadline := time.Now().Add(8 * time.Second)
@@ -230,7 +228,7 @@ func TestJPEGEndpointsRefuseBadInput(t *testing.T) {
 		{"/cameras/press-1/snapshot.jpg", 503, "ffmpeg"},
 		{"/cameras/press-1/mjpeg", 503, "ffmpeg"},
 	} {
-		resp, err := http.Get(d.URL + tc.path)
+		resp, err := daemontest.Client().Get(d.URL + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,11 +267,8 @@ func TestWebSocketExplainsMissingFFmpeg(t *testing.T) {
 func TestMJPEGPartEndsWithoutWaitingForTheNextPicture(t *testing.T) {
 	d := jpegDaemon(t, func(cfg *config.Config) { cfg.JPEG.KeyframesOnly = true })
 
-	resp, err := http.Get(d.URL + "/cameras/press-1/mjpeg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	// A keyframe comes every second: the deadline leaves room for several.
+	resp := daemontest.Open(t, d.URL+"/cameras/press-1/mjpeg", 10*time.Second)
 	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +280,7 @@ func TestMJPEGPartEndsWithoutWaitingForTheNextPicture(t *testing.T) {
 	}
 	b, err := io.ReadAll(p)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the first part does not end: %v", err)
 	}
 	if w, h := jpegSize(t, b); w != 640 || h != 360 {
 		t.Fatalf("first part is %dx%d, want 640x360", w, h)

@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"image/jpeg"
 	"io"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -44,7 +43,7 @@ func TestSnapshotBurnsInTheDetectionsOfItsFrame(t *testing.T) {
 
 	boxColor := detections.ColorOf("marker")
 	for i := range 5 {
-		resp, err := http.Get(d.URL + "/cameras/line-1/snapshot.jpg?overlay=detections")
+		resp, err := daemontest.Client().Get(d.URL + "/cameras/line-1/snapshot.jpg?overlay=detections")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -106,7 +106,7 @@ func TestMalformedWHEPRequestsGet4xx(t *testing.T) {
 			if tc.ctype != "" {
 				req.Header.Set("Content-Type", tc.ctype)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := daemontest.Client().Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +127,7 @@ func TestWHEPOptionsAndDeleteEndSession(t *testing.T) {
 	c := daemontest.StartCamera(t, testcamera.Options{})
 	d := daemontest.Start(t, nil, daemontest.Camera("press-1", c.URL()))
 	req, _ := http.NewRequest(http.MethodOptions, d.URL+"/cameras/press-1/whep", nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := daemontest.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestLoginProtectsAPIAndStreams(t *testing.T) {
 	status := func(req *http.Request, client *http.Client) (int, http.Header) {
 		t.Helper()
 		if client == nil {
-			client = http.DefaultClient
+			client = daemontest.Client()
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -154,7 +154,7 @@ func TestRepeatedFailedLoginsAreSlowedDown(t *testing.T) {
 	})
 	codes := map[int]int{}
 	for i := 0; i < auth.FailedLoginsPerUser+3; i++ {
-		resp, err := http.Post(d.URL+"/api/login", "application/json", strings.NewReader(`{"user":"op","password":"guess"}`))
+		resp, err := daemontest.Client().Post(d.URL+"/api/login", "application/json", strings.NewReader(`{"user":"op","password":"guess"}`))
 		if err != nil {
 			t.Fatal(err)
 		}

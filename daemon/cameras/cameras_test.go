@@ -34,7 +34,7 @@ func TestUnreachableCameraRetriesWithoutAffectingOthers(t *testing.T) {
 	v := d.Dial(t, "good")
 	daemontest.NextUnit(t, v, 5*time.Second)
 
-	resp, err := http.Get(d.URL + "/healthz")
+	resp, err := daemontest.Client().Get(d.URL + "/healthz")
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}

@@ -8,9 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,13 +25,6 @@ import (
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/stream/whepclient"
 )
-
-// requestTimeout bounds every request the helpers make.
-const requestTimeout = 10 * time.Second
-
-// client is the helpers' HTTP client: no request waits longer than
-// requestTimeout.
-func client() *http.Client { return &http.Client{Timeout: requestTimeout} }
 
 // LogBuffer collects a daemon's log so tests can search it.
 type LogBuffer struct {
@@ -167,7 +158,7 @@ func SubCamera(t testing.TB, name string) config.Camera {
 // Camera reads one camera from the API.
 func (d *Daemon) Camera(t testing.TB, name string) api.Camera {
 	t.Helper()
-	resp, err := client().Get(d.URL + "/api/cameras/" + name)
+	resp, err := Client().Get(d.URL + "/api/cameras/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,22 +231,6 @@ func (d *Daemon) DialStream(t testing.TB, name, stream string) *whepclient.Clien
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// Get fetches a URL, failing the test if it cannot; it returns the status
-// and the body.
-func Get(t testing.TB, url string) (int, []byte) {
-	t.Helper()
-	resp, err := client().Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: reading the body: %v", url, err)
-	}
-	return resp.StatusCode, body
 }
 
 // NextUnit returns the player's next access unit, failing after timeout.

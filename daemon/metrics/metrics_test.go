@@ -1,8 +1,6 @@
 package metrics_test
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -45,9 +43,7 @@ func TestMetricsReportCameraHealthAndMove(t *testing.T) {
 	if b2 <= b1 || f2 <= f1 {
 		t.Errorf("counters do not move: bytes %v→%v frames %v→%v", b1, b2, f1, f2)
 	}
-	resp, _ := http.Get(d.URL + "/metrics")
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_, body := daemontest.Get(t, d.URL+"/metrics")
 	for _, name := range []string{"edgecam_build_info{", "go_goroutines ", "process_resident_memory_bytes "} {
 		if !strings.Contains(string(body), name) {
 			t.Errorf("/metrics lacks %s", name)

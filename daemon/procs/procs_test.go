@@ -67,6 +67,20 @@ func (f *fakeLoad) usage() (time.Duration, error) {
 	return f.used, nil
 }
 
+// stop ends a controller's Run and returns what it returned, failing the
+// test when Run does not return within 5 s.
+func stop(t *testing.T, cancel context.CancelFunc, done chan error) error {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of its context ending")
+		return nil
+	}
+}
+
 func TestControllerFollowsTheLoad(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("one processor: the controller has nothing to choose")
@@ -82,10 +96,7 @@ func TestControllerFollowsTheLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	defer func() { _ = stop(t, cancel, done) }()
 
 	expect := func(want int, why string) {
 		t.Helper()
@@ -105,8 +116,7 @@ func TestControllerFollowsTheLoad(t *testing.T) {
 	expect(1, "quiet again")
 	fl.set(0.9)
 	expect(0, "loaded again")
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(t, cancel, done); err != nil {
 		t.Fatal(err)
 	}
 	done <- nil // for the deferred wait
@@ -127,11 +137,15 @@ func TestControllerStoppedOnOneCoreRestoresTheDefault(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	if n := <-sets; n != 1 {
-		t.Fatalf("at start GOMAXPROCS set to %d, want 1", n)
+	select {
+	case n := <-sets:
+		if n != 1 {
+			t.Fatalf("at start GOMAXPROCS set to %d, want 1", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("GOMAXPROCS not set within 5 s of the start")
 	}
-	cancel()
-	<-done
+	_ = stop(t, cancel, done)
 	select {
 	case n := <-sets:
 		if n != 0 {

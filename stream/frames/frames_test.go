@@ -129,6 +129,30 @@ func subscribe(t *testing.T, h *Hub, v Variant) *Viewer {
 	return w
 }
 
+// pull runs a capture of the camera at url into st until the test ends,
+// retrying quickly, as the daemon does with a real camera.
+func pull(t *testing.T, st *stream.Stream, url string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := capture.New(capture.Config{Name: st.Name(), URL: url, Transport: capture.TransportTCP,
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, st, nil)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() { stop(t, cancel, done, "the camera's Run") })
+}
+
+// stop ends a Run and waits for it, failing the test when it has not
+// returned 5 s after its context ended.
+func stop(t *testing.T, cancel context.CancelFunc, done <-chan error, what string) {
+	t.Helper()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("%s did not return within 5 s of its context ending", what)
+	}
+}
+
 // startHub runs a Hub for st until the test ends, then checks that it left
 // no ffmpeg behind.
 func startHub(t *testing.T, st *stream.Stream, s Settings) *Hub {
@@ -144,12 +168,7 @@ func startHubLog(t *testing.T, st *stream.Stream, s Settings, out io.Writer) *Hu
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Error("Hub.Run did not return within 5s of its context ending")
-		}
+		stop(t, cancel, done, "Hub.Run")
 		// This hub's processes, not all of the test's: subtests of other
 		// hubs may run beside it.
 		if spawned, reaped := h.spawned.Load(), h.reaped.Load(); spawned != reaped {
@@ -492,11 +511,9 @@ func TestKeyframesOnlyGivesOnePicturePerGOPAtOnce(t *testing.T) {
 func TestMissingFFmpegIsReportedAtSubscribe(t *testing.T) {
 	st := stream.New("test", stream.Options{})
 	defer st.Close()
-	h := NewHub(st, Settings{FFmpeg: "/nonexistent/ffmpeg"}, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	h := startHub(t, st, Settings{FFmpeg: "/nonexistent/ffmpeg"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 
 	_, err := h.Subscribe(Variant{})
 	if !errors.Is(err, ErrNoFFmpeg) || !errors.Is(err, exec.ErrNotFound) {

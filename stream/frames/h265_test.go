@@ -1,7 +1,6 @@
 package frames
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -23,12 +22,7 @@ func TestH265CameraGivesPicturesAndSurvivesACodecSwitch(t *testing.T) {
 	}
 	st := stream.New("h265", stream.Options{})
 	t.Cleanup(st.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	c := capture.New(capture.Config{Name: "h265", URL: cam.URL(), Transport: capture.TransportTCP,
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, st, nil)
-	runDone := make(chan struct{})
-	go func() { defer close(runDone); _ = c.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-runDone })
+	pull(t, st, cam.URL())
 	h := startHub(t, st, Settings{})
 	jpg := subscribe(t, h, Variant{Width: 320})
 	gray := subscribe(t, h, Variant{Format: FormatGray, Width: 160})

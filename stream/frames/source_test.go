@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/capture/testcamera/vision"
 	"github.com/edgecam/edgecam/stream"
@@ -157,12 +156,7 @@ func TestEveryPictureNamesTheAccessUnitItWasDecodedFrom(t *testing.T) {
 			st := stream.New("vision", stream.Options{})
 			t.Cleanup(st.Close)
 			tr := watchTruth(t, st, camOpts.Clip)
-			ctx, cancel := context.WithCancel(context.Background())
-			c := capture.New(capture.Config{Name: "vision", URL: cam.URL(), Transport: capture.TransportTCP,
-				MinBackoff: 50 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}, st, nil)
-			runDone := make(chan struct{})
-			go func() { defer close(runDone); _ = c.Run(ctx) }()
-			t.Cleanup(func() { cancel(); <-runDone })
+			pull(t, st, cam.URL())
 			h := startHub(t, st, Settings{FPS: vision.FPS, IdleStop: time.Second})
 			v, err := h.Subscribe(tc.v)
 			if err != nil {

@@ -55,8 +55,9 @@ const staticOffer = "v=0\r\n" +
 	"a=rtpmap:96 VP8/90000\r\n"
 
 // FuzzWebRTCOffer posts arbitrary offers to the WHEP answerer. It must never
-// panic, must answer or refuse within a few seconds, and every session it
-// opens must go away again when closed.
+// panic, must answer or refuse within a few seconds, must answer only with
+// the H.264 it sends (packetization-mode=1: an offer with only mode 0 is
+// refused), and every session it opens must go away again when closed.
 func FuzzWebRTCOffer(f *testing.F) {
 	f.Add(browserOffer(f))
 	f.Add(staticOffer)
@@ -90,11 +91,15 @@ func FuzzWebRTCOffer(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		start := time.Now()
-		_, id, err := w.Offer(ctx, st, offer)
+		answer, id, err := w.Offer(ctx, st, offer)
 		if took := time.Since(start); took > 4*time.Second {
 			t.Fatalf("Offer took %s", took)
 		}
 		if err == nil {
+			if !strings.Contains(answer, "packetization-mode=1") {
+				_ = w.Close("fuzz", id)
+				t.Fatalf("a session was answered without H.264 packetization-mode=1, which is all the server sends:\n%s", answer)
+			}
 			if err := w.Close("fuzz", id); err != nil {
 				t.Fatalf("closing the session just opened: %v", err)
 			}
