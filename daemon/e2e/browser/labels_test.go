@@ -85,7 +85,11 @@ func TestBrowserBadgesAreReadableAndLabelsSayWhatTheOperatorGets(t *testing.T) {
 		Badge     string   `json:"badge"`
 		Info      string   `json:"info"`
 	}
+	// On a window narrower than a wall's, the header's choices and their
+	// help fold into the Menu: open it, as a user would.
 	const labelsJS = `(() => {
+	  const menu = document.getElementById('menu');
+	  if (menu && menu.offsetParent && menu.getAttribute('aria-expanded') !== 'true') menu.click();
 	  const t = document.querySelector('[data-camera="press-1"]');
 	  return {
 	    transport: t.querySelector('.transport').textContent,

@@ -187,6 +187,13 @@ function updateCount() {
   renderCount(ui.count, ui.grid, [...tiles.values()].map((t) => healthOf(t.status)));
 }
 
+// shownInGrid is how many tiles the grid shows (the group picked).
+function shownInGrid() {
+  let n = 0;
+  for (const name of tiles.keys()) if (layout.inView(name)) n++;
+  return n;
+}
+
 // reconcile brings the tiles in line with the API's list: new cameras get a
 // tile, removed ones lose theirs (ending the session), order follows the API.
 function reconcile(cameras) {
@@ -198,7 +205,7 @@ function reconcile(cameras) {
     if (tile) {
       tile.update(cam);
     } else {
-      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount, gridSize: () => tiles.size },
+      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount, gridSize: shownInGrid },
         { transport, grid: gridMode, single: cam.name === cameraRoute() });
       tile.setServerDown(serverDown);
       tiles.set(cam.name, tile);
