@@ -133,6 +133,9 @@ type Server struct {
 	batches *batches
 	// pacer spreads the cached-GOP replays of joining sessions (pacer.go).
 	pacer *replayPacer
+	// keyframeRepeats is when a keyframe start sends its keyframe again
+	// (start.go).
+	keyframeRepeats []time.Duration
 	// cert is the DTLS certificate of new sessions (see certificate).
 	certMu sync.Mutex
 	cert   *webrtc.Certificate
@@ -263,17 +266,18 @@ func NewServer(cfg Config, log *slog.Logger) (*Server, error) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	return &Server{
-		log:            log,
-		apis:           apis,
-		hosts:          hosts,
-		mux:            mux,
-		batches:        bt,
-		pacer:          newReplayPacer(replayRate),
-		max:            cfg.MaxSessions,
-		connectTimeout: cfg.ConnectTimeout,
-		ctx:            ctx,
-		stop:           stop,
-		sessions:       make(map[string]*session),
+		log:             log,
+		apis:            apis,
+		hosts:           hosts,
+		mux:             mux,
+		batches:         bt,
+		pacer:           newReplayPacer(replayRate),
+		keyframeRepeats: keyframeRepeats,
+		max:             cfg.MaxSessions,
+		connectTimeout:  cfg.ConnectTimeout,
+		ctx:             ctx,
+		stop:            stop,
+		sessions:        make(map[string]*session),
 	}, nil
 }
 
@@ -625,6 +629,7 @@ func (s *session) write() {
 	}
 	sw := sessionWriter{batches: s.w.batches, batch: s.batch(), turn: s.w.pacer.join(s.done)}
 	sw.keyframe.on = s.start == StartKeyframe && s.reader.Cached() > keyframeStartKeep
+	sw.keyframe.repeats = s.w.keyframeRepeats
 	if sw.batch != nil {
 		defer s.w.batches.remove(sw.batch)
 	}
@@ -693,8 +698,16 @@ type sessionWriter struct {
 
 func (w *sessionWriter) write(track *webrtc.TrackLocalStaticRTP, item stream.Item) {
 	if w.keyframe.skip(item) {
+		if again, ok := w.keyframe.again(time.Now()); ok {
+			w.send(track, again)
+		}
 		return
 	}
+	w.send(track, item)
+}
+
+// send writes one unit's packets.
+func (w *sessionWriter) send(track *webrtc.TrackLocalStaticRTP, item stream.Item) {
 	if w.batch != nil {
 		w.batches.begin(w.batch)
 		defer w.batches.send(w.batch)

@@ -2,6 +2,7 @@ package whep
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/edgecam/edgecam/stream"
 )
@@ -47,11 +48,26 @@ func WithStart(s Start) OfferOption {
 	return func(o *offerOptions) { o.start = s }
 }
 
+// keyframeRepeats is when, after a keyframe start sent its keyframe, it
+// sends it again while the camera's next one is still to come. A browser
+// whose page is busy setting up a wall of tiles can get the first frame
+// before the tile's video player is there to take it: with a GOP start the
+// frames after it would show, with a keyframe start the tile would stay
+// blank until the camera's next keyframe (seen on 16-tile loads on two
+// cores). A repeat costs one keyframe; a browser that showed the first
+// shows the same picture again.
+var keyframeRepeats = []time.Duration{300 * time.Millisecond, 900 * time.Millisecond}
+
 // keyframeOnly is a keyframe start's state in a sessionWriter: it passes
-// the cached keyframe and then nothing until the camera's next keyframe.
+// the cached keyframe and then nothing until the camera's next keyframe,
+// but the cached keyframe again at repeats after it.
 type keyframeOnly struct {
 	on      bool // still skipping (or about to)
-	keySent bool // the cached keyframe went out
+	repeats []time.Duration
+	key     *stream.Unit // the cached keyframe, once sent
+	keyTS   uint32       // its timestamp
+	sentAt  time.Time
+	sent    int // repeats sent
 }
 
 // skip reports whether item is left out.
@@ -59,13 +75,24 @@ func (k *keyframeOnly) skip(item stream.Item) bool {
 	switch {
 	case !k.on:
 		return false
-	case !k.keySent:
+	case k.key == nil:
 		// The first unit of a replay is its keyframe.
-		k.keySent = true
+		k.key, k.keyTS, k.sentAt = item.Unit, item.TS, time.Now()
 		return false
 	case item.Unit.IDR && !item.Cached:
 		k.on = false
 		return false
 	}
 	return true
+}
+
+// again returns the cached keyframe to send once more, if one of the
+// repeats is due at now: stamped with the time passed since it was first
+// sent, so that timestamps keep rising towards the live ones.
+func (k *keyframeOnly) again(now time.Time) (stream.Item, bool) {
+	if !k.on || k.key == nil || k.sent >= len(k.repeats) || now.Sub(k.sentAt) < k.repeats[k.sent] {
+		return stream.Item{}, false
+	}
+	k.sent++
+	return stream.Item{Unit: k.key, TS: k.keyTS + uint32(now.Sub(k.sentAt)/time.Millisecond)*90}, true
 }

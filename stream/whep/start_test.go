@@ -27,25 +27,30 @@ func TestParseStart(t *testing.T) {
 }
 
 // A keyframe start gives a wall of cameras its first pictures without a
-// GOP to decode per camera: the cached keyframe, then nothing until the
-// camera's next one, with no gap in the sequence numbers (a gap would be
-// NACKed). A short GOP so far, and the default start, go out whole.
+// GOP to decode per camera: the cached keyframe (and its repeats), then
+// nothing until the camera's next one, with no gap in the sequence numbers
+// (a gap would be NACKed) and timestamps that never go back. A short GOP
+// so far, and the default start, go out whole.
 func TestKeyframeStartSendsTheCachedKeyframeAndThenTheNext(t *testing.T) {
 	const gop = 25
+	now := []time.Duration{0, 0} // two repeats, due at once
 	for _, tc := range []struct {
-		name   string
-		start  Start
-		cached int
+		name    string
+		start   Start
+		cached  int
+		repeats []time.Duration
 		// units the viewer gets of those fed until the next IDR and 5 after
 		// it: true for an IDR
 		want []bool
 	}{
-		{"keyframe start, long GOP", StartKeyframe, 10, idrs(1, 0, 1, 4)},
-		{"keyframe start, short GOP", StartKeyframe, keyframeStartKeep, idrs(1, keyframeStartKeep-1+gop-keyframeStartKeep, 1, 4)},
-		{"GOP start", StartGOP, 10, idrs(1, gop-1, 1, 4)},
+		{"keyframe start, long GOP", StartKeyframe, 10, nil, idrs(1, 0, 1, 4)},
+		{"keyframe start, its keyframe repeated", StartKeyframe, 10, now, idrs(3, 0, 1, 4)},
+		{"keyframe start, short GOP", StartKeyframe, keyframeStartKeep, now, idrs(1, keyframeStartKeep-1+gop-keyframeStartKeep, 1, 4)},
+		{"GOP start", StartGOP, 10, now, idrs(1, gop-1, 1, 4)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, ctx := startWebRTC(t, Config{Interfaces: []string{"lo"}}, nil)
+			w.keyframeRepeats = tc.repeats
 			st := stream.New("cam", stream.Options{})
 			defer st.Close()
 			feed(st, 0, tc.cached, gop, 1)
@@ -64,6 +69,7 @@ func TestKeyframeStartSendsTheCachedKeyframeAndThenTheNext(t *testing.T) {
 
 			var got []bool
 			var last uint16
+			var lastTS uint32
 			idr := false
 			for n := 0; len(got) < len(tc.want); n++ {
 				select {
@@ -72,6 +78,10 @@ func TestKeyframeStartSendsTheCachedKeyframeAndThenTheNext(t *testing.T) {
 						t.Fatalf("packet %d has sequence number %d after %d", n, p.SequenceNumber, last)
 					}
 					last = p.SequenceNumber
+					if n > 0 && int32(p.Timestamp-lastTS) < 0 {
+						t.Fatalf("packet %d has timestamp %d after %d", n, p.Timestamp, lastTS)
+					}
+					lastTS = p.Timestamp
 					idr = idr || startsIDR(p.Payload)
 					if p.Marker {
 						got = append(got, idr)
@@ -123,4 +133,39 @@ func startsIDR(payload []byte) bool {
 		return true
 	}
 	return false
+}
+
+// The repeats come due one at a time, each stamped with the time since the
+// keyframe first went out.
+func TestKeyframeRepeatsComeDueInTurn(t *testing.T) {
+	key := &stream.Unit{IDR: true}
+	k := keyframeOnly{on: true, repeats: []time.Duration{300 * time.Millisecond, 900 * time.Millisecond}}
+	if k.skip(stream.Item{Unit: key, TS: 1000, Cached: true}) {
+		t.Fatal("the cached keyframe was skipped")
+	}
+	t0 := time.Now()
+	k.sentAt = t0
+	for _, tc := range []struct {
+		at     time.Duration
+		due    bool
+		wantTS uint32
+	}{
+		{100 * time.Millisecond, false, 0},
+		{300 * time.Millisecond, true, 1000 + 300*90},
+		{301 * time.Millisecond, false, 0},
+		{1000 * time.Millisecond, true, 1000 + 1000*90},
+		{5 * time.Second, false, 0},
+	} {
+		got, due := k.again(t0.Add(tc.at))
+		if due != tc.due || (due && (got.Unit != key || got.TS != tc.wantTS)) {
+			t.Errorf("at %v: due %v, ts %d; want due %v, ts %d", tc.at, due, got.TS, tc.due, tc.wantTS)
+		}
+	}
+	// The camera's next keyframe ends the start: no repeat after it.
+	k = keyframeOnly{on: true, repeats: []time.Duration{0}}
+	k.skip(stream.Item{Unit: key, TS: 1000, Cached: true})
+	k.skip(stream.Item{Unit: &stream.Unit{IDR: true}, TS: 9000})
+	if _, due := k.again(time.Now().Add(time.Second)); due {
+		t.Error("a repeat after the camera's next keyframe")
+	}
 }
