@@ -53,6 +53,12 @@ func Create(name string, veth [2]Link, setup ...[]string) error {
 		{"link", "add", a.Name, "type", "veth", "peer", "name", b.Name},
 		{"addr", "add", a.Addr, "dev", a.Name},
 		{"addr", "add", b.Addr, "dev", b.Name},
+		// No IPv6 link-local address: its duplicate address detection
+		// ends a second after the link is up, and Chromium takes that
+		// address change for a network change and fails the requests in
+		// flight with ERR_NETWORK_CHANGED.
+		{"link", "set", a.Name, "addrgenmode", "none"},
+		{"link", "set", b.Name, "addrgenmode", "none"},
 		{"link", "set", a.Name, "up"},
 		{"link", "set", b.Name, "up"},
 	}
