@@ -107,6 +107,14 @@ func (b *browser) consoleProblems() []string {
 	return slices.Clone(b.problems)
 }
 
+// noConsoleProblems fails t if the page has logged errors so far.
+func (b *browser) noConsoleProblems(t *testing.T) {
+	t.Helper()
+	if p := b.consoleProblems(); len(p) > 0 {
+		t.Errorf("the page logged errors:\n%s", p)
+	}
+}
+
 // firstFrameScript runs in every document before the page's own scripts. It
 // records, for each camera tile, performance.now() (milliseconds since
 // navigation start) when its <video> presents its first decoded frame.

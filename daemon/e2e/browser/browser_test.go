@@ -75,9 +75,7 @@ func TestBrowserShowsEveryCameraLiveOverWebRTC(t *testing.T) {
 		}
 	}
 
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }
 
 func TestBrowserTileShowsOfflineCameraAndRecoversByItself(t *testing.T) {
@@ -112,9 +110,7 @@ func TestBrowserTileShowsOfflineCameraAndRecoversByItself(t *testing.T) {
 		return v.VideoFrames > frames
 	})
 	t.Logf("tile showing new frames %s after the camera returned", time.Since(restarted).Round(time.Millisecond))
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }
 
 func TestBrowserFallsBackToJPEGWhenWebRTCFails(t *testing.T) {
@@ -207,9 +203,7 @@ func TestBrowserSnapshotGridShowsSnapshotsAndLiveFullSize(t *testing.T) {
 	b.waitTile(t, "press-1", 10*time.Second, "live over WebRTC full size", func(v tileView) bool {
 		return v.State == "live" && v.Transport == "webrtc" && v.VideoFrames > 0
 	})
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }
 
 // After the daemon restarts, the page plays again by itself, and it does

@@ -118,7 +118,5 @@ func TestBrowserShowsTheExampleMotionDetectorsBoxes(t *testing.T) {
 	if st := d.Camera(t, "demo").Detections; st == nil || st.Model != "motion" {
 		t.Errorf("/api/cameras/demo detections %+v, want the motion model's", st)
 	}
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }

@@ -49,9 +49,7 @@ func TestBrowserPlaysH265CameraOverJPEGAndSaysWhy(t *testing.T) {
 	})
 	t.Logf("H.265 tile live over JPEG (%dx%d) %s after navigation; it says %q",
 		tv.JPEGWidth, tv.JPEGHeight, time.Since(loaded).Round(time.Millisecond), tv.Reason)
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 	if n := d.WebRTCSessions(); n != 1 {
 		t.Errorf("%d WebRTC sessions, want the H.264 tile's one", n)
 	}

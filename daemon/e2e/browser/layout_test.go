@@ -61,9 +61,7 @@ func TestBrowserWallFitsEveryScreen(t *testing.T) {
 			checkPhoneMenuAndFullSize(t, b)
 		}
 	}
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }
 
 // checkPhoneMenuAndFullSize: on a phone the controls fold into a menu that
@@ -156,7 +154,5 @@ func TestBrowserLayoutGroupsAndCameraKeys(t *testing.T) {
 		}
 		b.do(t, 5*time.Second, chromedp.KeyEvent(kb.ArrowRight))
 	}
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }

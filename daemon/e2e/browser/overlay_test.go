@@ -136,7 +136,5 @@ func TestBrowserDrawsDetectionsOnTheFrameTheyDescribe(t *testing.T) {
 	if !off {
 		t.Error("after the Boxes toggle the tile still shows boxes or waits for the model")
 	}
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }

@@ -141,9 +141,7 @@ func TestBrowserOfflineTileSaysWhyAndRetriesNow(t *testing.T) {
 	evalIn[bool](t, b, `(() => { document.querySelector('[data-camera="press-2"] button.retry').click(); return true; })()`)
 	b.waitTile(t, "press-2", time.Until(next), "live before its scheduled retry (Retry now did nothing)",
 		func(v tileView) bool { return v.State == "live" })
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }
 
 // A frozen camera's tile goes from live to frozen to offline and holds

@@ -110,9 +110,7 @@ func TestBrowserGridPlaysSubStreamsAndSwitchesFast(t *testing.T) {
 			t.Errorf("switch %s took %.0f ms at worst; the aim is 300 ms", m.what, worst)
 		}
 	}
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }
 
 func TestBrowserTileFallsBackToMainWhileSubStreamIsOffline(t *testing.T) {
@@ -138,9 +136,7 @@ func TestBrowserTileFallsBackToMainWhileSubStreamIsOffline(t *testing.T) {
 		return v.State == "live" && v.Stream == "sub" && v.VideoWidth == lowres.Width
 	})
 	t.Logf("tile back on the sub-stream %s after it returned", time.Since(back).Round(time.Millisecond))
-	if p := b.consoleProblems(); len(p) > 0 {
-		t.Errorf("the page logged errors:\n%s", p)
-	}
+	b.noConsoleProblems(t)
 }
 
 func TestBrowserStreamChoiceFallsBackWithoutFlapping(t *testing.T) {

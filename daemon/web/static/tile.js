@@ -126,8 +126,7 @@ export class Tile {
   }
 
   build() {
-    const el = document.createElement('article');
-    el.className = 'tile';
+    const el = part('article', 'tile');
     el.dataset.camera = this.name;
     el.tabIndex = 0;
     // Not role=button: a button's content is flattened for assistive tech,
@@ -135,10 +134,8 @@ export class Tile {
     el.setAttribute('role', 'group');
     el.setAttribute('aria-keyshortcuts', 'Enter');
 
-    const frame = document.createElement('div');
-    frame.className = 'frame';
-    const video = document.createElement('video');
-    video.className = 'cam-video';
+    const frame = part('div', 'frame');
+    const video = part('video', 'cam-video');
     // Attributes as well as properties: autoplay of muted inline video is
     // what every browser allows without a user gesture.
     for (const attr of ['muted', 'autoplay', 'playsinline']) video.setAttribute(attr, '');
@@ -146,60 +143,43 @@ export class Tile {
     video.autoplay = true;
     video.playsInline = true;
     video.disablePictureInPicture = true;
-    const jpeg = document.createElement('img');
-    jpeg.className = 'cam-jpeg';
+    const jpeg = part('img', 'cam-jpeg');
     jpeg.alt = '';
     jpeg.decoding = 'async';
     // Over the picture, under the badges: says the picture is frozen.
-    const stale = document.createElement('div');
-    stale.className = 'stale';
+    const stale = part('div', 'stale');
     stale.hidden = true;
-    const staleTitle = document.createElement('p');
-    staleTitle.className = 'stale-title';
-    const staleDetail = document.createElement('p');
-    staleDetail.className = 'stale-detail';
+    const staleTitle = part('p', 'stale-title');
+    const staleDetail = part('p', 'stale-detail');
     stale.append(staleTitle, staleDetail);
     // Over the picture: why the camera shows nothing, what to check, since
     // when, and a way to make the server try again now.
-    const problem = document.createElement('div');
-    problem.className = 'problem';
+    const problem = part('div', 'problem');
     problem.hidden = true;
-    const problemTitle = document.createElement('p');
-    problemTitle.className = 'problem-title';
-    const problemHint = document.createElement('p');
-    problemHint.className = 'problem-hint';
-    const problemWhen = document.createElement('p');
-    problemWhen.className = 'problem-when';
+    const problemTitle = part('p', 'problem-title');
+    const problemHint = part('p', 'problem-hint');
+    const problemWhen = part('p', 'problem-when');
     const retry = document.createElement('button');
     retry.type = 'button';
     retry.className = 'btn retry';
     retry.textContent = 'Retry now';
     retry.setAttribute('aria-label', `Ask the server to connect to ${this.name} again now`);
-    const problemRaw = document.createElement('p');
-    problemRaw.className = 'problem-raw';
+    const problemRaw = part('p', 'problem-raw');
     problem.append(problemTitle, problemHint, problemWhen, retry, problemRaw);
-    const badge = document.createElement('span');
-    badge.className = 'badge';
-    const transport = document.createElement('span');
-    transport.className = 'transport';
+    const badge = part('span', 'badge');
+    const transport = part('span', 'transport');
     // Over the picture, under the stale overlay: what models found in it.
-    const models = document.createElement('span');
-    models.className = 'models';
+    const models = part('span', 'models');
     models.hidden = true;
     const overlay = new Overlay(frame, models, this.name);
     frame.append(video, jpeg, overlay.canvas, stale, problem, badge, transport, models);
 
-    const meta = document.createElement('div');
-    meta.className = 'meta';
-    const title = document.createElement('h2');
-    title.className = 'name';
+    const meta = part('div', 'meta');
+    const title = part('h2', 'name');
     title.textContent = this.name;
-    const info = document.createElement('p');
-    info.className = 'info';
-    const reason = document.createElement('p');
-    reason.className = 'reason';
-    const actions = document.createElement('div');
-    actions.className = 'actions';
+    const info = part('p', 'info');
+    const reason = part('p', 'reason');
+    const actions = part('div', 'actions');
     const snap = document.createElement('button');
     snap.type = 'button';
     snap.className = 'btn snap';
@@ -212,11 +192,9 @@ export class Tile {
     boxes.setAttribute('aria-pressed', 'true');
     boxes.setAttribute('aria-label', `Show what vision models found on ${this.name}`);
     actions.append(boxes, snap);
-    const head = document.createElement('div');
-    head.className = 'head';
+    const head = part('div', 'head');
     head.append(title, actions);
-    const snapMsg = document.createElement('p');
-    snapMsg.className = 'snap-msg';
+    const snapMsg = part('p', 'snap-msg');
     snapMsg.setAttribute('role', 'status');
     meta.append(head, info, reason, snapMsg);
 
@@ -1058,4 +1036,11 @@ function describeFormat(api, stream, transport, grid) {
   if (api.codec) parts.push(String(api.codec));
   if (!parts.length && api.address) parts.push(`camera at ${api.address}`);
   return parts.length ? parts.join(' · ') : '—';
+}
+
+// part makes an element of the tile with its class.
+function part(tag, className) {
+  const el = document.createElement(tag);
+  el.className = className;
+  return el;
 }
