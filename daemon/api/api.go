@@ -164,19 +164,31 @@ func (s *Server) camera(w http.ResponseWriter, r *http.Request) *cameras.Camera 
 // a request names, and answers the error itself when there is none: 400
 // for a value that is not a stream, 404 for a camera without a sub-stream.
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) (*cameras.Camera, *cameras.Feed) {
-	c := s.camera(w, r)
+	c, f, status, msg := s.feedOf(r.PathValue("name"), r.URL.Query().Get("stream"))
 	if c == nil {
-		return nil, nil
-	}
-	name, err := cameras.ParseStream(r.URL.Query().Get("stream"))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, err.Error())
-		return nil, nil
-	}
-	f, ok := c.Feed(name)
-	if !ok {
-		httpError(w, http.StatusNotFound, "camera "+quoteName(c.Name())+" has no "+string(name)+" stream")
+		httpError(w, status, msg)
 		return nil, nil
 	}
 	return c, f
+}
+
+// feedOf finds a camera's stream by name ("" is main); when there is none
+// it returns the status and message to answer instead.
+func (s *Server) feedOf(camera, stream string) (*cameras.Camera, *cameras.Feed, int, string) {
+	c, ok := s.Cameras().Get(camera)
+	switch {
+	case !ok:
+		return nil, nil, http.StatusNotFound, "no camera named " + quoteName(camera)
+	case c.Disabled():
+		return nil, nil, http.StatusNotFound, "camera " + quoteName(camera) + " is disabled"
+	}
+	name, err := cameras.ParseStream(stream)
+	if err != nil {
+		return nil, nil, http.StatusBadRequest, err.Error()
+	}
+	f, ok := c.Feed(name)
+	if !ok {
+		return nil, nil, http.StatusNotFound, "camera " + quoteName(c.Name()) + " has no " + string(name) + " stream"
+	}
+	return c, f, 0, ""
 }

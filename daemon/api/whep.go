@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/edgecam/edgecam/daemon/cameras"
 	"github.com/edgecam/edgecam/stream"
 	"github.com/edgecam/edgecam/stream/whep"
 )
@@ -19,6 +20,8 @@ const maxOfferSize = 64 << 10
 
 func (s *Server) whepRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /cameras/{name}/whep", s.limited(s.handleWHEPOffer))
+	mux.HandleFunc("POST /whep", s.limited(s.handleWHEPWall))
+	mux.HandleFunc("OPTIONS /whep", handleWHEPOptions)
 	mux.HandleFunc("OPTIONS /cameras/{name}/whep", handleWHEPOptions)
 	mux.HandleFunc("DELETE /cameras/{name}/whep/{id}", s.handleWHEPDelete)
 	mux.HandleFunc("OPTIONS /cameras/{name}/whep/{id}", handleWHEPOptions)
@@ -45,6 +48,51 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
+	s.answerOffer(w, r, []*cameras.Feed{f}, []string{c.Name()})
+}
+
+// handleWHEPWall answers one offer for several cameras, a video section
+// each in the order of ?camera=: a wall of cameras in one browser then has
+// one peer connection and one handshake instead of one per camera.
+// ?stream= is given once for all of them or once per camera.
+func (s *Server) handleWHEPWall(w http.ResponseWriter, r *http.Request) {
+	allowCORS(w)
+	q := r.URL.Query()
+	names, streams := q["camera"], q["stream"]
+	switch {
+	case len(names) == 0:
+		httpError(w, http.StatusBadRequest, "name the cameras: ?camera=NAME, once per video section of the offer")
+		return
+	case len(names) > whep.MaxStreamsPerPeer:
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("%d cameras, at most %d in one session", len(names), whep.MaxStreamsPerPeer))
+		return
+	case len(streams) > 1 && len(streams) != len(names):
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("%d streams for %d cameras: give ?stream= once, or once per camera", len(streams), len(names)))
+		return
+	}
+	feeds := make([]*cameras.Feed, len(names))
+	for i, name := range names {
+		stream := ""
+		if len(streams) == 1 {
+			stream = streams[0]
+		} else if len(streams) > 1 {
+			stream = streams[i]
+		}
+		c, f, status, msg := s.feedOf(name, stream)
+		if c == nil {
+			httpError(w, status, msg)
+			return
+		}
+		feeds[i] = f
+	}
+	s.answerOffer(w, r, feeds, names)
+}
+
+// answerOffer reads a WHEP offer and answers it with a session per feed,
+// in one peer connection; names are the feeds' cameras. One session's URL
+// is the answer's Location; several are listed in order in its
+// Edgecam-Sessions header.
+func (s *Server) answerOffer(w http.ResponseWriter, r *http.Request, feeds []*cameras.Feed, names []string) {
 	start, err := whep.ParseStart(r.URL.Query().Get("start"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
@@ -60,7 +108,11 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 			opts = append(opts, whep.ReachedAt(ap.Addr()))
 		}
 	}
-	answer, id, err := s.WebRTC.Offer(r.Context(), f.Stream(), offer, opts...)
+	sts := make([]*stream.Stream, len(feeds))
+	for i, f := range feeds {
+		sts[i] = f.Stream()
+	}
+	answer, ids, err := s.WebRTC.OfferMany(r.Context(), sts, offer, opts...)
 	var codecErr *whep.CodecError
 	switch {
 	case err == nil:
@@ -80,12 +132,20 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "camera is shutting down")
 		return
 	default:
-		s.Log.Warn("webrtc offer failed", "camera", c.Name(), "stream", f.Name(), "error", err)
+		s.Log.Warn("webrtc offer failed", "cameras", strings.Join(names, ","), "error", err)
 		httpError(w, http.StatusInternalServerError, "could not start the session")
 		return
 	}
+	urls := make([]string, len(ids))
+	for i, id := range ids {
+		urls[i] = "/cameras/" + names[i] + "/whep/" + id
+	}
 	w.Header().Set("Content-Type", "application/sdp")
-	w.Header().Set("Location", "/cameras/"+c.Name()+"/whep/"+id)
+	if len(urls) == 1 {
+		w.Header().Set("Location", urls[0])
+	} else {
+		w.Header().Set("Edgecam-Sessions", strings.Join(urls, ", "))
+	}
 	w.WriteHeader(http.StatusCreated)
 	_, _ = io.WriteString(w, answer)
 }
@@ -130,5 +190,5 @@ func allowCORS(w http.ResponseWriter) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "POST, DELETE, OPTIONS, PATCH")
 	h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization, If-Match")
-	h.Set("Access-Control-Expose-Headers", "Location, Accept-Post")
+	h.Set("Access-Control-Expose-Headers", "Location, Accept-Post, Edgecam-Sessions")
 }

@@ -33,7 +33,7 @@ func benchViewer(b *testing.B, w *Server, st *stream.Stream) *session {
 	s := w.sessions[id]
 	w.mu.Unlock()
 	select {
-	case <-s.connected:
+	case <-s.peer.connected:
 	case <-ctx.Done():
 		b.Fatal("viewer did not connect")
 	}

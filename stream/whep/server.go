@@ -402,45 +402,88 @@ func (w *Server) certificate() (webrtc.Certificate, error) {
 // answer and the session id. Errors wrap ErrBadOffer, ErrTooManySessions,
 // ErrStopped, stream.ErrTooManyReaders or stream.ErrClosed.
 func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string, opts ...OfferOption) (answer, id string, err error) {
-	if w.ctx.Err() != nil {
-		return "", "", ErrStopped
+	answer, ids, err := w.OfferMany(ctx, []*stream.Stream{st}, offer, opts...)
+	if err != nil {
+		return "", "", err
 	}
-	if !strings.Contains(offer, "m=video") {
-		return "", "", fmt.Errorf("%w: the offer has no video media section", ErrBadOffer)
+	return answer, ids[0], nil
+}
+
+// MaxStreamsPerPeer is the most streams one offer may ask for.
+const MaxStreamsPerPeer = 64
+
+// OfferMany answers an offer whose video sections are, in order, one per
+// stream of sts, with one PeerConnection playing them all: a wall of
+// cameras in one browser then does one ICE and DTLS handshake, not one per
+// camera, over one bundled transport. Each stream is a session of its own
+// (its id is in ids, in the order of sts) that Close ends alone; the
+// PeerConnection ends with the last of them, or ends them all when it
+// fails. The streams must share one codec. Errors are Offer's.
+func (w *Server) OfferMany(ctx context.Context, sts []*stream.Stream, offer string, opts ...OfferOption) (answer string, ids []string, err error) {
+	if w.ctx.Err() != nil {
+		return "", nil, ErrStopped
+	}
+	if len(sts) == 0 || len(sts) > MaxStreamsPerPeer {
+		return "", nil, fmt.Errorf("%w: %d streams in one session, want 1 to %d", ErrBadOffer, len(sts), MaxStreamsPerPeer)
+	}
+	if n := strings.Count(offer, "m=video"); n == 0 {
+		return "", nil, fmt.Errorf("%w: the offer has no video media section", ErrBadOffer)
+	} else if len(sts) > 1 && n != len(sts) {
+		return "", nil, fmt.Errorf("%w: the offer has %d video sections for %d streams", ErrBadOffer, n, len(sts))
 	}
 	// Every remote candidate gets connectivity checks: an offer naming
 	// hundreds of host:port pairs would turn the daemon into a packet
 	// cannon aimed at them. A browser offers a handful.
 	if n := strings.Count(offer, "a=candidate:"); n > MaxRemoteCandidates {
-		return "", "", fmt.Errorf("%w: %d candidates, at most %d are taken", ErrBadOffer, n, MaxRemoteCandidates)
+		return "", nil, fmt.Errorf("%w: %d candidates, at most %d are taken", ErrBadOffer, n, MaxRemoteCandidates)
 	}
 	w.mu.Lock()
-	full := len(w.sessions) >= w.max
+	full := len(w.sessions)+len(sts) > w.max
 	w.mu.Unlock()
 	if full {
-		return "", "", ErrTooManySessions
+		return "", nil, ErrTooManySessions
 	}
-	codec := st.Codec()
+	codec := sts[0].Codec()
+	for _, st := range sts[1:] {
+		if c := st.Codec(); c != codec {
+			return "", nil, fmt.Errorf("%w: %s sends %s and %s sends %s: ask for them in separate sessions", ErrBadOffer, sts[0].Name(), codec, st.Name(), c)
+		}
+	}
 
 	cert, err := w.certificate()
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
 	pc, err := w.apis[codec].NewPeerConnection(webrtc.Configuration{Certificates: []webrtc.Certificate{cert}})
 	if err != nil {
-		return "", "", fmt.Errorf("new peer connection: %w", err)
+		return "", nil, fmt.Errorf("new peer connection: %w", err)
 	}
-	fail := func(e error) (string, string, error) {
+	var readers []*stream.Reader
+	fail := func(e error) (string, []string, error) {
+		for _, r := range readers {
+			r.Close()
+		}
 		_ = pc.Close()
-		return "", "", e
+		return "", nil, e
 	}
-	track, err := webrtc.NewTrackLocalStaticRTP(capability(codec), "video", "edgecam-"+st.Name())
-	if err != nil {
-		return fail(err)
-	}
-	sender, err := pc.AddTrack(track)
-	if err != nil {
-		return fail(err)
+	// Tracks added before the offer is applied take its video sections in
+	// order: track i plays in the i-th.
+	tracks := make([]*webrtc.TrackLocalStaticRTP, len(sts))
+	senders := make([]*webrtc.RTPSender, len(sts))
+	for i, st := range sts {
+		trackID := "video"
+		if len(sts) > 1 {
+			trackID = fmt.Sprintf("video%d", i)
+		}
+		track, err := webrtc.NewTrackLocalStaticRTP(capability(codec), trackID, "edgecam-"+st.Name())
+		if err != nil {
+			return fail(err)
+		}
+		sender, err := pc.AddTrack(track)
+		if err != nil {
+			return fail(err)
+		}
+		tracks[i], senders[i] = track, sender
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrBadOffer, err))
@@ -461,10 +504,12 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string, opt
 	// match silently; a browser that only
 	// offers packetization-mode=0 could not take our FU-A packets, one
 	// that offers H.265 only in another profile could not decode it.
-	codecs := sender.GetParameters().Codecs
-	if len(codecs) == 0 || !strings.EqualFold(codecs[0].MimeType, capability(codec).MimeType) ||
-		(codec == capture.CodecH264 && !strings.Contains(codecs[0].SDPFmtpLine, "packetization-mode=1")) {
-		return fail(&CodecError{Codec: codec})
+	for _, sender := range senders {
+		codecs := sender.GetParameters().Codecs
+		if len(codecs) == 0 || !strings.EqualFold(codecs[0].MimeType, capability(codec).MimeType) ||
+			(codec == capture.CodecH264 && !strings.Contains(codecs[0].SDPFmtpLine, "packetization-mode=1")) {
+			return fail(&CodecError{Codec: codec})
+		}
 	}
 	select {
 	case <-gathered:
@@ -472,68 +517,81 @@ func (w *Server) Offer(ctx context.Context, st *stream.Stream, offer string, opt
 		return fail(ctx.Err())
 	}
 
-	reader, err := st.Subscribe()
-	if err != nil {
-		return fail(err)
-	}
-	if reader.Codec() != codec {
-		// The camera switched codecs while this offer was answered.
-		reader.Close()
-		return fail(&CodecError{Codec: reader.Codec()})
+	for _, st := range sts {
+		reader, err := st.Subscribe()
+		if err != nil {
+			return fail(err)
+		}
+		readers = append(readers, reader)
+		if reader.Codec() != codec {
+			// The camera switched codecs while this offer was answered.
+			return fail(&CodecError{Codec: reader.Codec()})
+		}
 	}
 	var o offerOptions
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &session{
-		id:        newID(),
-		start:     o.start,
-		camera:    st.Name(),
-		w:         w,
-		pc:        pc,
-		track:     track,
-		sender:    sender,
-		reader:    reader,
-		done:      make(chan struct{}),
-		connected: make(chan struct{}),
-		failed:    make(chan struct{}),
-		log:       w.log.With("camera", st.Name()),
+	p := newPeer(pc, len(sts))
+	sessions := make([]*session, len(sts))
+	for i, st := range sts {
+		s := &session{
+			id:     newID(),
+			start:  o.start,
+			camera: st.Name(),
+			w:      w,
+			peer:   p,
+			track:  tracks[i],
+			sender: senders[i],
+			reader: readers[i],
+			done:   make(chan struct{}),
+			log:    w.log.With("camera", st.Name()),
+		}
+		if l := st.Label(); l != "" {
+			s.log = s.log.With("stream", l)
+		}
+		s.log = s.log.With("session", s.id)
+		sessions[i] = s
 	}
-	if l := st.Label(); l != "" {
-		s.log = s.log.With("stream", l)
-	}
-	s.log = s.log.With("session", s.id)
 
 	w.mu.Lock()
-	if len(w.sessions) >= w.max || w.ctx.Err() != nil {
+	if len(w.sessions)+len(sessions) > w.max || w.ctx.Err() != nil {
 		w.mu.Unlock()
-		reader.Close()
 		return fail(ErrTooManySessions)
 	}
-	w.sessions[s.id] = s
-	w.wg.Add(3)
+	for _, s := range sessions {
+		w.sessions[s.id] = s
+	}
+	w.wg.Add(3 * len(sessions))
 	w.mu.Unlock()
 
 	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
-		s.log.Debug("webrtc state", "state", state.String())
+		sessions[0].log.Debug("webrtc state", "state", state.String())
 		switch state {
 		case webrtc.PeerConnectionStateConnected:
-			s.connectedOnce.Do(func() { close(s.connected) })
+			p.connectedOnce.Do(func() { close(p.connected) })
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			// Closing the PeerConnection from its own callback deadlocks;
-			// the session's watch goroutine does it.
-			s.failedOnce.Do(func() { close(s.failed) })
+			// the sessions' watch goroutines do it.
+			p.failedOnce.Do(func() { close(p.failed) })
 		}
 	})
-	go s.readRTCP()
-	go s.write()
-	go s.watch()
-	if s.start == StartKeyframe {
-		s.log.Info("viewer joined", "transport", "webrtc", "start", "keyframe")
-	} else {
-		s.log.Info("viewer joined", "transport", "webrtc")
+	ids = make([]string, len(sessions))
+	for i, s := range sessions {
+		ids[i] = s.id
+		go s.readRTCP()
+		go s.write()
+		go s.watch()
+		attrs := []any{"transport", "webrtc"}
+		if s.start == StartKeyframe {
+			attrs = append(attrs, "start", "keyframe")
+		}
+		if len(sessions) > 1 {
+			attrs = append(attrs, "shared", len(sessions))
+		}
+		s.log.Info("viewer joined", attrs...)
 	}
-	return keepCandidates(pc.LocalDescription().SDP, o.reachedAt, w.hosts), s.id, nil
+	return keepCandidates(pc.LocalDescription().SDP, o.reachedAt, w.hosts), ids, nil
 }
 
 // Close ends the session with the given id; camera must match its camera.
@@ -554,24 +612,21 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// session is one viewer's PeerConnection.
+// session is one stream played to a viewer: a track of a PeerConnection
+// (its peer), which may carry other streams' sessions too.
 type session struct {
 	id     string
 	camera string
 	w      *Server
-	pc     *webrtc.PeerConnection
+	peer   *peer
 	track  *webrtc.TrackLocalStaticRTP
 	sender *webrtc.RTPSender
 	reader *stream.Reader
 	log    *slog.Logger
 	start  Start
 
-	connected     chan struct{}
-	connectedOnce sync.Once
-	failed        chan struct{}
-	failedOnce    sync.Once
-	closeOnce     sync.Once
-	done          chan struct{}
+	closeOnce sync.Once
+	done      chan struct{}
 	// direct is set once the camera's goroutine sends to this viewer itself.
 	direct atomic.Bool
 }
@@ -580,7 +635,7 @@ func (s *session) close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.reader.Close()
-		_ = s.pc.Close()
+		s.peer.release()
 		s.w.mu.Lock()
 		delete(s.w.sessions, s.id)
 		s.w.mu.Unlock()
@@ -623,7 +678,7 @@ func (s *session) write() {
 	// Wait for DTLS: packets written before it are dropped by pion, and the
 	// IDR at the head of the queue must not be among them.
 	select {
-	case <-s.connected:
+	case <-s.peer.connected:
 	case <-s.done:
 		return
 	}
@@ -665,7 +720,7 @@ func (s *session) batch() *udpBatch {
 	if !batchSends {
 		return nil
 	}
-	pair, err := s.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	pair, err := s.peer.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil || pair.Remote == nil {
 		return nil
 	}
@@ -768,13 +823,13 @@ func (s *session) watch() {
 	defer s.w.wg.Done()
 	t := time.NewTimer(s.w.connectTimeout)
 	defer t.Stop()
-	connected := s.connected
+	connected := s.peer.connected
 	for {
 		select {
 		case <-connected:
 			t.Stop()
 			connected = nil // a closed channel would spin this loop
-		case <-s.failed:
+		case <-s.peer.failed:
 			s.close()
 			return
 		case <-s.done:
