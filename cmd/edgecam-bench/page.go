@@ -38,6 +38,7 @@ var pageStages = []struct{ name, about string }{
 	{"webrtc", "tile starts WebRTC"},
 	{"whep-post", "WHEP POST sent"},
 	{"whep-answer", "answer received"},
+	{"whep-applied", "answer applied (setRemoteDescription)"},
 	{"ice-connected", "ICE connected"},
 	{"dtls-connected", "DTLS connected"},
 	{"first-rtp", "first RTP packet (getStats, 10 ms polls; late by their lag)"},
@@ -50,24 +51,26 @@ var pageStages = []struct{ name, about string }{
 
 // pageProbeJS runs in every document before the page's scripts: it keeps
 // the page's peer connections and polls their statistics every 10 ms until
-// each has received an RTP packet, noting when a poll first said so (an
-// upper bound: getStats answers a few milliseconds after it is asked).
+// each of their tracks has received an RTP packet, noting when a poll
+// first said so, by track (an upper bound: getStats answers a few
+// milliseconds after it is asked). A wall's tiles share peer connections.
 const pageProbeJS = `(() => {
   const Orig = window.RTCPeerConnection;
   if (!Orig) return;
   const pcs = [];
-  window.__edgecamProbe = pcs;
+  const rtp = {};
+  window.__edgecamProbe = { pcs, rtp };
   window.RTCPeerConnection = class extends Orig {
-    constructor(...a) { super(...a); pcs.push({ pc: this }); }
+    constructor(...a) { super(...a); pcs.push(this); }
   };
   const poll = async () => {
-    for (const p of pcs) {
-      if (p.rtp || !p.pc.remoteDescription || p.pc.connectionState === 'closed') continue;
-      const rep = await p.pc.getStats();
+    for (const pc of pcs) {
+      if (!pc.remoteDescription || pc.connectionState === 'closed') continue;
+      if (pc.getReceivers().every((r) => r.track && r.track.id in rtp)) continue;
+      const rep = await pc.getStats();
       rep.forEach((r) => {
         if (r.type !== 'inbound-rtp' || r.kind !== 'video' || !(r.packetsReceived > 0)) return;
-        p.rtp = performance.now();
-        p.track = r.trackIdentifier;
+        rtp[r.trackIdentifier] ??= performance.now();
       });
     }
     setTimeout(poll, 10);
@@ -97,14 +100,17 @@ const pageResultJS = `(async () => {
       st['first-presented'] = m.detail.presentationTime;
     }
   }
+  const probe = window.__edgecamProbe || { pcs: [], rtp: {} };
   for (const el of document.querySelectorAll('[data-camera]')) {
     const c = cam(el.dataset.camera);
     Object.assign(c.stages, page);
     const id = el.querySelector('video.cam-video')?.srcObject?.getVideoTracks()[0]?.id;
-    const p = (window.__edgecamProbe || []).find((p) => p.track && p.track === id);
-    if (!p) continue;
-    c.stages['first-rtp'] = p.rtp;
-    const rep = await p.pc.getStats();
+    if (!id) continue;
+    if (id in probe.rtp) c.stages['first-rtp'] = probe.rtp[id];
+    const receiver = probe.pcs.flatMap((pc) => pc.connectionState === 'closed' ? [] : pc.getReceivers())
+      .find((r) => r.track && r.track.id === id);
+    if (!receiver) continue;
+    const rep = await receiver.getStats();
     rep.forEach((r) => {
       if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
       c.framesDecoded = r.framesDecoded; c.framesDropped = r.framesDropped || 0;

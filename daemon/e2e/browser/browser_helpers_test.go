@@ -174,8 +174,12 @@ const tileViewJS = `((name) => {
   const v = el.querySelector('video.cam-video');
   const img = el.querySelector('img.cam-jpeg');
   const q = v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
-  const whepURL = new URL('/cameras/' + encodeURIComponent(name) + '/whep', location.href).href;
-  const whep = performance.getEntriesByType('resource').find((e) => e.name === whepURL);
+  // The tile's own WHEP endpoint, or the wall's (/whep?camera=…) naming it.
+  const whepPath = '/cameras/' + encodeURIComponent(name) + '/whep';
+  const whep = performance.getEntriesByType('resource').find((e) => {
+    const u = new URL(e.name);
+    return u.pathname === whepPath || (u.pathname === '/whep' && u.searchParams.getAll('camera').includes(name));
+  });
   return {
     found: true,
     state: el.dataset.state || '',

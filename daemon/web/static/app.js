@@ -4,7 +4,7 @@
 // live or shows snapshots, and releases every session while the tab is hidden.
 
 import { GRID_MODES, TRANSPORTS, Tile } from './tile.js';
-import { browserDecodesH264, setServerInstance, timeoutSignal } from './whep.js';
+import { WhepWall, browserDecodesH264, setServerInstance, timeoutSignal } from './whep.js';
 import { healthOf, renderCount, setChoiceHelp, setServerClock } from './status.js';
 import { Layout } from './layout.js';
 import { initialChoice, remember } from './choices.js';
@@ -41,6 +41,8 @@ const ui = {
 
 /** @type {Map<string, Tile>} camera name → tile, in API order */
 const tiles = new Map();
+// The grid's tiles that start together share one peer connection.
+const wall = new WhepWall();
 let loaded = false; // the camera list arrived at least once
 let pageActive = true; // false between pagehide and pageshow
 let tabAway = false; // the tab has been hidden (or frozen) past the grace period
@@ -205,7 +207,7 @@ function reconcile(cameras) {
     if (tile) {
       tile.update(cam);
     } else {
-      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount, gridSize: shownInGrid },
+      tile = new Tile(cam, { onActivate: openCamera, onState: updateCount, gridSize: shownInGrid, wall },
         { transport, grid: gridMode, single: cam.name === cameraRoute() });
       tile.setServerDown(serverDown);
       tiles.set(cam.name, tile);

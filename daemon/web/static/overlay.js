@@ -331,11 +331,11 @@ const SYNC_MAX_MS = 1000;
  */
 export class PlayoutSync {
   /**
-   * @param {RTCPeerConnection} pc
+   * @param {RTCRtpReceiver} receiver the video's
    * @param {Overlay} overlay
    */
-  constructor(pc, overlay) {
-    this.pc = pc;
+  constructor(receiver, overlay) {
+    this.rtpReceiver = receiver;
     this.overlay = overlay;
     this.target = 0; // ms set on the receiver; 0: none
     this.base = 0; // the buffer's delay with no target: what the target adds to
@@ -344,7 +344,7 @@ export class PlayoutSync {
   }
 
   receiver() {
-    return this.pc.getReceivers().find((r) => r.track?.kind === 'video' && 'jitterBufferTarget' in r);
+    return 'jitterBufferTarget' in this.rtpReceiver ? this.rtpReceiver : null;
   }
 
   async tick() {
@@ -388,7 +388,7 @@ export class PlayoutSync {
   async bufferMs() {
     let now = null;
     try {
-      (await this.pc.getStats()).forEach((s) => {
+      (await this.rtpReceiver.getStats()).forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video' && typeof s.jitterBufferDelay === 'number') {
           now = { delay: s.jitterBufferDelay, count: s.jitterBufferEmittedCount };
         }

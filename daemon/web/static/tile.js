@@ -81,7 +81,9 @@ const BADGE_TEXT = {
 export class Tile {
   /**
    * @param {object} cam camera object from GET /api/cameras
-   * @param {{onActivate: (name: string) => void, onState: () => void, gridSize?: () => number}} hooks
+   * @param {{onActivate: (name: string) => void, onState: () => void, gridSize?: () => number,
+   *   wall?: import('./whep.js').WhepWall}} hooks wall, if given, gathers the WebRTC sessions of
+   *   grid tiles starting together into one peer connection
    * @param {{transport?: string, grid?: string, single?: boolean}} opts transport is one of
    *   TRANSPORTS, grid one of GRID_MODES
    */
@@ -526,19 +528,41 @@ export class Tile {
   }
 
   /**
-   * whepURL is where the tile posts its offer. A tile in a grid of several
-   * cameras starts on the camera's keyframe alone: the browser then decodes
-   * one frame per camera to show the wall, not up to a GOP each, which on a
-   * weak display is what keeps the last tiles waiting; the picture stands
-   * still until the camera's next keyframe (docs/performance.md).
+   * inWall says whether the tile's next WebRTC session is one of a wall of
+   * several cameras. It then starts on the camera's keyframe alone: the
+   * browser decodes one frame per camera to show the wall, not up to a GOP
+   * each, which on a weak display is what keeps the last tiles waiting;
+   * the picture stands still until the camera's next keyframe. And it
+   * shares one peer connection with the tiles starting with it (WhepWall):
+   * one offer and one handshake for the wall (docs/performance.md).
    */
+  inWall() {
+    return !this.single && this.hooks.gridSize?.() > 1;
+  }
+
+  /** whepURL is where the tile posts its offer for a session of its own. */
   whepURL() {
     const url = withStream(whepEndpoint(this.name), this.stream);
-    if (this.single || !(this.hooks.gridSize?.() > 1)) return url;
+    if (!this.inWall()) return url;
     return `${url}${url.includes('?') ? '&' : '?'}start=keyframe`;
   }
 
-  connectWebRTC(gen) {
+  /**
+   * newSession is the tile's next WebRTC session: in the wall's shared
+   * peer connection when it can be (an H.264 stream, a wall, not a retry
+   * of a shared offer that failed), otherwise one of its own.
+   */
+  newSession(alone) {
+    const wall = this.hooks.wall;
+    if (wall && !alone && this.inWall() && this.codec() === 'H264') {
+      return wall.session(this.name, this.stream, 'keyframe');
+    }
+    const session = new WhepSession(this.whepURL(), this.warmPc);
+    this.warmPc = null;
+    return session;
+  }
+
+  connectWebRTC(gen, alone = false) {
     const auto = this.mode === 'auto';
     if (auto && typeof RTCPeerConnection !== 'function') {
       this.fallBack(gen, 'this browser has no WebRTC');
@@ -554,8 +578,7 @@ export class Tile {
     }
     let session;
     try {
-      session = new WhepSession(this.whepURL(), this.warmPc);
-      this.warmPc = null;
+      session = this.newSession(alone);
     } catch (err) {
       const reason = `WebRTC unavailable: ${err?.message ?? err}`;
       if (auto) this.fallBack(gen, reason);
@@ -566,7 +589,10 @@ export class Tile {
     const pc = session.pc;
     this.mark('webrtc', gen);
     session.onStage = (stage) => this.mark(stage, gen);
-    pc.addEventListener('track', (ev) => this.attach(gen, ev));
+    pc.addEventListener('track', (ev) => {
+      // A shared peer connection has the other tiles' tracks too.
+      if (!session.transceiver || ev.transceiver === session.transceiver) this.attach(gen, ev);
+    });
     pc.addEventListener('connectionstatechange', () => this.onConnectionState(gen, pc));
     pc.addEventListener('iceconnectionstatechange', () => {
       if (pc.iceConnectionState === 'connected') this.mark('ice-connected', gen);
@@ -585,16 +611,25 @@ export class Tile {
     // its player is then ready for the first frame. Set up later, it can
     // miss that frame, and after a keyframe start (whepURL) that leaves the
     // tile blank until the camera's next keyframe.
-    const receiver = pc.getTransceivers()[0]?.receiver;
+    const receiver = session.receiver;
     if (receiver?.track) this.attach(gen, { track: receiver.track, streams: [] });
     started.then(
       () => {
         if (gen !== this.gen) return;
-        this.timers.stats = setInterval(() => this.checkStats(gen, pc), STATS_EVERY_MS);
+        this.timers.stats = setInterval(() => this.checkStats(gen, receiver), STATS_EVERY_MS);
         // Detections name main-stream frames; nothing to sync the sub-stream to.
-        if (this.stream === 'main') this.sync = new PlayoutSync(pc, this.overlay);
+        if (this.stream === 'main') this.sync = new PlayoutSync(receiver, this.overlay);
       },
       (err) => {
+        if (gen !== this.gen) return;
+        if (err?.alone) {
+          // The wall's shared offer failed, not this camera: try again at
+          // once on a session of the tile's own, which says what is wrong
+          // with this camera if anything is.
+          this.teardown();
+          this.connectWebRTC(++this.gen, true);
+          return;
+        }
         const reason = err?.message ?? String(err);
         // 5xx: the server cannot serve WebRTC now (e.g. no sessions left);
         // 406: this browser cannot take the camera's codec over WebRTC.
@@ -766,11 +801,12 @@ export class Tile {
 
   // checkStats backs up the video events: decoded frames mean live even in a
   // background tab, where requestVideoFrameCallback does not run; and a
-  // decoder that stops while the camera streams means a dead session.
-  async checkStats(gen, pc) {
+  // decoder that stops while the camera streams means a dead session. It
+  // asks the tile's receiver: a wall's peer connection has every tile's.
+  async checkStats(gen, receiver) {
     let decoded = null;
     try {
-      const report = await pc.getStats();
+      const report = await receiver.getStats();
       report.forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video' && typeof s.framesDecoded === 'number') {
           decoded = s.framesDecoded;

@@ -81,12 +81,20 @@ export class WhepSession {
     // onStage(name), if set, is told when the offer is posted
     // ('whep-post') and answered ('whep-answer'), for the page's marks.
     this.onStage = null;
+    // The session's transceiver and its receiver, from start() on.
+    this.transceiver = null;
+    this.receiver = null;
   }
 
-  /** start negotiates the session; it rejects with WhepError on failure. */
+  /**
+   * start negotiates the session; it rejects with WhepError on failure.
+   * The receiver is there as soon as it is called.
+   */
   async start() {
     const pc = this.pc;
     const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+    this.transceiver = transceiver;
+    this.receiver = transceiver.receiver;
     preferH264(transceiver);
 
     // The offer leaves at once, without the browser's candidates: waiting
@@ -101,20 +109,8 @@ export class WhepSession {
     const applied = pc.setLocalDescription(offer).then(() => null, (err) => err);
     if (this.closed) throw new WhepError('closed');
 
-    let res;
     this.onStage?.('whep-post');
-    try {
-      res = await fetch(this.endpoint, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/sdp', Accept: 'application/sdp' },
-        body: offer.sdp,
-        cache: 'no-store',
-        signal: timeoutSignal(POST_TIMEOUT_MS),
-      });
-    } catch (err) {
-      throw new WhepError(err?.name === 'TimeoutError' || err?.name === 'AbortError'
-        ? 'server did not answer' : 'server unreachable');
-    }
+    const res = await postOffer(this.endpoint, offer.sdp);
 
     this.onStage?.('whep-answer');
     const err = await applied;
@@ -139,6 +135,7 @@ export class WhepSession {
     } catch (err) {
       throw new WhepError(`bad answer from server: ${err?.message ?? err}`);
     }
+    this.onStage?.('whep-applied');
   }
 
   // locate keeps the session's URL from a 201's Location, for the DELETE.
@@ -172,19 +169,223 @@ export class WhepSession {
   // deleteRemote ends the server-side session; it returns the request, or
   // null when there is no session to end.
   deleteRemote() {
-    if (!this.location) return null;
-    const url = this.location;
+    const deleted = deleteSession(this.location, this.instance, this.pc);
     this.location = null;
-    // A session of a server run that has ended is already gone: a DELETE
-    // would only be answered 404 (an error in the console). So is one
-    // whose connection failed: the server ended it when its ICE did.
-    if ((this.instance && serverInstance && this.instance !== serverInstance) ||
-        this.pc.connectionState === 'failed') {
-      return null;
-    }
-    // keepalive lets the request outlive the page on pagehide.
-    return fetch(url, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
+    return deleted;
   }
+}
+
+/** WALL_ENDPOINT answers one offer for several cameras (docs/api.md). */
+const WALL_ENDPOINT = '/whep';
+// WALL_SIZE is the most cameras one peer connection of a wall carries.
+// Chromium applies an answer's video sections one after another, before
+// its ICE checks start, and the cost grows faster than their number: on
+// two cores, 16 sections took 550 ms to apply, 8 took 80. Sixteen
+// cameras start fastest as two connections of eight (docs/performance.md).
+const WALL_SIZE = 8;
+
+/**
+ * WhepWall puts the sessions tiles ask for in the same turn of the page's
+ * event loop into one peer connection and one offer: a wall of sixteen
+ * cameras then does one offer, one ICE check and one DTLS handshake
+ * instead of sixteen of each, which on a weak display was most of the
+ * time until its last tile played. Every camera is still a session of its
+ * own on the server, ended alone when its tile closes it; the peer
+ * connection closes with the last of them.
+ */
+export class WhepWall {
+  constructor() {
+    this.batch = null;
+  }
+
+  /**
+   * session returns a session for one camera's stream ('main' | 'sub')
+   * that behaves as a WhepSession whose pc it shares with the others of
+   * its turn; start (e.g. 'keyframe') goes to the server for all of them.
+   * When the shared offer fails, its start() rejects with a WhepError
+   * whose `alone` is true: the tile should try again on a session of its
+   * own, and nothing of the failure is the camera's.
+   */
+  session(camera, stream, start = '') {
+    if (!this.batch || this.batch.members.length >= WALL_SIZE) {
+      const batch = new WallBatch(start);
+      this.batch = batch;
+      queueMicrotask(() => {
+        if (this.batch === batch) this.batch = null;
+        batch.send();
+      });
+    }
+    return this.batch.add(camera, stream);
+  }
+}
+
+// WallBatch is one shared peer connection and its offer.
+class WallBatch {
+  constructor(start) {
+    this.start = start;
+    // max-bundle: one transport from the offer on. Otherwise the browser
+    // opens one per video section and moves them all onto the first when
+    // the answer bundles them, which for sixteen sections took longer
+    // than everything else of a start.
+    this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    this.members = [];
+    this.open = 0;
+    this.settled = null;
+    this.done = new Promise((resolve) => { this.settled = resolve; });
+  }
+
+  add(camera, stream) {
+    const m = new WallMember(this, camera, stream);
+    this.members.push(m);
+    this.open++;
+    return m;
+  }
+
+  url() {
+    const q = new URLSearchParams();
+    for (const m of this.members) q.append('camera', m.camera);
+    for (const m of this.members) q.append('stream', m.stream);
+    if (this.start) q.set('start', this.start);
+    return `${WALL_ENDPOINT}?${q}`;
+  }
+
+  async send() {
+    let err = null;
+    try {
+      await this.negotiate();
+    } catch (e) {
+      err = e instanceof WhepError ? e : new WhepError(String(e?.message ?? e));
+      err.alone = true;
+    }
+    this.settled(err);
+  }
+
+  async negotiate() {
+    const pc = this.pc;
+    if (this.open === 0) return; // every tile left before the offer
+    const offer = await pc.createOffer();
+    const applied = pc.setLocalDescription(offer).then(() => null, (e) => e);
+    for (const m of this.members) m.onStage?.('whep-post');
+    const res = await postOffer(this.url(), offer.sdp);
+    for (const m of this.members) m.onStage?.('whep-answer');
+    if (res.status === 201) this.locate(res);
+    const failed = await applied;
+    if (failed) {
+      this.deleteAll();
+      throw new WhepError(`the browser refused its own offer: ${failed?.message ?? failed}`);
+    }
+    if (res.status !== 201) throw new WhepError(await describeFailure(res), res.status);
+    const answer = await res.text();
+    // Tiles that left while the offer was on its way end their sessions now.
+    for (const m of this.members) if (m.closed) m.deleteRemote();
+    if (this.open === 0) return;
+    try {
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    } catch (e) {
+      this.deleteAll();
+      throw new WhepError(`bad answer from server: ${e?.message ?? e}`);
+    }
+    for (const m of this.members) m.onStage?.('whep-applied');
+  }
+
+  // locate gives each member its session's URL, from the answer's
+  // Edgecam-Sessions (in the order of the cameras) or, for one, Location.
+  locate(res) {
+    const list = res.headers.get('Edgecam-Sessions');
+    const urls = list ? list.split(',').map((u) => u.trim()) : [res.headers.get('Location')];
+    this.members.forEach((m, i) => {
+      if (!urls[i]) return;
+      m.location = new URL(urls[i], document.baseURI).href;
+      m.instance = serverInstance;
+    });
+  }
+
+  deleteAll() {
+    for (const m of this.members) m.deleteRemote();
+  }
+
+  // leave is a member's end: the last one closes the peer connection, once
+  // the offer is through and the server answered the members' DELETEs
+  // (see WhepSession.close), or after DELETE_WAIT_MS.
+  leave() {
+    this.open--;
+    if (this.open > 0) return;
+    const timer = setTimeout(() => this.pc.close(), DELETE_WAIT_MS);
+    this.done.then(() => Promise.allSettled(this.members.map((m) => m.deleting))).then(() => {
+      clearTimeout(timer);
+      this.pc.close();
+    });
+  }
+}
+
+// WallMember is one camera's session in a WallBatch.
+class WallMember {
+  constructor(batch, camera, stream) {
+    this.batch = batch;
+    this.camera = camera;
+    this.stream = stream === 'sub' ? 'sub' : 'main';
+    this.pc = batch.pc;
+    this.transceiver = batch.pc.addTransceiver('video', { direction: 'recvonly' });
+    this.receiver = this.transceiver.receiver;
+    preferH264(this.transceiver);
+    this.location = null;
+    this.instance = null;
+    this.closed = false;
+    this.deleting = null;
+    this.onStage = null;
+  }
+
+  /** start resolves once the shared offer is answered. */
+  async start() {
+    const err = await this.batch.done;
+    if (err) throw err;
+    if (this.closed) throw new WhepError('closed');
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.deleteRemote();
+    this.batch.leave();
+  }
+
+  deleteRemote() {
+    this.deleting = deleteSession(this.location, this.instance, this.pc) ?? this.deleting;
+    this.location = null;
+    return this.deleting;
+  }
+}
+
+// postOffer posts an SDP offer; it rejects with WhepError when no answer
+// comes.
+async function postOffer(url, sdp) {
+  try {
+    return await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp', Accept: 'application/sdp' },
+      body: sdp,
+      cache: 'no-store',
+      signal: timeoutSignal(POST_TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw new WhepError(err?.name === 'TimeoutError' || err?.name === 'AbortError'
+      ? 'server did not answer' : 'server unreachable');
+  }
+}
+
+// deleteSession ends the server-side session at url, opened under the
+// server run instance, on peer connection pc; it returns the request, or
+// null when there is nothing to end.
+function deleteSession(url, instance, pc) {
+  if (!url) return null;
+  // A session of a server run that has ended is already gone: a DELETE
+  // would only be answered 404 (an error in the console). So is one whose
+  // connection failed: the server ended it when its ICE did.
+  if ((instance && serverInstance && instance !== serverInstance) || pc.connectionState === 'failed') {
+    return null;
+  }
+  // keepalive lets the request outlive the page on pagehide.
+  return fetch(url, { method: 'DELETE', keepalive: true, cache: 'no-store' }).catch(() => {});
 }
 
 async function describeFailure(res) {
