@@ -28,6 +28,7 @@ const DISCONNECT_GRACE_MS = 3000; // ICE may recover from 'disconnected' by itse
 const BACKOFF_MIN_MS = 1000;
 const BACKOFF_MAX_MS = 15000;
 const STATS_EVERY_MS = 2000;
+const WARM_WITHIN_MS = 2000; // warmSoon: at the latest this long after the tile went live
 const STALL_MS = 10000; // a live tile whose decoder stops this long starts over
 const STALE_TICK_MS = 1000; // how often the stale check (and its counter) runs
 const SNAPSHOT_MSG_MS = 5000;
@@ -118,6 +119,7 @@ export class Tile {
     // A tile that switches stream (sub in the grid, main full size) keeps a
     // peer connection gathered ahead for its next WebRTC session.
     this.warmPc = null;
+    this.cancelWarm = null; // cancels a warmSoon() still to come
     this.gen = 0; // bumps on every attempt so stale callbacks can tell
     this.streamGen = -1; // gen whose stream the <video> shows
     this.stopped = true;
@@ -373,10 +375,33 @@ export class Tile {
     this.lastError = '';
     this.stale = false;
     this.conn = 'connecting';
+    this.cancelWarm?.();
+    this.cancelWarm = null;
     this.warmPc?.close();
     this.warmPc = null;
     this.render();
     this.hooks.onState();
+  }
+
+  /**
+   * warmSoon gathers a peer connection for the switch to the other stream
+   * once the page has nothing else to do: made as each tile of a wall went
+   * live, sixteen of them gathering at once held up the wall's last first
+   * pictures.
+   */
+  warmSoon() {
+    if (this.cancelWarm) return;
+    const warm = () => {
+      this.cancelWarm = null;
+      if (!this.stopped && !this.warmPc && this.api.sub) this.warmPc = warmPeerConnection();
+    };
+    if (typeof requestIdleCallback === 'function') {
+      const id = requestIdleCallback(warm, { timeout: WARM_WITHIN_MS });
+      this.cancelWarm = () => cancelIdleCallback(id);
+    } else {
+      const id = setTimeout(warm, WARM_WITHIN_MS / 4);
+      this.cancelWarm = () => clearTimeout(id);
+    }
   }
 
   /** destroy stops the tile and removes it from the page. */
@@ -839,7 +864,7 @@ export class Tile {
     if (this.transport === 'webrtc') {
       this.webrtcWorked = true;
       // Ready for the switch to the other stream.
-      if (this.api.sub && !this.warmPc) this.warmPc = warmPeerConnection();
+      if (this.api.sub && !this.warmPc) this.warmSoon();
     }
     this.failures = 0;
     this.backoff = BACKOFF_MIN_MS;

@@ -207,15 +207,24 @@ export class WhepWall {
    * own, and nothing of the failure is the camera's.
    */
   session(camera, stream, start = '') {
-    if (!this.batch || this.batch.members.length >= WALL_SIZE) {
-      const batch = new WallBatch(start);
+    let batch = this.batch;
+    if (!batch) {
+      batch = new WallBatch(start);
       this.batch = batch;
-      queueMicrotask(() => {
-        if (this.batch === batch) this.batch = null;
-        batch.send();
-      });
+      queueMicrotask(() => this.send(batch));
     }
-    return this.batch.add(camera, stream);
+    const member = batch.add(camera, stream);
+    // A full connection's offer goes at once, while the page starts the
+    // next tiles.
+    if (batch.members.length >= WALL_SIZE) this.send(batch);
+    return member;
+  }
+
+  send(batch) {
+    if (this.batch === batch) this.batch = null;
+    if (batch.sent) return;
+    batch.sent = true;
+    batch.send();
   }
 }
 
@@ -230,6 +239,7 @@ class WallBatch {
     this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
     this.members = [];
     this.open = 0;
+    this.sent = false;
     this.settled = null;
     this.done = new Promise((resolve) => { this.settled = resolve; });
   }
