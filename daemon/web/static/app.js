@@ -4,7 +4,7 @@
 // live or shows snapshots, and releases every session while the tab is hidden.
 
 import { GRID_MODES, TRANSPORTS, Tile } from './tile.js';
-import { WhepWall, browserDecodesH264, setServerInstance, timeoutSignal } from './whep.js';
+import { WhepWall, browserDecodesH264, prepareSpare, setServerInstance, timeoutSignal } from './whep.js';
 import { healthOf, renderCount, setChoiceHelp, setServerClock } from './status.js';
 import { Layout } from './layout.js';
 import { initialChoice, remember } from './choices.js';
@@ -411,18 +411,10 @@ function onFreeze() {
 }
 
 // warmWebRTC starts the browser's WebRTC engine (its threads, its codec
-// list) while the camera list is on its way: the first offer of a page
-// costs about 30 ms more than later ones, on the way to every tile's
-// first picture. The peer connection is thrown away.
+// list) while the camera list is on its way: the page's first offer is made
+// then (prepareSpare), not on the way to the first picture.
 function warmWebRTC() {
-  if (typeof RTCPeerConnection !== 'function' || !['auto', 'webrtc'].includes(transport)) return;
-  try {
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver('video', { direction: 'recvonly' });
-    pc.createOffer().catch(() => {}).finally(() => pc.close());
-  } catch {
-    // The tiles will find out and fall back.
-  }
+  if (['auto', 'webrtc'].includes(transport)) prepareSpare();
 }
 
 function init() {

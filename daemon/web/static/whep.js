@@ -62,6 +62,35 @@ function videoCapabilities() {
   return capabilities;
 }
 
+// spare is a peer connection made ahead, with one receive-only video
+// transceiver and its offer under way: { pc, transceiver, offer }.
+let spare = null;
+
+/**
+ * prepareSpare makes a peer connection and its offer ahead, while the page
+ * waits for its camera list: the page's first session (a WhepSession, or a
+ * wall's first connection) takes it. The first offer of a page is its
+ * slowest, as it starts the browser's WebRTC engine; made ahead it costs
+ * the first picture nothing. It holds no socket until it is used.
+ */
+export function prepareSpare() {
+  if (spare || typeof RTCPeerConnection !== 'function') return;
+  try {
+    const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+    preferH264(transceiver);
+    spare = { pc, transceiver, offer: pc.createOffer().catch(() => null) };
+  } catch {
+    // Sessions make their own; a page without WebRTC falls back anyway.
+  }
+}
+
+function takeSpare() {
+  const s = spare;
+  spare = null;
+  return s;
+}
+
 /** CODEC_REFUSED is the status of a WHEP offer that cannot take the camera's codec. */
 export const CODEC_REFUSED = 406;
 
@@ -74,7 +103,10 @@ export const CODEC_REFUSED = 406;
 export class WhepSession {
   constructor(endpoint, pc = null) {
     this.endpoint = endpoint;
-    this.pc = pc ?? new RTCPeerConnection();
+    // Without a peer connection of its own, the session takes the page's
+    // spare one (prepareSpare), offer and all.
+    this.spare = pc ? null : takeSpare();
+    this.pc = pc ?? this.spare?.pc ?? new RTCPeerConnection();
     this.location = null;
     this.instance = null;
     this.closed = false;
@@ -92,10 +124,12 @@ export class WhepSession {
    */
   async start() {
     const pc = this.pc;
-    const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
+    const spare = this.spare;
+    this.spare = null;
+    const transceiver = spare?.transceiver ?? pc.addTransceiver('video', { direction: 'recvonly' });
     this.transceiver = transceiver;
     this.receiver = transceiver.receiver;
-    preferH264(transceiver);
+    if (!spare) preferH264(transceiver);
 
     // The offer leaves at once, without the browser's candidates: waiting
     // for ICE gathering was the largest part of a tile's start (150 ms
@@ -105,7 +139,7 @@ export class WhepSession {
     // the mDNS names browsers put in their offers anyway. And it is posted
     // while the browser applies it (setLocalDescription starts its ICE
     // agent), so that the two overlap instead of adding up.
-    const offer = await pc.createOffer();
+    const offer = (await spare?.offer) ?? await pc.createOffer();
     const applied = pc.setLocalDescription(offer).then(() => null, (err) => err);
     if (this.closed) throw new WhepError('closed');
 
@@ -236,7 +270,11 @@ class WallBatch {
     // opens one per video section and moves them all onto the first when
     // the answer bundles them, which for sixteen sections took longer
     // than everything else of a start.
-    this.pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    const spare = takeSpare();
+    this.pc = spare?.pc ?? new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+    // The spare's transceiver is the first member's; its offer, of one
+    // section, is made again with all of them.
+    this.spareTransceiver = spare?.transceiver ?? null;
     this.members = [];
     this.open = 0;
     this.sent = false;
@@ -335,9 +373,10 @@ class WallMember {
     this.camera = camera;
     this.stream = stream === 'sub' ? 'sub' : 'main';
     this.pc = batch.pc;
-    this.transceiver = batch.pc.addTransceiver('video', { direction: 'recvonly' });
+    this.transceiver = batch.spareTransceiver ?? batch.pc.addTransceiver('video', { direction: 'recvonly' });
+    if (!batch.spareTransceiver) preferH264(this.transceiver);
+    batch.spareTransceiver = null;
     this.receiver = this.transceiver.receiver;
-    preferH264(this.transceiver);
     this.location = null;
     this.instance = null;
     this.closed = false;
