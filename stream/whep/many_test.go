@@ -2,9 +2,11 @@ package whep
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -169,5 +171,97 @@ func TestOfferManyRefusesWhatItCannotPlay(t *testing.T) {
 				t.Fatalf("%d sessions and %d readers left", w.Sessions(), h264.Readers())
 			}
 		})
+	}
+}
+
+// A camera that goes away (a reload removed or changed it) ends its own
+// session: its track falls silent, sender reports and all, which is how a
+// browser tells a session that ended from a camera between two keyframes,
+// while the other cameras of the connection play on.
+func TestAStreamThatEndsSilencesItsTrackAlone(t *testing.T) {
+	w, ctx := startWebRTC(t, Config{Interfaces: []string{"lo"}}, nil)
+	var sts []*stream.Stream
+	for _, name := range []string{"a", "b"} {
+		st := stream.New(name, stream.Options{})
+		defer st.Close()
+		feed(st, 0, 3, 25, 1)
+		sts = append(sts, st)
+	}
+	pc := loopbackPeer(t, nil)
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
+		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	// Sender reports by the mid of the section they describe.
+	var mu sync.Mutex
+	reports := map[string]int{}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+		mid := ""
+		for _, tc := range pc.GetTransceivers() {
+			if tc.Receiver() == r {
+				mid = tc.Mid()
+			}
+		}
+		go func() {
+			for {
+				pkts, _, err := r.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					if _, ok := p.(*rtcp.SenderReport); ok {
+						mu.Lock()
+						reports[mid]++
+						mu.Unlock()
+					}
+				}
+			}
+		}()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := tr.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	answer, _, err := w.OfferMany(ctx, sts, offerOf(t, pc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(mid string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return reports[mid]
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for count("0") == 0 || count("1") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("sender reports after 10 s: %d and %d", count("0"), count("1"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	sts[1].Close()
+	deadline = time.Now().Add(5 * time.Second)
+	for w.Sessions() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions 5 s after one camera's stream ended, want 1", w.Sessions())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(1100 * time.Millisecond) // a report under way may still come
+	a, b := count("0"), count("1")
+	time.Sleep(2500 * time.Millisecond)
+	if got := count("1") - b; got != 0 {
+		t.Errorf("the ended session's track sent %d sender reports in 2.5 s, want none", got)
+	}
+	if got := count("0") - a; got < 1 {
+		t.Errorf("the other camera's track sent %d sender reports in 2.5 s, want its one a second", got)
+	}
+	if s := pc.ConnectionState(); s != webrtc.PeerConnectionStateConnected {
+		t.Errorf("the connection is %s; the other camera's session still plays on it", s)
 	}
 }

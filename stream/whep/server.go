@@ -635,6 +635,10 @@ func (s *session) close() {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.reader.Close()
+		// The track stops, and with it its sender reports, which is how a
+		// browser whose connection plays other sessions still can tell
+		// that this one ended (a reload changed the camera, say).
+		_ = s.sender.Stop()
 		s.peer.release()
 		s.w.mu.Lock()
 		delete(s.w.sessions, s.id)

@@ -5,6 +5,7 @@ package browser
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
+	"github.com/edgecam/edgecam/daemon"
 	"github.com/edgecam/edgecam/daemon/config"
 	"github.com/edgecam/edgecam/daemon/daemontest"
 )
@@ -153,4 +155,71 @@ func TestBrowserWallRefusedWholeStillPlaysEveryCamera(t *testing.T) {
 	if webrtc != places || d.WebRTCSessions() != places {
 		t.Fatalf("%d tiles on WebRTC and %d sessions, want %d of each: every place taken", webrtc, d.WebRTCSessions(), places)
 	}
+}
+
+// whepPostsJS counts the page's WHEP offers that named a camera, its own
+// endpoint's or a wall's.
+const whepPostsJS = `((name) => performance.getEntriesByType('resource').filter((e) => {
+  const u = new URL(e.name);
+  return u.pathname === '/cameras/' + name + '/whep' || (u.pathname === '/whep' && u.searchParams.getAll('camera').includes(name));
+}).length)(%q)`
+
+// A reload that changes one camera of a wall ends that camera's session
+// alone: its tile sees the server's reports on its track stop and plays
+// the new camera seconds sooner than a stalled video would be noticed
+// (10 s), while the other tiles of its connection play on.
+func TestBrowserWallTileFollowsACameraChangedByReload(t *testing.T) {
+	if !inTestNetns(t) {
+		return
+	}
+	first := daemontest.StartCamera(t, testcamera.Options{})
+	second := daemontest.StartCamera(t, testcamera.Options{})
+	names := []string{"cam-1", "cam-2", "cam-3"}
+	config3 := func(cam2 string) *config.Config {
+		cfg := daemontest.Config(daemontest.Camera(names[0], first.URL()), daemontest.Camera(names[1], cam2),
+			daemontest.Camera(names[2], first.URL()))
+		cfg.ApplyDefaults()
+		return cfg
+	}
+	var next atomic.Pointer[config.Config]
+	reload := make(chan struct{})
+	d := daemontest.Run(t, config3(first.URL()), daemon.Options{
+		Reload: reload,
+		Load:   func() (*config.Config, error) { return next.Load(), nil },
+	})
+	for _, n := range names {
+		d.WaitState(t, n, "streaming", 10*time.Second)
+	}
+	b := startBrowser(t)
+	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
+	for _, n := range names {
+		b.waitTile(t, n, 20*time.Second, "live", func(v tileView) bool { return v.State == "live" && v.VideoFrames > 0 })
+	}
+	if n := evalIn[int](t, b, fmt.Sprintf(whepPostsJS, "cam-2")); n != 1 {
+		t.Fatalf("cam-2's tile posted %d offers before the reload, want 1", n)
+	}
+
+	// The server reports on each track once a second: a session ended
+	// before its first report leaves the tile to notice the stall (10 s).
+	time.Sleep(2 * time.Second)
+	next.Store(config3(second.URL()))
+	changed := time.Now()
+	reload <- struct{}{}
+	deadline := changed.Add(8 * time.Second)
+	for evalIn[int](t, b, fmt.Sprintf(whepPostsJS, "cam-2")) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("cam-2's tile asked for no new session within 8 s of the reload that changed its camera: %s", b.tile(t, "cam-2"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("cam-2's tile asked again %s after the reload", time.Since(changed).Round(time.Millisecond))
+	for _, n := range []string{"cam-1", "cam-3"} {
+		if p := evalIn[int](t, b, fmt.Sprintf(whepPostsJS, n)); p != 1 {
+			t.Errorf("%s's tile posted %d offers; the reload did not change its camera", n, p)
+		}
+	}
+	for _, n := range names {
+		b.waitTile(t, n, 20*time.Second, "live again", func(v tileView) bool { return v.State == "live" && v.VideoFrames > 0 })
+	}
+	daemontest.WaitFor(t, 10*time.Second, "a session per tile again", func() bool { return d.WebRTCSessions() == len(names) })
 }

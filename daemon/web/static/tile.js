@@ -30,6 +30,7 @@ const BACKOFF_MAX_MS = 15000;
 const STATS_EVERY_MS = 2000;
 const WARM_WITHIN_MS = 2000; // warmSoon: at the latest this long after the tile went live
 const STALL_MS = 10000; // a live tile whose decoder stops this long starts over
+const REPORTS_SILENT_MS = 3500; // checkStats: the server's reports on the track stopped this long
 const STALE_TICK_MS = 1000; // how often the stale check (and its counter) runs
 const SNAPSHOT_MSG_MS = 5000;
 const SNAPSHOT_EVERY_MS = 2000; // snapshot grid: one picture per tile this often
@@ -125,6 +126,7 @@ export class Tile {
     this.stopped = true;
     this.timers = { retry: 0, live: 0, grace: 0, stats: 0, fallback: 0, snapMsg: 0, stale: 0 };
     this.frames = { count: 0, changedAt: 0 };
+    this.reports = { count: 0, changedAt: 0 }; // the server's sender reports on the track
     this.build();
     this.render();
   }
@@ -830,18 +832,30 @@ export class Tile {
   // asks the tile's receiver: a wall's peer connection has every tile's.
   async checkStats(gen, receiver) {
     let decoded = null;
+    let reports = null;
     try {
       const report = await receiver.getStats();
       report.forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video' && typeof s.framesDecoded === 'number') {
           decoded = s.framesDecoded;
         }
+        if (s.type === 'remote-outbound-rtp' && typeof s.reportsSent === 'number') reports = s.reportsSent;
       });
     } catch {
       return;
     }
     if (gen !== this.gen || decoded === null) return;
     const now = performance.now();
+    // The server reports on each track it sends every second, frames or
+    // not (a keyframe start waits up to a GOP for the next one). Reports
+    // that stop mean it ended this camera's session, a reload changed the
+    // camera say, which a connection shared with other tiles does not show.
+    if (reports !== null && reports !== this.reports.count) {
+      this.reports = { count: reports, changedAt: now };
+    } else if (reports > 0 && now - this.reports.changedAt > REPORTS_SILENT_MS) {
+      this.fail(gen, 'the server ended the session');
+      return;
+    }
     if (decoded !== this.frames.count) {
       this.frames = { count: decoded, changedAt: now };
       // Where requestVideoFrameCallback runs it is the picture clock: a
@@ -924,6 +938,7 @@ export class Tile {
     clearInterval(this.timers.stats);
     this.timers.live = this.timers.grace = this.timers.stats = this.timers.fallback = 0;
     this.frames = { count: 0, changedAt: 0 };
+    this.reports = { count: 0, changedAt: 0 };
     this.sync?.close();
     this.sync = null;
     this.overlay.delayMs = 0;
