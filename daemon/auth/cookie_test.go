@@ -160,6 +160,22 @@ func TestLoginKeyFileIsMadeOnceAndPrivate(t *testing.T) {
 	}
 }
 
+// `edgecam run --state-dir DIR` with a DIR not made yet makes it, private.
+func TestLoginKeyMakesItsStateDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "edgecam")
+	key, created, err := LoadKey(filepath.Join(dir, KeyFile))
+	if err != nil || !created || len(key) != keySize {
+		t.Fatalf("a key in a directory not made yet: %d bytes, created %v, %v", len(key), created, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("state directory mode %04o, want 0700", fi.Mode().Perm())
+	}
+}
+
 func TestUnsafeLoginKeyFilesAreRefused(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {

@@ -31,7 +31,8 @@ func NewKey() []byte {
 }
 
 // LoadKey reads the key page logins are signed with from path, and makes
-// the file, mode 0600, when it does not exist; created says it did. A
+// the file, mode 0600, when it does not exist (and its directory, mode
+// 0700); created says it did. A
 // file that others may read, or that holds fewer than 32 bytes, is an
 // error: a key anyone on the box can read lets them sign logins.
 func LoadKey(path string) (key []byte, created bool, err error) {
@@ -80,6 +81,11 @@ func readKey(path string) ([]byte, error) {
 // so that a crash never leaves a short key behind and an existing key is
 // never replaced.
 func createKey(path string) error {
+	// A state directory named on the command line may not exist yet
+	// (systemd makes the unit's own); made here, only its owner reads it.
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("login key: state directory: %w", err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*") // mode 0600
 	if err != nil {
 		return fmt.Errorf("login key: %w", err)
