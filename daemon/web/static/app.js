@@ -284,15 +284,10 @@ async function pollOnce() {
   }
 }
 
-// listen follows /api/events: the server pushes the camera list on every
-// change (a camera offline, stale, back; viewers) and every 5 s, so the page
-// learns of a frozen camera within a quarter second instead of polling.
-// When the stream breaks, the page polls once, then listens again.
-// firstList takes the camera list the HTML asked for while the page's
-// scripts loaded (its rel=preload; this request must match that one, so it
-// sets no headers and no cache mode): the tiles start from it instead of
-// waiting for the event stream to connect, about 50 ms later. Anything
-// but a list is left to the event stream and the poll.
+// firstList asks for the camera list once as soon as the page's scripts
+// run: its answer came about 30 ms before the event stream's first list,
+// which waits for the stream to connect. Anything but a list is left to
+// the event stream and the poll.
 async function firstList() {
   try {
     const res = await fetch('/api/cameras', { signal: timeoutSignal(POLL_TIMEOUT_MS) });
@@ -304,6 +299,10 @@ async function firstList() {
   }
 }
 
+// listen follows /api/events: the server pushes the camera list on every
+// change (a camera offline, stale, back; viewers) and every 5 s, so the page
+// learns of a frozen camera within a quarter second instead of polling.
+// When the stream breaks, the page polls once, then listens again.
 function listen() {
   if (typeof EventSource === 'undefined') {
     pollOnce().finally(() => setTimeout(listen, POLL_MS));
