@@ -28,6 +28,7 @@ var layers = map[string]int{
 	"daemon/ratelimit":            0,
 	"daemon/web":                  0,
 	"stream/whepclient":           0,
+	"stream/whep/wheptest":        0,
 	"capture/onvif/onviftest":     0,
 	"daemon/daemontest/netnstest": 1,
 	"capture/testcamera":          0,

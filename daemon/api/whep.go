@@ -48,7 +48,7 @@ func (s *Server) handleWHEPOffer(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
-	s.answerOffer(w, r, []*cameras.Feed{f}, []string{c.Name()})
+	s.answerOffer(w, r, []*cameras.Feed{f})
 }
 
 // handleWHEPWall answers one offer for several cameras, a video section
@@ -85,14 +85,14 @@ func (s *Server) handleWHEPWall(w http.ResponseWriter, r *http.Request) {
 		}
 		feeds[i] = f
 	}
-	s.answerOffer(w, r, feeds, names)
+	s.answerOffer(w, r, feeds)
 }
 
 // answerOffer reads a WHEP offer and answers it with a session per feed,
-// in one peer connection; names are the feeds' cameras. One session's URL
+// in one peer connection. One session's URL
 // is the answer's Location; several are listed in order in its
 // Edgecam-Sessions header.
-func (s *Server) answerOffer(w http.ResponseWriter, r *http.Request, feeds []*cameras.Feed, names []string) {
+func (s *Server) answerOffer(w http.ResponseWriter, r *http.Request, feeds []*cameras.Feed) {
 	start, err := whep.ParseStart(r.URL.Query().Get("start"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
@@ -109,8 +109,10 @@ func (s *Server) answerOffer(w http.ResponseWriter, r *http.Request, feeds []*ca
 		}
 	}
 	sts := make([]*stream.Stream, len(feeds))
+	names := make([]string, len(feeds)) // a feed's stream is named for its camera
 	for i, f := range feeds {
 		sts[i] = f.Stream()
+		names[i] = sts[i].Name()
 	}
 	answer, ids, err := s.WebRTC.OfferMany(r.Context(), sts, offer, opts...)
 	var codecErr *whep.CodecError

@@ -7,17 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/edgecam/edgecam/capture/testcamera"
 	"github.com/edgecam/edgecam/daemon/daemontest"
+	"github.com/edgecam/edgecam/stream/whep/wheptest"
 )
 
 // wallPeer is a browser's wall stand-in: one peer connection with a
-// receive-only video section per camera, ICE on loopback only. Its
-// packets counts packets by the mid of the section they came on.
+// receive-only video section per camera (wheptest). Its packets names
+// the section of each packet it got.
 type wallPeer struct {
 	pc      *webrtc.PeerConnection
 	packets chan string
@@ -25,34 +24,10 @@ type wallPeer struct {
 
 func newWallPeer(t *testing.T, sections int) *wallPeer {
 	t.Helper()
-	se := webrtc.SettingEngine{LoggerFactory: &logging.DefaultLoggerFactory{Writer: io.Discard, DefaultLogLevel: logging.LogLevelDisabled}}
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
-	for range sections {
-		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
-			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pc := wheptest.Viewer(t, wheptest.LoopbackAPI(t, nil), sections)
 	p := &wallPeer{pc: pc, packets: make(chan string, 8192)}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-		mid := ""
-		for _, tc := range pc.GetTransceivers() {
-			if tc.Receiver() == r {
-				mid = tc.Mid()
-			}
-		}
+		mid := wheptest.Mid(pc, r)
 		for {
 			if _, _, err := tr.ReadRTP(); err != nil {
 				return
@@ -69,20 +44,7 @@ func newWallPeer(t *testing.T, sections int) *wallPeer {
 // offer makes the peer's offer with its candidates, as a browser posts it.
 func (p *wallPeer) offer(t *testing.T) string {
 	t.Helper()
-	o, err := p.pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(p.pc)
-	if err := p.pc.SetLocalDescription(o); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-gathered:
-	case <-time.After(5 * time.Second):
-		t.Fatal("ICE gathering did not complete")
-	}
-	return p.pc.LocalDescription().SDP
+	return wheptest.Offer(t, p.pc)
 }
 
 // waitMids reads packets until each of mids has had some.

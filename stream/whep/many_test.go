@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgecam/edgecam/capture"
 	"github.com/edgecam/edgecam/stream"
+	"github.com/edgecam/edgecam/stream/whep/wheptest"
 )
 
 // feedSized writes n units of one camera whose slices are size bytes, an
@@ -32,12 +33,7 @@ type midPacket struct {
 func midPackets(pc *webrtc.PeerConnection, capacity int) <-chan midPacket {
 	packets := make(chan midPacket, capacity)
 	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-		mid := ""
-		for _, t := range pc.GetTransceivers() {
-			if t.Receiver() == r {
-				mid = t.Mid()
-			}
-		}
+		mid := wheptest.Mid(pc, r)
 		for {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
@@ -68,13 +64,7 @@ func TestOneOfferPlaysEachCameraOnItsOwnSection(t *testing.T) {
 		feedSized(st, 0, 3, 25, sizes[string(rune('0'+i))])
 	}
 
-	pc := loopbackPeer(t, nil)
-	for range 2 {
-		if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
-			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pc := wheptest.Viewer(t, wheptest.LoopbackAPI(t, nil), 3)
 	packets := midPackets(pc, 4096)
 	answer, ids, err := w.OfferMany(ctx, sts, offerOf(t, pc), WithStart(StartKeyframe))
 	if err != nil {
@@ -187,21 +177,12 @@ func TestAStreamThatEndsSilencesItsTrackAlone(t *testing.T) {
 		feed(st, 0, 3, 25, 1)
 		sts = append(sts, st)
 	}
-	pc := loopbackPeer(t, nil)
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo,
-		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
+	pc := wheptest.Viewer(t, wheptest.LoopbackAPI(t, nil), 2)
 	// Sender reports by the mid of the section they describe.
 	var mu sync.Mutex
 	reports := map[string]int{}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
-		mid := ""
-		for _, tc := range pc.GetTransceivers() {
-			if tc.Receiver() == r {
-				mid = tc.Mid()
-			}
-		}
+		mid := wheptest.Mid(pc, r)
 		go func() {
 			for {
 				pkts, _, err := r.ReadRTCP()

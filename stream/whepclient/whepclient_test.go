@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgecam/edgecam/stream/whep/wheptest"
 )
 
 // whepSender is a WHEP endpoint of pion's own with one H.264 track and no
@@ -23,15 +24,6 @@ type whepSender struct {
 
 func newWHEPSender(t *testing.T) (*whepSender, *httptest.Server) {
 	t.Helper()
-	se := webrtc.SettingEngine{}
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
-	m := &webrtc.MediaEngine{}
-	if err := m.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
 	track, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{
 		MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
 		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
@@ -39,7 +31,7 @@ func newWHEPSender(t *testing.T) (*whepSender, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &whepSender{track: track, api: webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se)), pcs: make(chan *webrtc.PeerConnection, 1)}
+	s := &whepSender{track: track, api: wheptest.LoopbackAPI(t, nil), pcs: make(chan *webrtc.PeerConnection, 1)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusOK) // the player's DELETE
