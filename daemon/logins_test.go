@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -116,4 +117,63 @@ func status(t *testing.T, req *http.Request) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// The page is served with the camera list inside it, so that its tiles
+// start without asking for the list first; only to someone logged in.
+// Anyone else gets the page alone, with no camera name in it, and its
+// scripts ask /api/cameras, which sends them to the login.
+func TestPageCarriesTheCameraListOnlyForALogin(t *testing.T) {
+	t.Parallel()
+	cfg := loginConfig(t, "op-pass-1")
+	cfg.Cameras = []config.Camera{daemontest.Camera("dock-gate", "rtsp://admin:Pw-in-url-7@127.0.0.1:9/stream")}
+	cfg.ApplyDefaults()
+	d := daemontest.Run(t, cfg, daemon.Options{})
+	_, cookie := login(t, d, "operator", "op-pass-1", "")
+	if cookie == nil {
+		t.Fatal("no login cookie")
+	}
+
+	page := func(c *http.Cookie, basicPass string) string {
+		t.Helper()
+		req := get(d.URL + "/")
+		if c != nil {
+			req.AddCookie(c)
+		}
+		if basicPass != "" {
+			req.SetBasicAuth("operator", basicPass)
+		}
+		code, body := daemontest.Do(t, req)
+		if code != http.StatusOK {
+			t.Fatalf("GET /: %d", code)
+		}
+		return string(body)
+	}
+	const open = `<script type="application/json" id="camera-list">`
+	withLogin := page(cookie, "")
+	_, list, ok := strings.Cut(withLogin, open)
+	if !ok {
+		t.Fatalf("the page of someone logged in has no camera list:\n%s", withLogin)
+	}
+	list, _, _ = strings.Cut(list, "</script>")
+	var body struct {
+		Cameras []struct{ Name, URL string }
+	}
+	if err := json.Unmarshal([]byte(list), &body); err != nil {
+		t.Fatalf("the page's camera list is not JSON: %v\n%s", err, list)
+	}
+	if len(body.Cameras) != 1 || body.Cameras[0].Name != "dock-gate" || !strings.Contains(body.Cameras[0].URL, "admin:***@") {
+		t.Errorf("the page's camera list = %+v, want dock-gate with its URL redacted", body.Cameras)
+	}
+	if strings.Contains(withLogin, "Pw-in-url-7") {
+		t.Error("the camera's password is in the page")
+	}
+
+	// Not logged in, or logged in another way than the page's login
+	// (Basic, right or wrong, is checked and counted by the API itself).
+	for name, p := range map[string]string{"no login": page(nil, ""), "Basic": page(nil, "op-pass-1")} {
+		if strings.Contains(p, open) || strings.Contains(p, "dock-gate") {
+			t.Errorf("%s: the page carries the camera list:\n%s", name, p)
+		}
+	}
 }

@@ -31,6 +31,7 @@ import (
 type benchOptions struct {
 	Window, Warmup time.Duration
 	Profile        string // pprof output directory, "" for none
+	Trace          string // Chromium trace output directory (page scenarios), "" for none
 	Keep           bool
 	Edgecam        []string // daemon binaries, compared in turn; none builds ./cmd/edgecam
 	Stagger        time.Duration
@@ -38,13 +39,14 @@ type benchOptions struct {
 }
 
 type bench struct {
-	opts  benchOptions
-	tmp   string
-	bin   string // the daemon being measured: one of bins
-	bins  []string
-	self  string // this binary, for the viewer process
-	clips map[clipSpec][]byte
-	http  *http.Client
+	opts   benchOptions
+	tmp    string
+	bin    string // the daemon being measured: one of bins
+	bins   []string
+	traces int    // Chromium traces written so far (-trace)
+	self   string // this binary, for the viewer process
+	clips  map[clipSpec][]byte
+	http   *http.Client
 }
 
 func newBench(ctx context.Context, opts benchOptions) (*bench, error) {

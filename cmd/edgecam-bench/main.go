@@ -39,6 +39,7 @@ func main() {
 		win     = flag.Duration("window", 10*time.Second, "measurement window of each run")
 		warmup  = flag.Duration("warmup", 3*time.Second, "time between the last viewer's first picture and the window")
 		jsonOut = flag.String("json", "", "write the results to this file as JSON")
+		trace   = flag.String("trace", "", "directory for a Chromium trace (chrome://tracing, Perfetto) of the last load of every run of a page scenario")
 		profile = flag.String("profile", "", "directory for pprof CPU and allocs profiles of the daemon (first run of each scenario); the daemon then runs inside this binary with a pprof listener")
 		keep    = flag.Bool("keep", false, "keep the temporary directory (daemon logs, configs)")
 		denv    = flag.String("daemon-env", "", "comma-separated KEY=VALUE set for the daemon only, e.g. GOGC=50,GOMEMLIMIT=200MiB")
@@ -103,7 +104,7 @@ func main() {
 		os.Exit(code)
 	}
 
-	b, err := newBench(ctx, benchOptions{Window: *win, Warmup: *warmup, Profile: *profile, Keep: *keep, Edgecam: splitList(*edgecam), Stagger: *stagger, DaemonEnv: splitList(*denv)})
+	b, err := newBench(ctx, benchOptions{Window: *win, Warmup: *warmup, Profile: *profile, Trace: *trace, Keep: *keep, Edgecam: splitList(*edgecam), Stagger: *stagger, DaemonEnv: splitList(*denv)})
 	if err != nil {
 		logf("%v", err)
 		os.Exit(1)

@@ -8,12 +8,18 @@ package main
 // their own (grid.go).
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/tracing"
 	"github.com/chromedp/chromedp"
 )
 
@@ -35,8 +41,12 @@ var pageStages = []struct{ name, about string }{
 	{"dom", "HTML parsed (domInteractive)"},
 	{"init", "page scripts running"},
 	{"cameras", "camera list received"},
+	{"load", "page's load event (navigation timing); tiles give their videos the streams"},
 	{"webrtc", "tile starts WebRTC"},
 	{"whep-post", "WHEP POST sent"},
+	{"post-request", "POST leaves the browser (resource timing)"},
+	{"post-server", "… plus the server's time to answer (Server-Timing)"},
+	{"post-response", "answer's first byte back (resource timing)"},
 	{"whep-answer", "answer received"},
 	{"whep-applied", "answer applied (setRemoteDescription)"},
 	{"ice-connected", "ICE connected"},
@@ -50,10 +60,13 @@ var pageStages = []struct{ name, about string }{
 }
 
 // pageProbeJS runs in every document before the page's scripts: it keeps
-// the page's peer connections and polls their statistics every 10 ms until
-// each of their tracks has received an RTP packet, noting when a poll
-// first said so, by track (an upper bound: getStats answers a few
-// milliseconds after it is asked). A wall's tiles share peer connections.
+// the page's peer connections and polls their statistics every 10 ms,
+// from the moment each is connected (no RTP comes before), until each of
+// their tracks has received an RTP packet, noting when a poll first said
+// so, by track (an upper bound: getStats answers a few milliseconds after
+// it is asked). A wall's tiles share peer connections. Polled from the
+// answer on, as it was, getStats took 3–5 ms of the page's main thread
+// every 10 ms while the page set its connections up.
 const pageProbeJS = `(() => {
   const Orig = window.RTCPeerConnection;
   if (!Orig) return;
@@ -65,7 +78,7 @@ const pageProbeJS = `(() => {
   };
   const poll = async () => {
     for (const pc of pcs) {
-      if (!pc.remoteDescription || pc.connectionState === 'closed') continue;
+      if (pc.connectionState !== 'connected') continue;
       if (pc.getReceivers().every((r) => r.track && r.track.id in rtp)) continue;
       const rep = await pc.getStats();
       rep.forEach((r) => {
@@ -84,7 +97,7 @@ const pageResultJS = `(async () => {
   const out = {};
   const cam = (name) => (out[name] ??= { stages: {} });
   const nav = performance.getEntriesByType('navigation')[0];
-  const page = nav ? { html: nav.responseEnd, dom: nav.domInteractive } : {};
+  const page = nav ? { html: nav.responseEnd, dom: nav.domInteractive, load: nav.loadEventStart } : {};
   for (const m of performance.getEntriesByType('mark')) {
     if (!m.name.startsWith('edgecam:')) continue;
     const stage = m.name.slice(8);
@@ -98,6 +111,23 @@ const pageResultJS = `(async () => {
     }
     if (stage === 'first-frame' && m.detail.presentationTime > 0) {
       st['first-presented'] = m.detail.presentationTime;
+    }
+  }
+  // The WHEP POSTs' resource timing: when the request left the browser,
+  // when the answer's first byte came back, and what the server says it
+  // spent (Server-Timing), for each camera of the offer.
+  for (const r of performance.getEntriesByType('resource')) {
+    const u = new URL(r.name);
+    if (!u.pathname.endsWith('/whep')) continue;
+    const names = u.pathname === '/whep' ? u.searchParams.getAll('camera')
+      : [decodeURIComponent(u.pathname.split('/')[2])];
+    for (const n of names) {
+      const st = cam(n).stages;
+      if ('post-request' in st) continue;
+      st['post-request'] = r.requestStart;
+      st['post-response'] = r.responseStart;
+      const t = (r.serverTiming || []).find((e) => e.name === 'answer');
+      if (t) st['post-server'] = r.requestStart + t.duration;
     }
   }
   const probe = window.__edgecamProbe || { pcs: [], rtp: {} };
@@ -162,16 +192,31 @@ func (b *bench) runPage(ctx context.Context, sc scenario, first bool) (pageRun, 
 		page.AddScriptToEvaluateOnNewDocumentParams{Source: pageProbeJS}); err != nil {
 		return r, fmt.Errorf("chromium: install the probe: %w", err)
 	}
+	// -profile: the daemon's CPU over the loads (about 2 s each).
+	defer b.startProfile(d, sc.Name, pageLoads*2*time.Second)()
 	want := "main"
 	if sc.Sub != (clipSpec{}) {
 		want = "sub"
 	}
-	for range pageLoads {
+	for i := range pageLoads {
+		var tr *chromeTrace
+		if b.opts.Trace != "" && i == pageLoads-1 {
+			if tr, err = startTrace(bctx); err != nil {
+				return r, err
+			}
+		}
 		if err := chromedp.Do(bctx, chromedp.Navigate(d.base+"/")); err != nil {
 			return r, fmt.Errorf("chromium: open the grid: %w", err)
 		}
 		if err := waitGridLive(ctx, bctx, sc.Cameras, want); err != nil {
 			return r, err
+		}
+		if tr != nil {
+			b.traces++
+			name := fmt.Sprintf("%s-%s-%d.json", sc.Name, filepath.Base(b.bin), b.traces)
+			if err := tr.stop(ctx, filepath.Join(b.opts.Trace, name)); err != nil {
+				return r, err
+			}
 		}
 		cams, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]pageCamera](pageResultJS, chromedp.EvalAwaitPromise))
 		if err != nil {
@@ -228,4 +273,77 @@ func (r *scenarioResult) printPage(row func(cells ...string)) {
 		slices.Sort(xs)
 		row(st.about, fmt.Sprintf("%.0f", statOf(xs).Median), fmt.Sprintf("%.0f", xs[len(xs)-1]))
 	}
+}
+
+// traceCategories are what a page trace records: the renderer's tasks,
+// script, style, layout and paint, the page's own marks, and JavaScript
+// samples, as the browser's performance panel records them.
+var traceCategories = []string{
+	"toplevel", "devtools.timeline", "disabled-by-default-devtools.timeline",
+	"disabled-by-default-devtools.timeline.frame", "v8.execute", "blink.user_timing",
+	"blink", "webrtc", "media", "disabled-by-default-v8.cpu_profiler",
+}
+
+// chromeTrace is a Chromium trace under way (-trace).
+type chromeTrace struct {
+	bctx   context.Context
+	cancel context.CancelFunc // ends the listener
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	done   chan struct{}
+}
+
+func startTrace(bctx context.Context) (*chromeTrace, error) {
+	lctx, cancel := context.WithCancel(bctx)
+	t := &chromeTrace{bctx: bctx, cancel: cancel, done: make(chan struct{})}
+	var once sync.Once
+	err := chromedp.Listen(lctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *tracing.EventDataCollected:
+			t.mu.Lock()
+			for _, v := range ev.Value {
+				if t.buf.Len() > 0 {
+					t.buf.WriteByte(',')
+				}
+				t.buf.Write(v)
+			}
+			t.mu.Unlock()
+		case *tracing.EventTracingComplete:
+			once.Do(func() { close(t.done) })
+		}
+	})
+	if err == nil {
+		_, err = chromedp.Call(bctx, tracing.Start, tracing.StartParams{
+			TransferMode: tracing.StartTransferModeReportEvents,
+			TraceConfig:  &tracing.TraceConfig{IncludedCategories: traceCategories},
+		})
+	}
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("chromium: start a trace: %w", err)
+	}
+	return t, nil
+}
+
+// stop ends the trace and writes it to path in the trace event format.
+func (t *chromeTrace) stop(ctx context.Context, path string) error {
+	defer t.cancel()
+	if _, err := chromedp.Call(t.bctx, tracing.End, cdp.Empty{}); err != nil {
+		return fmt.Errorf("chromium: end the trace: %w", err)
+	}
+	select {
+	case <-t.done:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("chromium: the trace did not end within 30 s")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := append(append([]byte(`{"traceEvents":[`), t.buf.Bytes()...), "]}\n"...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	logf("chromium trace: %s", path)
+	return os.WriteFile(path, out, 0o644)
 }

@@ -82,7 +82,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /cameras/{name}/snapshot.jpg", s.handleSnapshot)
 	mux.HandleFunc("GET /cameras/{name}/frames", s.limited(held(s.handleFrames)))
 	mux.HandleFunc("POST /cameras/{name}/detections", s.handleDetections)
-	mux.Handle("GET /", web.Handler())
+	mux.Handle("GET /", web.Handler(web.Config{CameraList: s.pageList}))
 	return s.recoverPanics(s.Metrics.CountRequests(securityHeaders(s.requireLogin(mux))))
 }
 

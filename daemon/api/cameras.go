@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"math"
 	"net/http"
 	"time"
@@ -188,6 +189,22 @@ func listOf(set *cameras.Set, instance string) CameraList {
 		out.Groups = append(out.Groups, Group{Name: g.Name, Title: title, Cameras: g.Cameras})
 	}
 	return out
+}
+
+// pageList is the camera list the page is served with (web.Config), for
+// a request of someone logged in to the page, or of anyone when the
+// daemon has no logins; nil for anyone else, whose page then asks
+// /api/cameras and is sent to the login.
+func (s *Server) pageList(r *http.Request) []byte {
+	if !s.Auth().LoggedIn(r) {
+		return nil
+	}
+	b, err := json.Marshal(s.cameraList())
+	if err != nil {
+		s.Log.Error("camera list for the page", "err", err)
+		return nil
+	}
+	return b
 }
 
 func (s *Server) handleCameras(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/edgecam/edgecam/daemon/cameras"
 	"github.com/edgecam/edgecam/stream"
@@ -93,6 +94,7 @@ func (s *Server) handleWHEPWall(w http.ResponseWriter, r *http.Request) {
 // is the answer's Location; several are listed in order in its
 // Edgecam-Sessions header.
 func (s *Server) answerOffer(w http.ResponseWriter, r *http.Request, feeds []*cameras.Feed) {
+	began := time.Now()
 	start, err := whep.ParseStart(r.URL.Query().Get("start"))
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
@@ -143,6 +145,9 @@ func (s *Server) answerOffer(w http.ResponseWriter, r *http.Request, feeds []*ca
 		urls[i] = "/cameras/" + names[i] + "/whep/" + id
 	}
 	w.Header().Set("Content-Type", "application/sdp")
+	// What the answer cost here, apart from the network and the browser
+	// (docs/performance.md reads it from the page's resource timing).
+	w.Header().Set("Server-Timing", fmt.Sprintf("answer;dur=%.1f", time.Since(began).Seconds()*1000))
 	if len(urls) == 1 {
 		w.Header().Set("Location", urls[0])
 	} else {

@@ -3,6 +3,7 @@ package api_test
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,10 @@ func TestWallPlaysItsCamerasInOnePeerConnection(t *testing.T) {
 	urls := strings.Split(resp.Header.Get("Edgecam-Sessions"), ", ")
 	if len(urls) != 3 || !strings.HasPrefix(urls[0], "/cameras/press-1/whep/") || !strings.HasPrefix(urls[2], "/cameras/gate/whep/") {
 		t.Fatalf("Edgecam-Sessions: %q", resp.Header.Get("Edgecam-Sessions"))
+	}
+	// What the answer cost the box, for a browser's resource timing.
+	if st := resp.Header.Get("Server-Timing"); !regexp.MustCompile(`^answer;dur=\d+\.\d$`).MatchString(st) {
+		t.Errorf("Server-Timing: %q, want answer;dur=<ms>", st)
 	}
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)

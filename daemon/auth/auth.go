@@ -150,6 +150,19 @@ func public(r *http.Request) bool {
 	return r.Method == http.MethodGet || r.Method == http.MethodHead
 }
 
+// LoggedIn reports whether r comes from someone logged in to the page
+// (a valid login cookie), or anyone when the daemon has no logins. It is
+// for what the page is served with; it counts no attempt and checks no
+// password, so Basic and token credentials say no here and are left to
+// Require.
+func (a *Authenticator) LoggedIn(r *http.Request) bool {
+	if a.mode == config.AuthNone {
+		return true
+	}
+	user, _, _ := a.fromCookie(r)
+	return user != ""
+}
+
 // Require passes on the requests that are public (see public) or come from
 // someone logged in, and answers the rest 401.
 func (a *Authenticator) Require(next http.Handler) http.Handler {

@@ -19,7 +19,7 @@ func get(t *testing.T, method, target string, header http.Header) *httptest.Resp
 		req.Header[k] = v
 	}
 	rec := httptest.NewRecorder()
-	Handler().ServeHTTP(rec, req)
+	Handler(Config{}).ServeHTTP(rec, req)
 	return rec
 }
 
@@ -97,7 +97,7 @@ func TestTraversalThroughServeMuxIsNotServed(t *testing.T) {
 	// The daemon mounts Handler on a mux and serves it over a real
 	// connection, where the raw path reaches the server uncleaned.
 	mux := http.NewServeMux()
-	mux.Handle("GET /", Handler())
+	mux.Handle("GET /", Handler(Config{}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	for _, raw := range []string{"/../go.mod", "/static/../web.go", "/..%2f..%2fgo.mod"} {

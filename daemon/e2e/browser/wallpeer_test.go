@@ -37,6 +37,24 @@ const peerCountsJS = `(() => {
   return { answered: pcs.length, open: pcs.filter((pc) => pc.connectionState !== 'closed').length };
 })()`
 
+// offersJS describes the offers of the page's peer connections: how many
+// video sections each has, its size, and the codecs it lists other than
+// H.264.
+const offersJS = `(window.__edgecamPeers || []).filter((pc) => pc.localDescription).map((pc) => {
+  const sdp = pc.localDescription.sdp;
+  return {
+    sections: (sdp.match(/^m=video/gm) || []).length,
+    bytes: sdp.length,
+    others: [...new Set((sdp.match(/^a=rtpmap:\d+ [^/\r\n]+/gm) || []).map((l) => l.split(' ')[1]))].filter((c) => c !== 'H264'),
+  };
+})`
+
+type offer struct {
+	Sections int      `json:"sections"`
+	Bytes    int      `json:"bytes"`
+	Others   []string `json:"others"`
+}
+
 type peerCounts struct {
 	Answered int `json:"answered"`
 	Open     int `json:"open"`
@@ -96,11 +114,20 @@ func TestBrowserWallSharesPeerConnections(t *testing.T) {
 
 	b.do(t, 10*time.Second, chromedp.Navigate(d.URL+"/"))
 	gridLive("live in the grid")
+	// The wall's cameras are known to send H.264: its offers list nothing
+	// else, which keeps an offer of eight sections small for both ends.
+	for _, o := range evalIn[[]offer](t, b, offersJS) {
+		t.Logf("wall offer: %d sections, %d bytes", o.Sections, o.Bytes)
+		if o.Sections > 1 && len(o.Others) > 0 {
+			t.Errorf("a wall's offer of %d sections lists %v besides H.264", o.Sections, o.Others)
+		}
+	}
 
 	evalIn[string](t, b, `location.hash = '#/camera/cam-3'`)
 	b.waitTile(t, "cam-3", 20*time.Second, "live full size", func(v tileView) bool {
 		return v.State == "live" && v.VideoFrames > 0
 	})
+
 	daemontest.WaitFor(t, 10*time.Second, "the other nine sessions ended", func() bool {
 		return d.WebRTCSessions() == 1
 	})

@@ -143,7 +143,7 @@ function applyRoute() {
     showNotice('');
   }
   document.title = single === null ? 'edgecam' : `${layout.title(single)} · edgecam`;
-  layout.fit();
+  layout.fitSoon();
 
   if (single !== lastSingle) {
     if (single === null && lastSingle !== null) {
@@ -299,6 +299,22 @@ async function firstList() {
   }
 }
 
+// inlineList is the camera list the server put in the page (web.go), or
+// null when it did not (the visitor must log in first): the tiles then
+// start as the scripts run, without a round trip for the list.
+function inlineList() {
+  const el = document.getElementById('camera-list');
+  if (!el) return null;
+  // Read once: a page restored from the back-forward cache has its own
+  // list by then, and a newer one.
+  el.remove();
+  try {
+    return JSON.parse(el.textContent);
+  } catch {
+    return null;
+  }
+}
+
 // listen follows /api/events: the server pushes the camera list on every
 // change (a camera offline, stale, back; viewers) and every 5 s, so the page
 // learns of a frozen camera within a quarter second instead of polling.
@@ -446,9 +462,14 @@ function init() {
   // A page opened in a background tab starts with nothing to release.
   tabAway = document.visibilityState === 'hidden';
   applyRoute();
-  firstList();
+  const list = inlineList();
+  if (list) {
+    applyList(list);
+  } else {
+    firstList();
+    warmWebRTC();
+  }
   listen();
-  warmWebRTC();
 }
 
 init();

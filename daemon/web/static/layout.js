@@ -40,6 +40,7 @@ export class Layout {
     this.group = savedChoice('group', GROUP_KEY) ?? ALL;
     this.cameras = [];
     this.groups = [];
+    this.fitFrame = 0; // a fitSoon to come
     this.layoutPick = document.getElementById('layout');
     this.groupPick = document.getElementById('group');
     this.groupLabel = document.getElementById('group-pick');
@@ -170,6 +171,20 @@ export class Layout {
   }
 
   /**
+   * fitSoon fits the grid before the browser next paints. The tiles'
+   * changes of one turn are then laid out once, with the browser's own
+   * layout of the frame, and not in the middle of the page's start, where
+   * a layout of sixteen new tiles held the first offers back.
+   */
+  fitSoon() {
+    if (this.fitFrame) return;
+    this.fitFrame = requestAnimationFrame(() => {
+      this.fitFrame = 0;
+      this.fit();
+    });
+  }
+
+  /**
    * fit sizes the grid's columns and rows: in auto, the number of columns
    * that shows every tile in view with the largest pictures that fit the
    * window (rows sized to its height), or tiles at least MIN_TILE_REM wide
@@ -178,7 +193,8 @@ export class Layout {
    */
   fit() {
     const g = this.grid;
-    g.dataset.layout = this.layout;
+    if (g.dataset.layout !== this.layout) g.dataset.layout = this.layout;
+    if (g.hidden) return; // held while the page starts (app.js); fitted when shown
     const tiles = [...g.children].filter((el) => !el.hidden);
     if (document.body.classList.contains('single') || tiles.length === 0) {
       delete g.dataset.fit;
@@ -197,15 +213,25 @@ export class Layout {
     const pick = this.layout === 'auto'
       ? bestFit(tiles.length, width, height, gap, meta, rem)
       : fixedFit(Number(this.layout[0]), height, gap, meta, rem);
-    g.style.setProperty('--cols', String(pick.cols));
+    // Only what changed is written: a write, even of the same value, has
+    // the browser lay the grid out again.
+    setVar(g, '--cols', String(pick.cols));
     if (pick.rowHeight > 0) {
-      g.style.setProperty('--row-h', `${Math.floor(pick.rowHeight)}px`);
-      g.dataset.fit = 'rows';
+      setVar(g, '--row-h', `${Math.floor(pick.rowHeight)}px`);
+      if (g.dataset.fit !== 'rows') g.dataset.fit = 'rows';
     } else {
-      g.style.removeProperty('--row-h');
-      g.dataset.fit = 'columns';
+      setVar(g, '--row-h', '');
+      if (g.dataset.fit !== 'columns') g.dataset.fit = 'columns';
     }
   }
+}
+
+// setVar sets a custom property of el's style, or removes it for '', when
+// it differs.
+function setVar(el, name, value) {
+  if (el.style.getPropertyValue(name) === value) return;
+  if (value === '') el.style.removeProperty(name);
+  else el.style.setProperty(name, value);
 }
 
 // bestFit tries every column count for n tiles in a width × height window

@@ -590,6 +590,16 @@ export class Tile {
   }
 
   connectWebRTC(gen, alone = false) {
+    // A camera that is down sends nothing to play: the tile waits for the
+    // camera list to say it is back (update() connects then), as a
+    // snapshot tile does. A session started anyway would also keep the
+    // page loading: a <video> given a stream holds the page's load event
+    // until its first frame, and the page starts its tiles before that
+    // event, as its scripts run.
+    if (this.apiOffline()) {
+      this.fail(gen, 'camera offline');
+      return;
+    }
     const auto = this.mode === 'auto';
     if (auto && typeof RTCPeerConnection !== 'function') {
       this.fallBack(gen, 'this browser has no WebRTC');

@@ -374,7 +374,7 @@ class WallMember {
     this.stream = stream === 'sub' ? 'sub' : 'main';
     this.pc = batch.pc;
     this.transceiver = batch.spareTransceiver ?? batch.pc.addTransceiver('video', { direction: 'recvonly' });
-    if (!batch.spareTransceiver) preferH264(this.transceiver);
+    preferH264(this.transceiver, true);
     batch.spareTransceiver = null;
     this.receiver = this.transceiver.receiver;
     this.location = null;
@@ -457,15 +457,19 @@ async function describeFailure(res) {
 }
 
 // preferH264 puts H.264 first in the offer; the server only sends H.264 and
-// some browsers offer VP8 first.
-function preferH264(transceiver) {
+// some browsers offer VP8 first. only leaves the H.264 the server can send
+// (packetization-mode=1) alone in the offer, for a camera known to send
+// it: a wall's offer of eight sections is then 16 KB instead of 40.
+function preferH264(transceiver, only = false) {
   const caps = videoCapabilities();
   if (!caps || typeof transceiver.setCodecPreferences !== 'function') return;
   const isH264 = (c) => c.mimeType.toLowerCase() === 'video/h264';
   const h264 = caps.codecs.filter(isH264);
   if (h264.length === 0) return;
+  const mode1 = h264.filter((c) => /packetization-mode=1/.test(c.sdpFmtpLine ?? ''));
   try {
-    transceiver.setCodecPreferences([...h264, ...caps.codecs.filter((c) => !isH264(c))]);
+    transceiver.setCodecPreferences(only ? (mode1.length ? mode1 : h264)
+      : [...h264, ...caps.codecs.filter((c) => !isH264(c))]);
   } catch {
     // Keep the browser's default order; the server still picks H.264.
   }
