@@ -74,6 +74,7 @@ export class Overlay {
     this.pts = null; // the frame on screen; null: unknown (MJPEG, snapshots)
     this.picture = null; // the element that shows it
     this.enabled = true;
+    this.drawn = false; // the canvas has boxes on it
     /** @type {Map<string, {at: number, pts: number, gaps: number[]}>} model → when it last answered */
     this.models = new Map();
     /** @type {Map<number, number>} pts → when its frame was shown */
@@ -244,13 +245,21 @@ export class Overlay {
     // The caption says which models drew, and how much later than it could
     // the video shows for their boxes to match it.
     const delay = this.delayMs >= 10 ? ` · video +${Math.round(this.delayMs)} ms` : '';
-    this.caption.textContent = names.length ? names.join(', ') + delay : '';
-    this.caption.hidden = names.length === 0;
-    const ctx = this.prepare();
+    const caption = names.length ? names.join(', ') + delay : '';
+    if (this.caption.textContent !== caption) this.caption.textContent = caption;
+    if (this.caption.hidden !== (names.length === 0)) this.caption.hidden = names.length === 0;
     if (this.log) {
       this.log.push({ pts: this.pts, drawn: shown.map((d) => ({ model: d.model, pts: d.pts, objects: d.objects })) });
       if (this.log.length > LOG_MAX) this.log.shift();
     }
+    // A clear canvas with nothing to draw is left alone. Sized and cleared
+    // for every frame, as it was, each tile's canvas cost the browser a
+    // layout read and a canvas upload per frame with no model at all: on
+    // the 2-core VM about 3 ms a frame for a tile of a 2×2 wall, over 20
+    // for a single 1080p tile (docs/performance.md).
+    if (names.length === 0 && !this.drawn) return;
+    const ctx = this.prepare();
+    this.drawn = false;
     if (!ctx) return;
     const area = this.contentBox();
     if (!area) return;
@@ -261,6 +270,7 @@ export class Overlay {
     for (const d of shown) {
       for (const o of d.objects) this.box(ctx, area, o, scale);
     }
+    this.drawn = names.length > 0;
   }
 
   box(ctx, area, o, scale) {
