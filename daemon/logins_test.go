@@ -126,7 +126,11 @@ func status(t *testing.T, req *http.Request) int {
 func TestPageCarriesTheCameraListOnlyForALogin(t *testing.T) {
 	t.Parallel()
 	cfg := loginConfig(t, "op-pass-1")
-	cfg.Cameras = []config.Camera{daemontest.Camera("dock-gate", "rtsp://admin:Pw-in-url-7@127.0.0.1:9/stream")}
+	cam := daemontest.Camera("dock-gate", "rtsp://admin:Pw-in-url-7@127.0.0.1:9/stream")
+	// A title is the plant's own text: it must not end the data block.
+	const title = `Dock </script><script>alert(1)</script> gate`
+	cam.Title = title
+	cfg.Cameras = []config.Camera{cam}
 	cfg.ApplyDefaults()
 	d := daemontest.Run(t, cfg, daemon.Options{})
 	_, cookie := login(t, d, "operator", "op-pass-1", "")
@@ -156,13 +160,17 @@ func TestPageCarriesTheCameraListOnlyForALogin(t *testing.T) {
 		t.Fatalf("the page of someone logged in has no camera list:\n%s", withLogin)
 	}
 	list, _, _ = strings.Cut(list, "</script>")
+	if strings.Contains(list, "<") {
+		t.Errorf("the page's camera list has a raw <, which could end its block:\n%s", list)
+	}
 	var body struct {
-		Cameras []struct{ Name, URL string }
+		Cameras []struct{ Name, URL, Title string }
 	}
 	if err := json.Unmarshal([]byte(list), &body); err != nil {
 		t.Fatalf("the page's camera list is not JSON: %v\n%s", err, list)
 	}
-	if len(body.Cameras) != 1 || body.Cameras[0].Name != "dock-gate" || !strings.Contains(body.Cameras[0].URL, "admin:***@") {
+	if len(body.Cameras) != 1 || body.Cameras[0].Name != "dock-gate" || body.Cameras[0].Title != title ||
+		!strings.Contains(body.Cameras[0].URL, "admin:***@") {
 		t.Errorf("the page's camera list = %+v, want dock-gate with its URL redacted", body.Cameras)
 	}
 	if strings.Contains(withLogin, "Pw-in-url-7") {
