@@ -35,7 +35,7 @@ var pageScenarios = []scenario{
 const pageLoads = 10
 
 // pageStages are the stages of a page's start, in order: a mark of the
-// page's (edgecam:NAME), or one the probe takes from getStats.
+// page's (edgecam:NAME), or one read from the browser's timing.
 var pageStages = []struct{ name, about string }{
 	{"html", "page's HTML received (navigation timing)"},
 	{"dom", "HTML parsed (domInteractive)"},
@@ -51,7 +51,6 @@ var pageStages = []struct{ name, about string }{
 	{"whep-applied", "answer applied (setRemoteDescription)"},
 	{"ice-connected", "ICE connected"},
 	{"dtls-connected", "DTLS connected"},
-	{"first-rtp", "first RTP packet (getStats, 10 ms polls; late by their lag)"},
 	{"first-received", "first frame's last packet (video frame metadata)"},
 	{"first-decoded", "first frame decoded (its receive time + processing)"},
 	{"first-presented", "first frame handed to the compositor (video frame metadata)"},
@@ -60,35 +59,20 @@ var pageStages = []struct{ name, about string }{
 }
 
 // pageProbeJS runs in every document before the page's scripts: it keeps
-// the page's peer connections and polls their statistics every 10 ms,
-// from the moment each is connected (no RTP comes before), until each of
-// their tracks has received an RTP packet, noting when a poll first said
-// so, by track (an upper bound: getStats answers a few milliseconds after
-// it is asked). A wall's tiles share peer connections. Polled from the
-// answer on, as it was, getStats took 3–5 ms of the page's main thread
-// every 10 ms while the page set its connections up.
+// the page's peer connections, whose receivers' statistics pageResultJS
+// reads once the grid plays. It polls nothing while the page starts: it
+// used to poll getStats every 10 ms until each track had a packet, which
+// on the 2-core VM took 20 ms of the page's main thread a poll for a
+// connection of eight cameras, in the very moments it measured. The first
+// frame's video frame metadata says when its last packet came instead.
 const pageProbeJS = `(() => {
   const Orig = window.RTCPeerConnection;
   if (!Orig) return;
   const pcs = [];
-  const rtp = {};
-  window.__edgecamProbe = { pcs, rtp };
+  window.__edgecamProbe = { pcs };
   window.RTCPeerConnection = class extends Orig {
     constructor(...a) { super(...a); pcs.push(this); }
   };
-  const poll = async () => {
-    for (const pc of pcs) {
-      if (pc.connectionState !== 'connected') continue;
-      if (pc.getReceivers().every((r) => r.track && r.track.id in rtp)) continue;
-      const rep = await pc.getStats();
-      rep.forEach((r) => {
-        if (r.type !== 'inbound-rtp' || r.kind !== 'video' || !(r.packetsReceived > 0)) return;
-        rtp[r.trackIdentifier] ??= performance.now();
-      });
-    }
-    setTimeout(poll, 10);
-  };
-  poll();
 })()`
 
 // pageResultJS reads one load: per camera, the first occurrence of each
@@ -130,13 +114,12 @@ const pageResultJS = `(async () => {
       if (t) st['post-server'] = r.requestStart + t.duration;
     }
   }
-  const probe = window.__edgecamProbe || { pcs: [], rtp: {} };
+  const probe = window.__edgecamProbe || { pcs: [] };
   for (const el of document.querySelectorAll('[data-camera]')) {
     const c = cam(el.dataset.camera);
     Object.assign(c.stages, page);
     const id = el.querySelector('video.cam-video')?.srcObject?.getVideoTracks()[0]?.id;
     if (!id) continue;
-    if (id in probe.rtp) c.stages['first-rtp'] = probe.rtp[id];
     const receiver = probe.pcs.flatMap((pc) => pc.connectionState === 'closed' ? [] : pc.getReceivers())
       .find((r) => r.track && r.track.id === id);
     if (!receiver) continue;
