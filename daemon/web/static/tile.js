@@ -1003,11 +1003,14 @@ export class Tile {
     if (this.el.dataset.stream !== this.stream) this.el.dataset.stream = this.stream;
     const health = this.serverDown ? 'unknown' : healthOf(api);
     if (this.el.dataset.health !== health) this.el.dataset.health = health;
-    this.transportLabel.textContent = TRANSPORT_TEXT[transport];
+    // render runs for every camera list event: only what changed is
+    // written, since a text written again, even the same, is laid out
+    // and shaped again.
+    setText(this.transportLabel, TRANSPORT_TEXT[transport]);
     // Nothing plays on a dead tile, and there is no picture to save.
-    this.transportLabel.hidden = state === 'offline';
-    this.snapButton.disabled = state === 'offline' || this.serverDown;
-    this.transportLabel.title = describeTransport(transport, this.jpegInfo, this.fellBack ? this.fallbackReason : '');
+    setProp(this.transportLabel, 'hidden', state === 'offline');
+    setProp(this.snapButton, 'disabled', state === 'offline' || this.serverDown);
+    setProp(this.transportLabel, 'title', describeTransport(transport, this.jpegInfo, this.fellBack ? this.fallbackReason : ''));
     // A live tile whose picture froze must not look live.
     const frozen = this.stale && state === 'live';
     const still = state === 'live' && transport === 'snapshot';
@@ -1016,8 +1019,8 @@ export class Tile {
     else delete this.el.dataset.still;
     if (this.stale) this.el.dataset.stale = 'true';
     else delete this.el.dataset.stale;
-    this.problem.box.hidden = !(state === 'offline' || this.serverDown);
-    this.staleBox.hidden = !this.stale || !this.problem.box.hidden;
+    setProp(this.problem.box, 'hidden', !(state === 'offline' || this.serverDown));
+    setProp(this.staleBox, 'hidden', !this.stale || !this.problem.box.hidden);
     if (this.stale) this.renderStale();
     if (!this.problem.box.hidden) this.renderProblem();
     setText(this.info, describeFormat(api, this.stream, transport, !this.single));
@@ -1033,7 +1036,7 @@ export class Tile {
       reason = this.fallbackReason;
     }
     setText(this.reason, reason);
-    this.reason.hidden = reason === '';
+    setProp(this.reason, 'hidden', reason === '');
     const label = `${this.name}: ${BADGE_TEXT[state]}${this.stale ? ', picture frozen' : ''}${reason ? `, ${reason}` : ''}`;
     if (this.el.getAttribute('aria-label') !== label) this.el.setAttribute('aria-label', label);
   }
@@ -1088,6 +1091,11 @@ function pictureElement(transport) {
 // every second does not churn the DOM or assistive tech.
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
+}
+
+// setProp sets a property of el (hidden, disabled, title) when it differs.
+function setProp(el, name, value) {
+  if (el[name] !== value) el[name] = value;
 }
 
 // formatAge says how long ago, readable from across a room: "7 s",
