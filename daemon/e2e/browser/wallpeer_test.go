@@ -116,18 +116,24 @@ func TestBrowserWallSharesPeerConnections(t *testing.T) {
 	gridLive("live in the grid")
 	// The wall's cameras are known to send H.264: its offers list nothing
 	// else, which keeps an offer of eight sections small for both ends.
+	full := 0 // offers of a full connection, eight cameras
 	for _, o := range evalIn[[]offer](t, b, offersJS) {
 		t.Logf("wall offer: %d sections, %d bytes", o.Sections, o.Bytes)
 		if o.Sections > 1 && len(o.Others) > 0 {
 			t.Errorf("a wall's offer of %d sections lists %v besides H.264", o.Sections, o.Others)
 		}
+		if o.Sections == 8 {
+			full++
+		}
+	}
+	if full != 1 {
+		t.Errorf("%d offers of eight sections, want 1", full)
 	}
 
 	evalIn[string](t, b, `location.hash = '#/camera/cam-3'`)
 	b.waitTile(t, "cam-3", 20*time.Second, "live full size", func(v tileView) bool {
 		return v.State == "live" && v.VideoFrames > 0
 	})
-
 	daemontest.WaitFor(t, 10*time.Second, "the other nine sessions ended", func() bool {
 		return d.WebRTCSessions() == 1
 	})

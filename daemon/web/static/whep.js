@@ -461,18 +461,32 @@ async function describeFailure(res) {
 // (packetization-mode=1) alone in the offer, for a camera known to send
 // it: a wall's offer of eight sections is then 16 KB instead of 40.
 function preferH264(transceiver, only = false) {
-  const caps = videoCapabilities();
-  if (!caps || typeof transceiver.setCodecPreferences !== 'function') return;
-  const isH264 = (c) => c.mimeType.toLowerCase() === 'video/h264';
-  const h264 = caps.codecs.filter(isH264);
-  if (h264.length === 0) return;
-  const mode1 = h264.filter((c) => /packetization-mode=1/.test(c.sdpFmtpLine ?? ''));
+  const orders = codecOrders();
+  if (!orders || typeof transceiver.setCodecPreferences !== 'function') return;
   try {
-    transceiver.setCodecPreferences(only ? (mode1.length ? mode1 : h264)
-      : [...h264, ...caps.codecs.filter((c) => !isH264(c))]);
+    transceiver.setCodecPreferences(only ? orders.h264 : orders.all);
   } catch {
     // Keep the browser's default order; the server still picks H.264.
   }
+}
+
+let orders; // undefined until asked; null without H.264 or the API
+
+// codecOrders is the codec lists preferH264 gives, made once: a wall sets
+// them on every one of its transceivers as the page starts.
+function codecOrders() {
+  if (orders !== undefined) return orders;
+  orders = null;
+  const caps = videoCapabilities();
+  const isH264 = (c) => c.mimeType.toLowerCase() === 'video/h264';
+  const h264 = caps?.codecs.filter(isH264) ?? [];
+  if (h264.length === 0) return orders;
+  const mode1 = h264.filter((c) => /packetization-mode=1/.test(c.sdpFmtpLine ?? ''));
+  orders = {
+    all: [...h264, ...caps.codecs.filter((c) => !isH264(c))],
+    h264: mode1.length ? mode1 : h264,
+  };
+  return orders;
 }
 
 /** timeoutSignal is AbortSignal.timeout with a fallback for older browsers. */
